@@ -1,0 +1,19 @@
+using Harness.Optimizers;
+
+namespace Harness.Core.Config;
+
+/// <summary>
+/// One optimizer configuration to run: an <c>optimizers:</c> entry, or one point of its <c>sweep:</c>
+/// (the cartesian product is expanded when the config is loaded, so every point is validated up front).
+/// </summary>
+/// <param name="Kind">The catalog kind.</param>
+/// <param name="Label">The legend label: the entry's <c>label:</c> (or kind) plus the sweep values.</param>
+/// <param name="Options">The fully bound options of this point.</param>
+/// <param name="SweepValues">The swept keys and their values at this point, in sweep order.</param>
+/// <param name="EntryIndex">Index of the <c>optimizers:</c> entry it came from.</param>
+public sealed record OptimizerVariant(
+    string Kind,
+    string Label,
+    OptimizerOptions Options,
+    IReadOnlyList<KeyValuePair<string, string>> SweepValues,
+    int EntryIndex);

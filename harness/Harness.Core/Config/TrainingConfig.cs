@@ -1,0 +1,34 @@
+using Harness.Optimizers;
+
+namespace Harness.Core.Config;
+
+/// <summary>The <c>training:</c> section.</summary>
+public sealed record TrainingConfig : IValidatable
+{
+    public int Steps { get; init; } = 200;
+    public int BatchSize { get; init; } = 16;
+    public int GradAccumulation { get; init; } = 1;
+    public TrainingDType Dtype { get; init; } = TrainingDType.Float32;
+    /// <summary>Global gradient-norm clip; 0 turns it off.</summary>
+    public double GradClip { get; init; }
+    public int LogEvery { get; init; } = 10;
+    /// <summary>Evaluate every N steps (and always after the last step); 0 = only at the end.</summary>
+    public int EvalEvery { get; init; } = 50;
+    public int EvalBatches { get; init; } = 8;
+    /// <summary>Steps excluded from throughput and step-time statistics.</summary>
+    public int TimingWarmupSteps { get; init; } = 5;
+
+    public IEnumerable<OptionProblem> Validate()
+    {
+        if (Steps < 1) yield return new("steps", $"must be >= 1 (got {Steps})");
+        if (BatchSize < 1) yield return new("batch_size", $"must be >= 1 (got {BatchSize})");
+        if (GradAccumulation < 1) yield return new("grad_accumulation", $"must be >= 1 (got {GradAccumulation})");
+        if (!(GradClip >= 0)) yield return new("grad_clip", $"must be >= 0, 0 turns clipping off (got {GradClip:R})");
+        if (LogEvery < 1) yield return new("log_every", $"must be >= 1 (got {LogEvery})");
+        if (EvalEvery < 0) yield return new("eval_every", $"must be >= 0, 0 evaluates only at the end (got {EvalEvery})");
+        if (EvalBatches < 1) yield return new("eval_batches", $"must be >= 1 (got {EvalBatches})");
+        if (TimingWarmupSteps < 0) yield return new("timing_warmup_steps", $"must be >= 0 (got {TimingWarmupSteps})");
+        else if (Steps >= 1 && TimingWarmupSteps >= Steps)
+            yield return new("timing_warmup_steps", $"must be < steps ({Steps}) so that some steps are timed (got {TimingWarmupSteps})");
+    }
+}

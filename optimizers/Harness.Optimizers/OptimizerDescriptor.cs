@@ -1,0 +1,27 @@
+namespace Harness.Optimizers;
+
+/// <summary>
+/// One catalog entry: the YAML <c>kind</c>, the options record type the config binds to, the traits,
+/// a one-line summary for <c>harness list</c>, the closed-form state size, and the factory.
+/// </summary>
+public sealed record OptimizerDescriptor(
+    string Kind,
+    Type OptionsType,
+    OptimizerTraits Traits,
+    string Summary,
+    Func<IReadOnlyList<NamedParameter>, OptimizerOptions, long> ExpectedStateBytes,
+    Func<IReadOnlyList<NamedParameter>, OptimizerOptions, IOptimizer> Create)
+{
+    /// <summary>A typed entry: the factory and formula receive the concrete options record.</summary>
+    public static OptimizerDescriptor Of<TOptions>(
+        string kind, OptimizerTraits traits, string summary,
+        Func<IReadOnlyList<NamedParameter>, TOptions, long> expectedStateBytes,
+        Func<IReadOnlyList<NamedParameter>, TOptions, IOptimizer> create)
+        where TOptions : OptimizerOptions, new() =>
+        new(kind, typeof(TOptions), traits, summary,
+            (p, o) => expectedStateBytes(p, (TOptions)o),
+            (p, o) => create(p, (TOptions)o));
+
+    /// <summary>The options with every default, as a user who writes only <c>kind:</c> gets them.</summary>
+    public OptimizerOptions DefaultOptions() => (OptimizerOptions)Activator.CreateInstance(OptionsType)!;
+}

@@ -1,0 +1,18 @@
+namespace Harness.Optimizers;
+
+/// <summary>What the planner, the CLI and the conformance tests need to know about an optimizer.</summary>
+[Flags]
+public enum OptimizerTraits
+{
+    None = 0,
+    /// <summary>The update can be applied per parameter as its gradient appears (FORGE mode).</summary>
+    PerParameterStep = 1,
+    /// <summary>Matrix-role parameters are updated in a projected (low-rank) space.</summary>
+    ProjectsMatrices = 2,
+    /// <summary>Some state is stored quantized (8-bit codes, codebooks).</summary>
+    QuantizedState = 4,
+    /// <summary>No persistent state for (some) parameters.</summary>
+    Stateless = 8,
+    /// <summary>A fused CUDA kernel exists for the step.</summary>
+    HasCudaKernel = 16,
+}

@@ -1,0 +1,157 @@
+using static TorchSharp.torch;
+
+namespace Harness.Optimizers;
+
+/// <summary>
+/// Base for optimizers whose update is a function of one parameter, its gradient and its own state.
+/// It owns what every such optimizer needs and must not get wrong: <c>no_grad</c>, a dispose scope per
+/// parameter update (temporaries never outlive the update), lazy state creation detached from any
+/// caller scope, exact state bytes, state-dict save/load with shape checks, and the per-parameter entry
+/// point used by the fused-backward driver.
+/// </summary>
+public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPerParameterStep
+    where TOptions : OptimizerOptions
+    where TState : ParameterState
+{
+    private readonly TState?[] _states;
+    private readonly Dictionary<string, int> _index;
+    private bool _disposed;
+
+    protected PerParameterOptimizer(IReadOnlyList<NamedParameter> parameters, TOptions options)
+    {
+        var problems = options.Validate().ToList();
+        if (problems.Count > 0)
+            throw new ArgumentException(string.Join("; ", problems.Select(p => $"{p.Key}: {p.Message}")), nameof(options));
+        Parameters = parameters;
+        Options = options;
+        _states = new TState?[parameters.Count];
+        _index = new Dictionary<string, int>(parameters.Count, StringComparer.Ordinal);
+        for (var i = 0; i < parameters.Count; i++)
+            if (!_index.TryAdd(parameters[i].Name, i))
+                throw new ArgumentException($"duplicate parameter name '{parameters[i].Name}'", nameof(parameters));
+    }
+
+    public IReadOnlyList<NamedParameter> Parameters { get; }
+    public TOptions Options { get; }
+    public virtual string Implementation => "tensor-ops";
+    public virtual string StateDtype => "float32";
+
+    /// <summary>Creates the zero state of a parameter (called lazily, on its first update or on load).</summary>
+    protected abstract TState CreateState(NamedParameter parameter);
+
+    /// <summary>
+    /// Applies the rule in place. Runs under <c>no_grad</c> inside a dispose scope; <paramref name="state"/>'s
+    /// step counter has already been incremented.
+    /// </summary>
+    protected abstract void Update(NamedParameter parameter, Tensor grad, TState state, double learningRate);
+
+    public void Step(double learningRate)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var noGrad = no_grad();
+        for (var i = 0; i < Parameters.Count; i++)
+        {
+            var grad = Parameters[i].Value.grad;
+            if (grad is null) continue;
+            UpdateOne(i, grad, learningRate);
+        }
+    }
+
+    public void StepParameter(NamedParameter parameter, Tensor grad, double learningRate)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_index.TryGetValue(parameter.Name, out var i))
+            throw new ArgumentException($"parameter '{parameter.Name}' is not managed by this optimizer", nameof(parameter));
+        using var noGrad = no_grad();
+        UpdateOne(i, grad, learningRate);
+    }
+
+    private void UpdateOne(int i, Tensor grad, double learningRate)
+    {
+        var state = StateOf(i);
+        state.Step++;
+        using var scope = NewDisposeScope();
+        Update(Parameters[i], grad, state, learningRate);
+    }
+
+    private TState StateOf(int i)
+    {
+        if (_states[i] is { } existing) return existing;
+        TState created;
+        using (no_grad())
+            created = CreateState(Parameters[i]);
+        // State must outlive whatever dispose scope the caller (a training step) has open.
+        foreach (var (_, t) in created.Tensors) t.DetachFromDisposeScope();
+        return _states[i] = created;
+    }
+
+    public void ZeroGrad()
+    {
+        foreach (var p in Parameters)
+        {
+            var g = p.Value.grad;
+            if (g is null) continue;
+            p.Value.grad = null;
+            g.Dispose();
+        }
+    }
+
+    public long StateBytes => _states.Sum(s => s?.Bytes ?? 0);
+
+    public IReadOnlyDictionary<string, Tensor> StateDict()
+    {
+        var dict = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        for (var i = 0; i < _states.Length; i++)
+        {
+            if (_states[i] is not { } s) continue;
+            var name = Parameters[i].Name;
+            dict[$"{name}/step"] = tensor(s.Step).DetachFromDisposeScope();
+            foreach (var (key, t) in s.Tensors) dict[$"{name}/{key}"] = t;
+        }
+        return dict;
+    }
+
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var byParam = state.Keys.GroupBy(k => k[..Math.Max(0, k.LastIndexOf('/'))], StringComparer.Ordinal);
+        foreach (var group in byParam)
+            if (!_index.ContainsKey(group.Key))
+                throw new OptimizerStateException($"state dict has entries for unknown parameter '{group.Key}'");
+        using var noGrad = no_grad();
+        for (var i = 0; i < Parameters.Count; i++)
+        {
+            var name = Parameters[i].Name;
+            if (!state.TryGetValue($"{name}/step", out var step)) continue;
+            var s = StateOf(i);
+            s.Step = step.item<long>();
+            foreach (var (key, t) in s.Tensors)
+            {
+                if (!state.TryGetValue($"{name}/{key}", out var src))
+                    throw new OptimizerStateException($"state dict lacks '{name}/{key}'");
+                if (!src.shape.SequenceEqual(t.shape) || src.dtype != t.dtype)
+                    throw new OptimizerStateException(
+                        $"'{name}/{key}' is {src.dtype}[{string.Join(",", src.shape)}] in the state dict but {t.dtype}[{string.Join(",", t.shape)}] here");
+                t.copy_(src);
+            }
+        }
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (!disposing) return;
+        for (var i = 0; i < _states.Length; i++)
+        {
+            _states[i]?.Dispose();
+            _states[i] = null;
+        }
+    }
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+}
