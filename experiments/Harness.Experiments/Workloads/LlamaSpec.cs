@@ -1,0 +1,46 @@
+using Harness.Optimizers;
+
+namespace Harness.Experiments.Workloads;
+
+/// <summary>Where the text of a language-model workload comes from (<c>workload.data:</c>).</summary>
+public sealed record TextDataSpec : IValidatable
+{
+    /// <summary>A built-in corpus name (<c>moby-dick</c> is bundled).</summary>
+    public string Corpus { get; init; } = "moby-dick";
+    /// <summary><c>byte</c> (256 ids, for tiny CPU runs) or <c>gpt2</c> (r50k BPE, 50257 ids).</summary>
+    public string Tokenizer { get; init; } = "byte";
+    /// <summary>Fraction of the token stream held out (from its end) for validation.</summary>
+    public double ValFraction { get; init; } = 0.05;
+
+    public IEnumerable<OptionProblem> Validate()
+    {
+        if (!(ValFraction > 0 && ValFraction < 0.5)) yield return new("val_fraction", $"must be in (0, 0.5) (got {ValFraction:R})");
+    }
+}
+
+/// <summary>
+/// A LLaMA-style decoder (RMSNorm, RoPE, SwiGLU, causal attention, untied head) on text
+/// (<c>workload: {kind: llama, ...}</c>). <see cref="Size"/> picks a preset; explicit
+/// <c>hidden/layers/heads/ffn</c> override it.
+/// </summary>
+public sealed record LlamaSpec : WorkloadSpec
+{
+    public string Size { get; init; } = "tiny";
+    public int? Hidden { get; init; }
+    public int? Layers { get; init; }
+    public int? Heads { get; init; }
+    public int? Ffn { get; init; }
+    public int SeqLen { get; init; } = 128;
+    public TextDataSpec Data { get; init; } = new();
+
+    public override IEnumerable<OptionProblem> Validate()
+    {
+        foreach (var p in base.Validate()) yield return p;
+        if (SeqLen < 2) yield return new("seq_len", $"must be >= 2 (got {SeqLen})");
+        if (Hidden is < 1) yield return new("hidden", $"must be >= 1 (got {Hidden})");
+        if (Layers is < 1) yield return new("layers", $"must be >= 1 (got {Layers})");
+        if (Heads is < 1) yield return new("heads", $"must be >= 1 (got {Heads})");
+        if (Ffn is < 1) yield return new("ffn", $"must be >= 1 (got {Ffn})");
+        foreach (var p in Data.Validate()) yield return p with { Key = $"data.{p.Key}" };
+    }
+}
