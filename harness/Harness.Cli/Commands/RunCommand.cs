@@ -1,0 +1,99 @@
+using System.CommandLine;
+using System.Globalization;
+using Harness.Cli.Output;
+using Harness.Core.Config;
+using Harness.Core.Devices;
+using Harness.Core.Planning;
+using Harness.Core.Results;
+using Harness.Core.Running;
+using Spectre.Console;
+
+namespace Harness.Cli.Commands;
+
+/// <summary><c>harness run CONFIG</c>: plan, run (reusing completed runs), and print the summary.</summary>
+public static class RunCommand
+{
+    public static Command Create()
+    {
+        var config = CommonOptions.ConfigArgument();
+        var set = CommonOptions.SetOption();
+        var device = new Option<string?>("--device") { Description = "auto | cpu | cuda | cuda:N (overrides the config)" };
+        var output = new Option<string>("--out") { Description = "results root (default: runs)", DefaultValueFactory = _ => "runs" };
+        var command = new Command("run", "run an experiment; finished runs are reused") { config, set, device, output };
+        command.SetAction(parse =>
+        {
+            var experiment = ConfigLoader.Load(parse.GetValue(config)!, parse.GetValue(set) ?? []);
+            var requested = parse.GetValue(device) ?? experiment.Device;
+            if (!IsDeviceSyntax(requested))
+            {
+                Console.Error.WriteLine($"harness: --device: unknown device '{requested}' (expected auto, cpu, cuda or cuda:N)");
+                return ExitCodes.BadInput;
+            }
+            var torchDevice = DeviceResolver.Resolve(requested);
+            var plan = Planner.Plan(experiment, torchDevice.ToString());
+            var store = new ResultStore(parse.GetValue(output)!);
+            var provenance = ProvenanceProbe.Collect(torchDevice);
+            Console.WriteLine($"{experiment.Name}: {plan.Count} run(s) on {torchDevice} ({provenance.DeviceName}) -> {store.ExperimentDir(experiment.Name)}");
+
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                e.Cancel = true; // finish writing the current run's files, then stop
+                cancel.Cancel();
+                Console.Error.WriteLine("harness: interrupted; saving what has been computed");
+            };
+            Console.CancelKeyPress += onCancel;
+            SweepResult result;
+            try
+            {
+                result = Interactive()
+                    ? RunLive(store, experiment, plan, torchDevice, provenance, cancel.Token)
+                    : new SweepRunner(store, new PlainProgress(Console.Out)).Run(experiment, plan, torchDevice, provenance, cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                store.RebuildSummary(experiment.Name);
+                return ExitCodes.Failed;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+            PrintSummary(store, experiment.Name, plan);
+            return result.AllCompleted ? ExitCodes.Ok : ExitCodes.Failed;
+        });
+        return command;
+    }
+
+    private static bool IsDeviceSyntax(string d) =>
+        d is "auto" or "cpu" or "cuda" || (d.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(d[5..], NumberStyles.None, CultureInfo.InvariantCulture, out _));
+
+    /// <summary>A live bar only on a real terminal; plain lines when redirected or under CI.</summary>
+    private static bool Interactive() =>
+        Environment.GetEnvironmentVariable("CI") is null or "" && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+
+    private static SweepResult RunLive(ResultStore store, ExperimentConfig experiment, IReadOnlyList<PlannedRun> plan,
+        TorchSharp.torch.Device device, Provenance provenance, CancellationToken cancel)
+    {
+        SweepResult? result = null;
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx => result = new SweepRunner(store, new LiveProgress(ctx)).Run(experiment, plan, device, provenance, cancel));
+        return result!;
+    }
+
+    private static void PrintSummary(ResultStore store, string experiment, IReadOnlyList<PlannedRun> plan)
+    {
+        var ids = plan.Select(p => p.RunId).ToHashSet(StringComparer.Ordinal);
+        var rows = ResultStore.ReadSummary(store.SummaryPath(experiment)).Where(r => ids.Contains(r.RunId)).ToList();
+        var table = new Table().AddColumns("run", "configuration", "seed", "status", "eval loss", "state", "tokens/s", "step ms p50", "opt ms p50");
+        var c = CultureInfo.InvariantCulture;
+        foreach (var r in rows)
+            table.AddRow(r.RunId, Markup.Escape(r.Label), r.Seed.ToString(c), Markup.Escape(r.Status + (r.Message.Length > 0 ? $" ({r.Message})" : "")),
+                r.FinalEvalLoss?.ToString("F4", c) ?? "—", Reports.ReportBuilder.Bytes(r.StateBytes), r.TokensPerS?.ToString("N0", c) ?? "—",
+                r.StepMsP50?.ToString("F1", c) ?? "—", r.OptimizerStepMsP50?.ToString("F2", c) ?? "—");
+        AnsiConsole.Write(table);
+        Console.WriteLine($"summary: {store.SummaryPath(experiment)}");
+    }
+}

@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Harness.Core.Results;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Harness.Core.Devices;
+
+/// <summary>Collects the provenance written into every manifest.</summary>
+public static class ProvenanceProbe
+{
+    public static Provenance Collect(Device device, string? repoDir = null)
+    {
+        var (commit, dirty) = Git(repoDir ?? AppContext.BaseDirectory);
+        return new Provenance(
+            commit,
+            dirty,
+            Environment.Version.ToString(),
+            typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "unknown",
+            __version__,
+            device.ToString(),
+            device.type == DeviceType.CPU ? CpuName() : $"CUDA device {device.index}",
+            RuntimeInformation.OSDescription,
+            get_num_threads());
+    }
+
+    private static string CpuName()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            if (line is not null) return line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return RuntimeInformation.ProcessArchitecture.ToString();
+    }
+
+    /// <summary>The commit and whether the tree has uncommitted changes; "unknown" outside a checkout.</summary>
+    private static (string Commit, bool Dirty) Git(string dir)
+    {
+        var commit = RunGit(dir, "rev-parse HEAD");
+        if (commit is null) return ("unknown", false);
+        var status = RunGit(dir, "status --porcelain --untracked-files=no");
+        return (commit, !string.IsNullOrEmpty(status));
+    }
+
+    private static string? RunGit(string dir, string args)
+    {
+        try
+        {
+            var psi = new ProcessStartInfo("git", args)
+            {
+                WorkingDirectory = dir,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            using var p = Process.Start(psi);
+            if (p is null) return null;
+            var output = p.StandardOutput.ReadToEnd();
+            if (!p.WaitForExit(5000) || p.ExitCode != 0) return null;
+            return output.Trim();
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using Harness.Core.Config;
+using Harness.Experiments.Workloads;
+using Harness.Optimizers;
+
+namespace Harness.Core.Planning;
+
+/// <summary>
+/// Expands a config into runs: optimizer configurations (sweeps already expanded by the loader) × seeds,
+/// in file order, seeds innermost. Combinations that cannot run are kept in the plan with a reason
+/// (as benchopt does), so the summary says why a cell is empty.
+/// </summary>
+public static class Planner
+{
+    public static IReadOnlyList<PlannedRun> Plan(ExperimentConfig config, string resolvedDevice)
+    {
+        var workloadKind = WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType()).Kind;
+        var runs = new List<PlannedRun>();
+        foreach (var variant in config.Optimizers)
+        {
+            var descriptor = OptimizerCatalog.Find(variant.Kind)
+                ?? throw new InvalidOperationException($"optimizer kind '{variant.Kind}' is not in the catalog");
+            foreach (var seed in config.Seeds)
+            {
+                var spec = new RunSpec(config.Name, DeviceKind(resolvedDevice), config.StepMode, workloadKind, config.Workload,
+                    config.Training, config.Schedule, variant.Kind, variant.Options, seed);
+                runs.Add(new PlannedRun(spec.RunId(), spec, variant, seed, SkipReason(config, descriptor)));
+            }
+        }
+        return runs;
+    }
+
+    /// <summary>CPU and CUDA runs differ in their numbers; which CUDA ordinal ran them does not.</summary>
+    private static string DeviceKind(string device) => device.StartsWith("cuda", StringComparison.Ordinal) ? "cuda" : "cpu";
+
+    private static string? SkipReason(ExperimentConfig config, OptimizerDescriptor descriptor)
+    {
+        if (config.StepMode == StepMode.FusedBackward)
+        {
+            if (!descriptor.Traits.HasFlag(OptimizerTraits.PerParameterStep))
+                return $"'{descriptor.Kind}' has no per-parameter step, which fused_backward needs";
+            return "step_mode fused_backward (the FORGE driver) is not implemented yet";
+        }
+        if (config.Training.Dtype != TrainingDType.Float32)
+            return $"training.dtype {config.Training.Dtype.ToString().ToLowerInvariant()} is not implemented yet (float32 only)";
+        return null;
+    }
+}

@@ -1,0 +1,69 @@
+using Harness.Core.Config;
+using Harness.Core.Planning;
+using Harness.Core.Results;
+using static TorchSharp.torch;
+
+namespace Harness.Core.Running;
+
+/// <summary>
+/// Runs a plan one run at a time. Completed runs found on disk are reused, not rerun; runs the planner
+/// skipped get a manifest with their reason, so the summary shows why a cell is empty. The summary is
+/// rebuilt after every run, so results are on disk as soon as they exist.
+/// </summary>
+public sealed class SweepRunner(ResultStore store, IRunObserver observer)
+{
+    public SweepResult Run(ExperimentConfig config, IReadOnlyList<PlannedRun> plan, Device device, Provenance provenance, CancellationToken cancel)
+    {
+        var executor = new RunExecutor(store, device, provenance, observer);
+        var results = new List<(string, RunStatus)>();
+        var reused = 0;
+        for (var i = 0; i < plan.Count; i++)
+        {
+            var run = plan[i];
+            var existing = store.TryReadManifest(config.Name, run.RunId);
+            if (run.SkipReason is { } reason)
+            {
+                if (existing?.Status != RunStatus.Skipped)
+                    store.WriteManifest(SkippedManifest(config, run, provenance, reason));
+                observer.RunSkipped(run, i, plan.Count, reason);
+                results.Add((run.RunId, RunStatus.Skipped));
+                continue;
+            }
+            if (existing?.Status == RunStatus.Completed)
+            {
+                observer.RunSkipped(run, i, plan.Count, "already completed");
+                results.Add((run.RunId, RunStatus.Completed));
+                reused++;
+                continue;
+            }
+            observer.RunStarting(run, i, plan.Count);
+            try
+            {
+                results.Add((run.RunId, executor.Execute(config, run, cancel)));
+            }
+            finally
+            {
+                store.RebuildSummary(config.Name);
+            }
+        }
+        store.RebuildSummary(config.Name);
+        return new SweepResult(results, reused);
+    }
+
+    private static RunManifest SkippedManifest(ExperimentConfig config, PlannedRun run, Provenance provenance, string reason) => new()
+    {
+        RunId = run.RunId,
+        Experiment = config.Name,
+        Optimizer = run.Variant.Kind,
+        Label = run.Variant.Label,
+        Seed = run.Seed,
+        Status = RunStatus.Skipped,
+        Message = reason,
+        SweepValues = run.Variant.SweepValues,
+        Spec = run.Spec.ToJson(),
+        Provenance = provenance,
+        StartedUtc = DateTimeOffset.UtcNow,
+        EndedUtc = DateTimeOffset.UtcNow,
+        ConfigPath = config.SourcePath,
+    };
+}
