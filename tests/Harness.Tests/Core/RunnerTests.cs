@@ -1,0 +1,110 @@
+using Harness.Core.Devices;
+using Harness.Core.Planning;
+using Harness.Core.Results;
+using Harness.Core.Running;
+using static TorchSharp.torch;
+
+namespace Harness.Tests.Core;
+
+public sealed class RunnerTests
+{
+    private static SweepResult Run(ResultStore store, Harness.Core.Config.ExperimentConfig config) =>
+        new SweepRunner(store, new NullRunObserver()).Run(config, Planner.Plan(config, "cpu"), CPU, ProvenanceProbe.Collect(CPU), CancellationToken.None);
+
+    [Fact]
+    public void A_20_step_cpu_run_completes_learns_and_records_everything()
+    {
+        using var dir = new TestConfigs.TempDir();
+        var store = new ResultStore(dir.Path);
+        var config = TestConfigs.Experiment("real", 20, [TestConfigs.AdamW(3e-3)]);
+        var result = Run(store, config);
+
+        Assert.True(result.AllCompleted);
+        var row = Assert.Single(ResultStore.ReadSummary(store.SummaryPath("real")));
+        Assert.Equal("completed", row.Status);
+        Assert.Equal(20, row.Steps);
+        Assert.True(row.FinalEvalLoss < row.InitialEvalLoss - 0.3, $"eval loss {row.InitialEvalLoss} -> {row.FinalEvalLoss}");
+        Assert.Equal("tensor-ops", row.Implementation);
+        Assert.Equal("cpu", row.Device);
+        Assert.True(row.TokensPerS > 0);
+        Assert.True(row.StepMsP50 > 0 && row.StepMsP90 >= row.StepMsP50);
+        Assert.True(row.OptimizerStepMsP50 > 0 && row.OptimizerStepMsP50 < row.StepMsP50);
+        // AdamW keeps two fp32 tensors per parameter: exactly 8 bytes per parameter.
+        Assert.Equal(8 * row.ParamCount, row.StateBytes);
+        Assert.Null(row.StepTransientBytes); // no allocator statistics on CPU: empty, never estimated
+
+        var steps = store.ReadSteps("real", row.RunId);
+        Assert.Equal([0, 5, 10, 15, 20], steps.Select(s => s.Step));
+        Assert.NotNull(steps[0].EvalLoss);
+        Assert.Null(steps[0].TrainLoss);
+        Assert.All(steps.Skip(1), s => Assert.NotNull(s.TrainLoss));
+        Assert.Equal([true, false, true, false, true], steps.Select(s => s.EvalLoss is not null));
+        Assert.Equal(20L * 4 * 32, steps[^1].Tokens);
+        Assert.True(steps[^1].TrainLoss < steps[1].TrainLoss);
+
+        var metrics = store.ReadMetrics("real", row.RunId);
+        Assert.Equal(metrics.Single(m => m.Name == MetricNames.ExpectedStateBytes).Value, metrics.Single(m => m.Name == MetricNames.StateBytes).Value);
+        var manifest = store.TryReadManifest("real", row.RunId)!;
+        Assert.Equal(RunStatus.Completed, manifest.Status);
+        Assert.Equal(3e-3, (double)manifest.Spec["optimizer"]!["lr"]!);
+        Assert.Equal(row.RunId, new Harness.Core.Planning.RunSpec(config.Name, "cpu", config.StepMode, "llama", config.Workload, config.Training, config.Schedule, "adamw", config.Optimizers[0].Options, 0).RunId());
+        Assert.Equal("2.10.0.0", manifest.Provenance.LibTorchVersion);
+        Assert.True(manifest.EndedUtc >= manifest.StartedUtc);
+    }
+
+    [Fact]
+    public void A_rerun_reuses_completed_runs_and_reruns_unfinished_ones()
+    {
+        using var dir = new TestConfigs.TempDir();
+        var store = new ResultStore(dir.Path);
+        var config = TestConfigs.Experiment("resume", 6, [TestConfigs.AdamW(), TestConfigs.Lion()]);
+        var first = Run(store, config);
+        Assert.Equal(0, first.Reused);
+        var plan = Planner.Plan(config, "cpu");
+        var adamwDir = store.RunDir("resume", plan[0].RunId);
+        var stepsWritten = File.GetLastWriteTimeUtc(Path.Combine(adamwDir, ResultStore.StepsFile));
+        var startedFirst = store.TryReadManifest("resume", plan[0].RunId)!.StartedUtc;
+
+        // Pretend the Lion run was killed mid-way.
+        var lion = store.TryReadManifest("resume", plan[1].RunId)!;
+        store.WriteManifest(lion with { Status = RunStatus.Running, EndedUtc = null });
+
+        var second = Run(store, config);
+        Assert.Equal(1, second.Reused);
+        Assert.True(second.AllCompleted);
+        Assert.Equal(startedFirst, store.TryReadManifest("resume", plan[0].RunId)!.StartedUtc);
+        Assert.Equal(stepsWritten, File.GetLastWriteTimeUtc(Path.Combine(adamwDir, ResultStore.StepsFile)));
+        Assert.True(store.TryReadManifest("resume", plan[1].RunId)!.StartedUtc > lion.StartedUtc);
+        Assert.Equal(2, ResultStore.ReadSummary(store.SummaryPath("resume")).Count(r => r.Status == "completed"));
+    }
+
+    [Fact]
+    public void Same_seed_gives_identical_losses_and_a_different_seed_does_not()
+    {
+        using var dir = new TestConfigs.TempDir();
+        IReadOnlyList<double?> Losses(string name, int seed)
+        {
+            var store = new ResultStore(dir.Path);
+            var config = TestConfigs.Experiment(name, 5, [TestConfigs.AdamW()], seeds: [seed]);
+            Run(store, config);
+            var id = Planner.Plan(config, "cpu")[0].RunId;
+            return store.ReadSteps(name, id).Select(s => s.TrainLoss ?? s.EvalLoss).ToList();
+        }
+        var a = Losses("a", 7);
+        Assert.Equal(a, Losses("b", 7));
+        Assert.NotEqual(a, Losses("c", 8));
+    }
+
+    [Fact]
+    public void Skipped_runs_get_a_manifest_with_their_reason()
+    {
+        using var dir = new TestConfigs.TempDir();
+        var store = new ResultStore(dir.Path);
+        var config = TestConfigs.Experiment("skip", 5, [TestConfigs.AdamW()]) with { StepMode = Harness.Core.Config.StepMode.FusedBackward };
+        var result = Run(store, config);
+        Assert.True(result.AllCompleted);
+        var row = Assert.Single(ResultStore.ReadSummary(store.SummaryPath("skip")));
+        Assert.Equal("skipped", row.Status);
+        Assert.Contains("fused_backward", row.Message);
+    }
+}

@@ -1,0 +1,56 @@
+using Harness.Core.Config;
+using Harness.Experiments.Workloads;
+using Harness.Optimizers.AdamW;
+using Harness.Optimizers.Lion;
+
+namespace Harness.Tests.Core;
+
+/// <summary>Small experiment configs built in code (no YAML), for runner and planner tests.</summary>
+internal static class TestConfigs
+{
+    public static LlamaSpec TinyLlama(int seqLen = 32) => new()
+    {
+        Size = "tiny",
+        Hidden = 32,
+        Layers = 1,
+        Heads = 2,
+        Ffn = 64,
+        SeqLen = seqLen,
+        Data = new TextDataSpec { Corpus = "moby-dick", Tokenizer = "byte", ValFraction = 0.05 },
+    };
+
+    public static OptimizerVariant AdamW(double lr = 3e-3, double weightDecay = 0, string? label = null) =>
+        new("adamw", label ?? "adamw", new AdamWOptions { Lr = lr, WeightDecay = weightDecay }, [], 0);
+
+    public static OptimizerVariant Lion(double lr = 3e-4) => new("lion", "lion", new LionOptions { Lr = lr }, [], 1);
+
+    public static ExperimentConfig Experiment(string name, int steps, IReadOnlyList<OptimizerVariant> optimizers, IReadOnlyList<int>? seeds = null) => new()
+    {
+        Name = name,
+        Device = "cpu",
+        Seeds = seeds ?? [0],
+        Workload = TinyLlama(),
+        Training = new TrainingConfig
+        {
+            Steps = steps,
+            BatchSize = 4,
+            LogEvery = 5,
+            EvalEvery = 10,
+            EvalBatches = 2,
+            TimingWarmupSteps = 2,
+        },
+        Schedule = new ScheduleConfig { Kind = ScheduleKind.Cosine, WarmupSteps = 2, MinRatio = 0.1 },
+        Optimizers = optimizers,
+    };
+
+    /// <summary>A fresh folder under the system temp dir, deleted by the caller's using.</summary>
+    public sealed class TempDir : IDisposable
+    {
+        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "harness-tests-" + Guid.NewGuid().ToString("N"));
+        public TempDir() => Directory.CreateDirectory(Path);
+        public void Dispose()
+        {
+            try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+        }
+    }
+}
