@@ -39,7 +39,7 @@ internal static class ConfigOverrides
         }
 
         var before = problems.Count;
-        var value = YamlTreeReader.Read(text[(eq + 1)..], source, problems, columnOffset: eq + 1);
+        var value = YamlTreeReader.Read(text[(eq + 1)..], source, problems, columnOffset: eq + 1, singleLine: true);
         if (problems.Count > before) return root;
         value ??= new ScalarNode(At(eq + 2), "", isPlain: true);
 

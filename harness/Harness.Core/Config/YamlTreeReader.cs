@@ -72,9 +72,11 @@ internal static partial class YamlTreeReader
     /// <summary>
     /// Parses one YAML document. Returns null when the text is empty or unusable (the reason is in
     /// <paramref name="problems"/>, except for an empty document, which the caller words itself).
-    /// <paramref name="columnOffset"/> shifts columns, for values cut out of a <c>--set</c> override.
+    /// <paramref name="columnOffset"/> shifts columns, for values cut out of a <c>--set</c> override;
+    /// <paramref name="singleLine"/> keeps every mark on line 1 (a mark past the end, as YamlDotNet
+    /// gives for an unexpected end of input, becomes the end of the text).
     /// </summary>
-    public static ConfigNode? Read(string text, string source, ProblemList problems, int columnOffset = 0)
+    public static ConfigNode? Read(string text, string source, ProblemList problems, int columnOffset = 0, bool singleLine = false)
     {
         if (Encoding.UTF8.GetByteCount(text) > MaxBytes)
         {
@@ -86,7 +88,7 @@ internal static partial class YamlTreeReader
             problems.Add(bad.Mark, $"binary garbage: control character U+{(int)bad.Char:X4}; a config must be text");
             return null;
         }
-        var builder = new Builder(source, problems, columnOffset);
+        var builder = new Builder(source, problems, columnOffset, singleLine ? text.Length : null);
         try
         {
             var parser = new Parser(new StringReader(text));
@@ -95,12 +97,22 @@ internal static partial class YamlTreeReader
         catch (YamlException e)
         {
             var mark = builder.At(e.Start);
-            // YamlDotNet's message for a tab in block indentation says nothing about tabs; say it plainly.
-            if (FindTabIndentation(text, mark.Line) is { } tabLine)
+            // YamlDotNet points a tab in block indentation at the enclosing mapping (or words it as a
+            // token it cannot start); find the tab itself and say so plainly.
+            var searchTo = e.Message.Contains("tab", StringComparison.OrdinalIgnoreCase) ? int.MaxValue : (int)Math.Max(e.Start.Line, e.End.Line);
+            if (FindTabIndentation(text, searchTo) is { } tabLine)
                 problems.Add(new SourceMark(source, tabLine.Line, tabLine.Column + columnOffset),
                     "tab character in indentation; YAML indents with spaces only");
             else
                 problems.Add(mark, "invalid YAML: " + MarkPrefix().Replace(e.Message, ""));
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner can fail this way at the end of the input inside an unclosed flow
+            // collection; the innermost collection still open is what the user has to close.
+            problems.Add(builder.InnermostOpen ?? builder.LastMark ?? new SourceMark(source, 1, 1 + columnOffset),
+                "invalid YAML: this list or mapping is never closed (missing ']' or '}'?)");
             return null;
         }
         catch (LimitExceeded)
@@ -140,15 +152,24 @@ internal static partial class YamlTreeReader
     private sealed class LimitExceeded : Exception;
 
     /// <summary>Turns the event stream into nodes, tracking depth, anchors and alias expansion.</summary>
-    private sealed class Builder(string source, ProblemList problems, int columnOffset)
+    private sealed class Builder(string source, ProblemList problems, int columnOffset, int? singleLineLength)
     {
         private readonly Dictionary<string, (ConfigNode Node, long Size)> _anchors = new(StringComparer.Ordinal);
         private readonly Dictionary<ConfigNode, long> _sizes = new(ReferenceEqualityComparer.Instance);
+        private readonly Stack<SourceMark> _open = new();
         private long _aliasExpansion;
         private int _depth;
 
-        public SourceMark At(Mark m) =>
-            new(source, (int)Math.Min(m.Line, int.MaxValue), (int)Math.Min(m.Column, int.MaxValue) + columnOffset);
+        public SourceMark? InnermostOpen => _open.Count > 0 ? _open.Peek() : null;
+        public SourceMark? LastMark { get; private set; }
+
+        public SourceMark At(Mark m)
+        {
+            var line = (int)Math.Min(m.Line, int.MaxValue);
+            var column = (int)Math.Min(m.Column, int.MaxValue);
+            if (singleLineLength is { } length && line != 1) (line, column) = (1, length + 1);
+            return new(source, line, column + columnOffset);
+        }
 
         public ConfigNode? Run(IParser parser)
         {
@@ -169,6 +190,7 @@ internal static partial class YamlTreeReader
         private ConfigNode ReadNode(IParser parser)
         {
             var ev = parser.Current ?? throw new YamlException("unexpected end of the YAML stream");
+            LastMark = At(ev.Start);
             parser.MoveNext();
             switch (ev)
             {
@@ -197,7 +219,7 @@ internal static partial class YamlTreeReader
                         size += SizeOf(item);
                         items.Add(item);
                     }
-                    _depth--;
+                    Leave();
                     return Remember(seq.Anchor, new SequenceNode(At(ev.Start), items), size);
                 case MappingStart map:
                     RejectTag(map.Tag, ev);
@@ -222,7 +244,7 @@ internal static partial class YamlTreeReader
                         }
                         entries.Add(new MappingEntry(k, value));
                     }
-                    _depth--;
+                    Leave();
                     return Remember(map.Anchor, new MappingNode(At(ev.Start), entries), mapSize);
                 default:
                     Fatal(ev, $"unexpected YAML event {ev.GetType().Name}");
@@ -242,7 +264,14 @@ internal static partial class YamlTreeReader
 
         private void Enter(ParsingEvent ev)
         {
+            _open.Push(At(ev.Start));
             if (++_depth > MaxDepth) Fatal(ev, $"nesting deeper than {MaxDepth} levels");
+        }
+
+        private void Leave()
+        {
+            _open.Pop();
+            _depth--;
         }
 
         private void RejectTag(TagName tag, ParsingEvent ev)
