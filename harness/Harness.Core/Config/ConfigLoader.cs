@@ -1,0 +1,112 @@
+using System.Text.RegularExpressions;
+
+namespace Harness.Core.Config;
+
+/// <summary>
+/// Loads an experiment YAML file into an <see cref="ExperimentConfig"/>: strict (unknown keys are errors),
+/// <c>kind:</c> discriminators resolved through the optimizer and workload catalogs, sweeps expanded,
+/// <c>--set</c> overrides applied, and every problem reported at once as <c>FILE:LINE:COL: message</c>
+/// in a <see cref="ConfigException"/>. Never prints, never exits.
+/// </summary>
+public static partial class ConfigLoader
+{
+    private static readonly HashSet<string> SectionsBoundHere = ["optimizers"];
+    // Set by the loader from where the file was read, never by the file itself.
+    private static readonly HashSet<string> NotFromYaml = ["source_path"];
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex(@"^(auto|cpu|cuda|cuda:[0-9]+)$")]
+    private static partial Regex DevicePattern();
+
+    /// <summary>Reads and loads a config file; <paramref name="overrides"/> are <c>key.path=value</c> texts.</summary>
+    /// <exception cref="ConfigException">The file cannot be read or has problems (all of them are listed).</exception>
+    public static ExperimentConfig Load(string path, IReadOnlyList<string>? overrides = null)
+    {
+        byte[] bytes;
+        try
+        {
+            // Refuse before reading, so pointing the loader at a huge file costs nothing.
+            var size = new FileInfo(path).Length;
+            if (size > YamlTreeReader.MaxBytes)
+                throw new ConfigException([new ConfigProblem(path, 1, 1,
+                    $"file is {size:N0} bytes; config files are limited to {YamlTreeReader.MaxBytes:N0} bytes (1 MiB)")]);
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new ConfigException([new ConfigProblem(path, 1, 1, "config file not found")]);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new ConfigException([new ConfigProblem(path, 1, 1, $"cannot read the config file: {e.Message}")]);
+        }
+        var problems = new ProblemList();
+        var text = YamlTreeReader.DecodeFile(bytes, path, problems);
+        if (text is null) throw new ConfigException(problems.All);
+        return ParseCore(text, path, overrides ?? [], problems) with { SourcePath = path };
+    }
+
+    /// <summary>Loads config text; <paramref name="sourceName"/> is the file name used in messages.</summary>
+    /// <exception cref="ConfigException">The text has problems (all of them are listed).</exception>
+    public static ExperimentConfig Parse(string yamlText, string sourceName, IReadOnlyList<string>? overrides = null) =>
+        ParseCore(yamlText, sourceName, overrides ?? [], new ProblemList()) with { SourcePath = sourceName };
+
+    private static ExperimentConfig ParseCore(string text, string source, IReadOnlyList<string> overrides, ProblemList problems)
+    {
+        var root = YamlTreeReader.Read(text, source, problems);
+        if (problems.Count > 0) throw new ConfigException(problems.All);
+        if (root is null || root is ScalarNode { IsNull: true })
+            throw Fatal(problems, new SourceMark(source, 1, 1), "the config is empty; it needs at least 'name', 'workload' and 'optimizers'");
+        if (root is not MappingNode map)
+            throw Fatal(problems, root.Mark, $"expected a mapping of settings at the top level, got {root.Describe()}");
+
+        map = ConfigOverrides.Apply(map, overrides, problems);
+        var binder = new ConfigBinder(problems);
+        var config = (ExperimentConfig)binder.BindObject(typeof(ExperimentConfig), map, "", out _, SectionsBoundHere, NotFromYaml);
+
+        foreach (var required in (string[])["name", "workload", "optimizers"])
+            if (map[required] is null)
+                problems.Add(map.Mark, $"missing required key '{required}'");
+
+        if (map["name"] is ScalarNode nameNode && config.Name is { } name && !NamePattern().IsMatch(name))
+            problems.Add(nameNode.Mark, $"name: must match {NamePattern()} (it names the folder runs/<name>/), got '{name}'");
+        if (map["device"] is ScalarNode deviceNode && !DevicePattern().IsMatch(config.Device))
+            problems.Add(deviceNode.Mark, $"device: expected auto, cpu, cuda or cuda:N, got '{config.Device}'");
+        if (map["seeds"] is SequenceNode seedsNode && config.Seeds.Count == seedsNode.Items.Count)
+            CheckSeeds(config.Seeds, seedsNode, problems);
+
+        var variants = new List<OptimizerVariant>();
+        if (map["optimizers"] is { } optimizersNode)
+        {
+            if (optimizersNode is not SequenceNode list)
+                binder.Fail(optimizersNode, "optimizers", $"expected a list of optimizer entries, got {optimizersNode.Describe()}");
+            else if (list.Items.Count == 0)
+                problems.Add(list.Mark, "optimizers: needs at least one entry");
+            else
+                variants = OptimizerEntries.Expand(binder, list, problems);
+        }
+
+        if (problems.Count > 0) throw new ConfigException(problems.All);
+        return config with { Optimizers = variants };
+    }
+
+    private static void CheckSeeds(IReadOnlyList<int> seeds, SequenceNode node, ProblemList problems)
+    {
+        if (seeds.Count == 0) problems.Add(node.Mark, "seeds: needs at least one seed");
+        var first = new Dictionary<int, int>();
+        for (var i = 0; i < seeds.Count; i++)
+        {
+            if (seeds[i] < 0) problems.Add(node.Items[i].Mark, $"seeds[{i}]: must be >= 0 (got {seeds[i]})");
+            else if (!first.TryAdd(seeds[i], i))
+                problems.Add(node.Items[i].Mark, $"seeds[{i}]: duplicate seed {seeds[i]} (also seeds[{first[seeds[i]]}])");
+        }
+    }
+
+    private static ConfigException Fatal(ProblemList problems, SourceMark at, string message)
+    {
+        problems.Add(at, message);
+        return new ConfigException(problems.All);
+    }
+}
