@@ -18,7 +18,7 @@ internal static class OptimizerEntries
 
     public static List<OptimizerVariant> Expand(ConfigBinder binder, SequenceNode list, ProblemList problems)
     {
-        var variants = new List<(OptimizerVariant Variant, MappingNode Entry, string Key)>();
+        var variants = new List<OptimizerVariant>();
         for (var i = 0; i < list.Items.Count; i++)
         {
             var path = KeyNames.Index("optimizers", i);
@@ -61,20 +61,11 @@ internal static class OptimizerEntries
                 if (!ok) continue;
                 var sweepValues = point.Select(p => KeyValuePair.Create(p.Key.Value, ((ScalarNode)p.Value).Value)).ToList();
                 var fullLabel = label + string.Concat(sweepValues.Select(kv => $" {kv.Key}={kv.Value}"));
-                variants.Add((new OptimizerVariant(kind, fullLabel, options, sweepValues, i), entry, kind + Canonical(options)));
+                variants.Add(new OptimizerVariant(kind, fullLabel, options, sweepValues, i));
             }
         }
 
-        // Two identical runs under different names would double-count one configuration in every comparison.
-        var seen = new Dictionary<string, OptimizerVariant>(StringComparer.Ordinal);
-        foreach (var (variant, entry, key) in variants)
-            if (!seen.TryAdd(key, variant))
-            {
-                var first = seen[key];
-                problems.Add(entry.Mark,
-                    $"optimizers[{variant.EntryIndex}]: duplicate configuration: '{variant.Label}' has the same kind and options as '{first.Label}' (optimizers[{first.EntryIndex}])");
-            }
-        return variants.Select(v => v.Variant).ToList();
+        return variants;
     }
 
     /// <summary>The sweep axes (key node and value nodes, each value labelled with its own path), or null when invalid.</summary>
@@ -121,16 +112,4 @@ internal static class OptimizerEntries
             points = points.SelectMany(p => values.Select(v => new List<(ScalarNode, ConfigNode)>(p) { (key, v) })).ToList();
         return points;
     }
-
-    /// <summary>A canonical text of bound options (records compare lists by reference, so equality will not do).</summary>
-    private static string Canonical(object? value) => value switch
-    {
-        null => "null",
-        string s => $"\"{s}\"",
-        bool b => b ? "true" : "false",
-        double d => d.ToString("R", CultureInfo.InvariantCulture),
-        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        IEnumerable e => "[" + string.Join(",", e.Cast<object?>().Select(Canonical)) + "]",
-        _ => "{" + string.Join(";", ConfigBinder.PropertiesOf(value.GetType()).Select(p => $"{p.Key}={Canonical(p.Property.GetValue(value))}")) + "}",
-    };
 }

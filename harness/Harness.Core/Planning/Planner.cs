@@ -7,7 +7,8 @@ namespace Harness.Core.Planning;
 /// <summary>
 /// Expands a config into runs: optimizer configurations (sweeps already expanded by the loader) × seeds,
 /// in file order, seeds innermost. Combinations that cannot run are kept in the plan with a reason
-/// (as benchopt does), so the summary says why a cell is empty.
+/// (as benchopt does), so the summary says why a cell is empty. Two entries that resolve to the same
+/// configuration (a plain entry repeated as a sweep point) run once, under the first label.
 /// </summary>
 public static class Planner
 {
@@ -15,6 +16,7 @@ public static class Planner
     {
         var workloadKind = WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType()).Kind;
         var runs = new List<PlannedRun>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var variant in config.Optimizers)
         {
             var descriptor = OptimizerCatalog.Find(variant.Kind)
@@ -23,7 +25,8 @@ public static class Planner
             {
                 var spec = new RunSpec(config.Name, DeviceKind(resolvedDevice), config.StepMode, workloadKind, config.Workload,
                     config.Training, config.Schedule, variant.Kind, variant.Options, seed);
-                runs.Add(new PlannedRun(spec.RunId(), spec, variant, seed, SkipReason(config, descriptor)));
+                var id = spec.RunId();
+                if (seen.Add(id)) runs.Add(new PlannedRun(id, spec, variant, seed, SkipReason(config, descriptor)));
             }
         }
         return runs;

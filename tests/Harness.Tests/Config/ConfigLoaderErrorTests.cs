@@ -310,22 +310,6 @@ public sealed class ConfigLoaderErrorTests
     public void SweepValueOfWrongTypePointsAtThatValue() =>
         Single(Minimal + "\n    sweep: { weight_decay: [0.0, lots] }\n", 5, 34, "optimizers[0].sweep.weight_decay[1]: expected a number, got 'lots'");
 
-    [Fact]
-    public void DuplicateConfiguration()
-    {
-        var p = Single("""
-            name: t
-            workload: { kind: llama }
-            optimizers:
-              - { kind: adamw, lr: 1.0e-3 }
-              - kind: adamw
-                label: grid
-                sweep: { lr: [3.0e-3, 0.001] }
-            """, 5, 5, "duplicate configuration");
-        Assert.Contains("'grid lr=0.001' has the same kind and options as 'adamw' (optimizers[0])", p.Message);
-        Assert.StartsWith("optimizers[1]:", p.Message);
-    }
-
     // ---- --set overrides ----
 
     [Fact]

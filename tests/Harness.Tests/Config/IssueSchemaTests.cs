@@ -1,0 +1,65 @@
+using Harness.Core.Config;
+using Harness.Core.Planning;
+using Harness.Experiments.Workloads;
+using Harness.Optimizers.AdamW;
+
+namespace Harness.Tests.Config;
+
+/// <summary>The schema as documented (issue 1 and the README) is the contract users write against.</summary>
+public sealed class IssueSchemaTests
+{
+    private const string Documented = """
+        name: quickstart                 # runs go to runs/<name>/
+        description: "..."               # optional
+        device: auto                     # auto | cpu | cuda | cuda:N
+        seeds: [0]
+        step_mode: standard              # standard | fused_backward (issue 5)
+        workload:
+          kind: llama                    # llama | gpt2 | mlp | cnn | vit (issue 2 adds all but a tiny llama)
+          size: tiny                     # a preset, or explicit hidden/layers/heads/ffn
+          seq_len: 128
+          data: { corpus: moby-dick, tokenizer: gpt2, val_fraction: 0.05 }
+        training:
+          steps: 200
+          batch_size: 16
+          grad_accumulation: 1
+          dtype: float32                 # float32 | bfloat16
+          grad_clip: 0.0                 # 0 = off
+          log_every: 10
+          eval_every: 50
+          eval_batches: 8
+          timing_warmup_steps: 5         # excluded from throughput
+        schedule: { kind: cosine, warmup_steps: 20, min_ratio: 0.1 }   # constant | linear | cosine
+        optimizers:
+          - { kind: adamw, lr: 1.0e-3, betas: [0.9, 0.999], eps: 1.0e-8, weight_decay: 0.0 }
+          - kind: adamw
+            lr: 3.0e-3
+            sweep: { lr: [1.0e-3, 3.0e-3, 1.0e-2], weight_decay: [0.0, 0.1] }   # cartesian product, expanded by the planner
+        """;
+
+    [Fact]
+    public void The_documented_example_loads_and_plans_each_configuration_once()
+    {
+        var config = ConfigLoader.Parse(Documented, "documented.yaml");
+        Assert.Equal(7, config.Optimizers.Count);
+        Assert.Equal("gpt2", ((LlamaSpec)config.Workload).Data.Tokenizer);
+        Assert.Equal(0.999, ((AdamWOptions)config.Optimizers[0].Options).Betas[1]);
+
+        // The plain entry (lr 1e-3, wd 0) is also the sweep's first point: it runs once, under the first label.
+        var plan = Planner.Plan(config, "cpu");
+        Assert.Equal(6, plan.Count);
+        Assert.Equal("adamw", plan[0].Variant.Label);
+        Assert.DoesNotContain(plan, p => p.Variant.Label == "adamw lr=1.0e-3 weight_decay=0.0");
+        Assert.Contains(plan, p => p.Variant.Label == "adamw lr=1.0e-2 weight_decay=0.1");
+    }
+
+    [Fact]
+    public void The_bundled_quickstart_is_valid()
+    {
+        var root = TestPaths.RepoRoot();
+        var config = ConfigLoader.Load(Path.Combine(root, "configs", "quickstart.yaml"));
+        Assert.Equal("quickstart", config.Name);
+        Assert.Equal(["adamw", "lion"], config.Optimizers.Select(o => o.Kind));
+        Assert.All(Planner.Plan(config, "cpu"), p => Assert.Null(p.SkipReason));
+    }
+}
