@@ -134,13 +134,26 @@ public sealed class LanguageModelWorkloadTests
     [Fact]
     public void A_validation_split_shorter_than_one_window_is_refused()
     {
-        var spec = new LlamaSpec { SeqLen = 512, Data = new TextDataSpec { ValFraction = 0.01 } };
+        // 0.0001 of Moby Dick's 1,204,997 bytes is 120 tokens, less than one 513-token window.
+        var spec = new LlamaSpec { SeqLen = 512, Data = new TextDataSpec { ValFraction = 0.0001 } };
+        var tooShort = Assert.Throws<ArgumentException>(() => new LanguageModelWorkload(spec, new WorkloadContext(0, CPU, ScalarType.Float32, 2)));
+        Assert.Contains("shorter than one window of 513 tokens", tooShort.Message);
+
         var data = new TokenStream(Enumerable.Range(0, 100).ToArray(), 100, 0.2, 11);
         var mismatch = Assert.Throws<ArgumentException>(() =>
             new LanguageModelWorkload(new LlamaSpec { SeqLen = 16 }, new WorkloadContext(0, CPU, ScalarType.Float32, 2), data));
         Assert.Contains("seq_len 16", mismatch.Message);
-        var tooShort = Assert.Throws<ArgumentException>(() =>
-            new TokenStream(Enumerable.Range(0, 40_000).ToArray(), 40_000, spec.Data.ValFraction, spec.SeqLen + 1));
-        Assert.Contains("shorter than one window", tooShort.Message);
+    }
+
+    [Fact]
+    public void Evaluate_and_batches_leave_no_tensors_behind()
+    {
+        using var w = Tiny(4);
+        w.Evaluate(1);
+        var live = DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount;
+        w.Evaluate(2);
+        using (w.NextBatch(Split.Train)) { }
+        using (w.NextBatch(Split.Validation)) { }
+        Assert.Equal(live, DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount);
     }
 }
