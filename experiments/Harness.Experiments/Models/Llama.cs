@@ -1,0 +1,60 @@
+using Harness.Optimizers;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Harness.Experiments.Models;
+
+/// <summary>
+/// A LLaMA-style causal language model: token embedding, pre-norm decoder layers (RMSNorm, RoPE
+/// attention, SwiGLU MLP, no biases), final RMSNorm and an untied LM head. Parameter names follow the
+/// HF <c>LlamaForCausalLM</c> layout (<c>model.layers.0.self_attn.q_proj.weight</c>, …, <c>lm_head.weight</c>)
+/// so optimizer traces and state dicts read like the reference scripts'.
+/// </summary>
+public sealed class Llama : nn.Module<Tensor, Tensor>
+{
+    private readonly LlamaDecoder model;
+    private readonly Projection lm_head;
+
+    /// <summary>
+    /// Builds the model on the CPU in float32, drawing every weight from <paramref name="init"/> (a CPU
+    /// generator), so a seed gives the same weights whatever device the run later moves them to.
+    /// </summary>
+    public Llama(LlamaConfig config, Generator init) : base(nameof(Llama))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.EnsureValid();
+        Config = config;
+        model = new LlamaDecoder(config, init);
+        lm_head = new Projection(nameof(lm_head), config.Hidden, config.VocabSize, ParamRole.OutputHead, config.InitStd, init);
+        register_module(nameof(model), model);
+        register_module(nameof(lm_head), lm_head);
+    }
+
+    public LlamaConfig Config { get; }
+
+    /// <summary>[batch, seq] int64 token ids -> [batch, seq, vocab] logits.</summary>
+    public override Tensor forward(Tensor tokens)
+    {
+        using var hidden = model.forward(tokens);
+        return lm_head.forward(hidden);
+    }
+
+    /// <summary>
+    /// Every parameter in <c>named_parameters()</c> order with the role of the module that owns it
+    /// (projections are matrices, the embedding and head have their own roles, norms are vectors).
+    /// Call it again after moving the model: moving replaces the parameter objects.
+    /// </summary>
+    public IReadOnlyList<NamedParameter> NamedParameters()
+    {
+        var owners = named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
+        var result = new List<NamedParameter>();
+        foreach (var (name, parameter) in named_parameters())
+        {
+            var ownerName = name[..name.LastIndexOf('.')];
+            if (owners[ownerName] is not IHasParamRole owner)
+                throw new InvalidOperationException($"parameter '{name}' belongs to a module without a role");
+            result.Add(new NamedParameter(name, parameter, owner.Role));
+        }
+        return result;
+    }
+}

@@ -1,0 +1,27 @@
+using Harness.Optimizers;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Harness.Experiments.Models;
+
+/// <summary>
+/// A bias-free linear layer (<c>weight</c> of shape [out, in]). Written here instead of using
+/// <c>nn.Linear</c> so the weight is drawn once from the run's generator: <c>nn.Linear</c> would first
+/// initialise it from the global RNG, which parallel tests share.
+/// </summary>
+internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole
+{
+    private readonly Parameter weight;
+
+    public Projection(string name, long inFeatures, long outFeatures, ParamRole role, double std, Generator init) : base(name)
+    {
+        Role = role;
+        using (no_grad())
+            weight = new Parameter(empty(outFeatures, inFeatures).normal_(0, std, init));
+        register_parameter(nameof(weight), weight);
+    }
+
+    public ParamRole Role { get; }
+
+    public override Tensor forward(Tensor input) => nn.functional.linear(input, weight);
+}
