@@ -1,6 +1,7 @@
 using Harness.Core.Traces;
 using Harness.Optimizers;
 using TorchSharp;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
 
@@ -10,7 +11,7 @@ namespace Harness.Tests.Conformance;
 /// What every optimizer in <see cref="OptimizerCatalog.All"/> must do, checked with its default options.
 /// A new catalog line is picked up here with no other change.
 /// </summary>
-public sealed class OptimizerConformanceTests
+public sealed class OptimizerConformanceTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Kinds => new(OptimizerCatalog.All.Select(d => d.Kind));
 
@@ -30,6 +31,7 @@ public sealed class OptimizerConformanceTests
         for (var i = 0; i < 200; i++) problem.Step(optimizer, options.Lr);
 
         var final = problem.Loss();
+        output.WriteLine($"{kind}: loss {initial:e3} -> {final:e3} ({final / initial:P2} of the initial)");
         Assert.True(final < 0.1 * initial, $"{kind}: loss {initial:R} -> {final:R} after 200 steps");
     }
 
