@@ -19,7 +19,7 @@ public sealed record GoldenManifest
     [JsonPropertyName("optimizers")] public IReadOnlyDictionary<string, GoldenOptimizer> Optimizers { get; init; } = new Dictionary<string, GoldenOptimizer>();
 
     /// <summary>The Q-GaLore projector case (run alone on one weight's gradients), when present.</summary>
-    [JsonPropertyName("qgalore_projector")] public JsonElement? QGaloreProjector { get; init; }
+    [JsonPropertyName("qgalore_projector")] public GoldenQGaloreProjector? QGaloreProjector { get; init; }
 
     /// <summary>The trace file next to the manifest: <c>&lt;case&gt;.&lt;suffix&gt;.safetensors</c>.</summary>
     public string FileNextTo(string manifestPath, string suffix) =>

@@ -34,6 +34,9 @@ public static class SafeTensorsFile
     /// <summary>Parses the bytes of a safetensors file; <paramref name="path"/> is only used in messages.</summary>
     public static Dictionary<string, Tensor> Parse(string path, ReadOnlySpan<byte> bytes)
     {
+        // Tensor bytes are copied as they are; on a big-endian host they would need swapping.
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("safetensors data is little-endian; this host is not");
         var entries = ParseHeader(path, bytes, out var dataStart);
         var data = bytes[(int)dataStart..];
         var result = new Dictionary<string, Tensor>(entries.Count, StringComparer.Ordinal);

@@ -98,4 +98,19 @@ public sealed class GoldenTraceTests(ITestOutputHelper output)
         Assert.Contains("worst:", table);
         Assert.DoesNotContain("first over tolerance", table);
     }
+
+    [Fact]
+    public void The_manifest_binds_params_targets_extras_and_the_projector_case()
+    {
+        var m = GoldenManifest.Load(GoldenPaths.CaseAManifest);
+
+        Assert.Equal("caseA", m.Case);
+        Assert.Equal(12, m.Model.Steps);
+        Assert.Equal(21, m.Params.Count);
+        Assert.Equal([128L, 48L], m.Params[0].Shape);
+        Assert.Equal(14, m.LowRankTargets.Count);
+        Assert.Equal(768, m.Optimizers["gefen"].Extra["gefen_periods"].GetProperty("model.embed_tokens.weight").GetInt32());
+        Assert.Equal("model.layers.0.mlp.down_proj.weight", m.QGaloreProjector!.Param);
+        Assert.Equal(12, m.QGaloreProjector.UpdateProjGapAfterStep.Count);
+    }
 }
