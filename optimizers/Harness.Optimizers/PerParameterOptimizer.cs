@@ -51,7 +51,9 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
         using var noGrad = no_grad();
         for (var i = 0; i < Parameters.Count; i++)
         {
-            var grad = Parameters[i].Value.grad;
+            // The .grad getter returns a new native handle each call; without this using, every step
+            // leaked one handle per parameter (to the caller's scope or the finalizer).
+            using var grad = Parameters[i].Value.grad;
             if (grad is null) continue;
             UpdateOne(i, grad, learningRate);
         }
