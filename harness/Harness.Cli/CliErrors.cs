@@ -18,7 +18,8 @@ public static class CliErrors
         }
         catch (ConfigException e)
         {
-            foreach (var problem in e.Problems) Console.Error.WriteLine(problem.ToString());
+            foreach (var problem in e.Problems.OrderBy(p => p.Source, StringComparer.Ordinal).ThenBy(p => p.Line).ThenBy(p => p.Column))
+                Console.Error.WriteLine(problem.ToString());
             Console.Error.WriteLine($"harness: {e.Problems.Count} problem(s) in the configuration; nothing was run");
             return ExitCodes.BadInput;
         }

@@ -19,4 +19,5 @@ if (parse.Errors.Count > 0)
     Console.Error.WriteLine("harness: see 'harness --help'");
     return ExitCodes.BadInput;
 }
-return CliErrors.Guard(() => parse.Invoke());
+// Our own guard reports bad input in one line per problem; System.CommandLine's handler would print a stack trace.
+return CliErrors.Guard(() => parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

@@ -24,7 +24,11 @@ public interface IOptimizer : IDisposable
     /// <summary>The dtype the state is stored in (e.g. <c>float32</c>, <c>uint8+float32</c>), for result rows.</summary>
     string StateDtype { get; }
 
-    /// <summary>The full state as named tensors (copies are not made; callers must not mutate them).</summary>
+    /// <summary>
+    /// The full state as named tensors. State tensors are the live ones (not copies: do not mutate or
+    /// dispose them); scalar entries such as step counters are fresh tensors registered with the caller's
+    /// dispose scope, so call this inside one.
+    /// </summary>
     IReadOnlyDictionary<string, Tensor> StateDict();
 
     /// <summary>Restores the state written by <see cref="StateDict"/>; throws <see cref="OptimizerStateException"/> on a mismatch.</summary>

@@ -107,7 +107,7 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
         {
             if (_states[i] is not { } s) continue;
             var name = Parameters[i].Name;
-            dict[$"{name}/step"] = tensor(s.Step).DetachFromDisposeScope();
+            dict[$"{name}/step"] = tensor(s.Step); // a fresh scalar, owned by the caller's dispose scope
             foreach (var (key, t) in s.Tensors) dict[$"{name}/{key}"] = t;
         }
         return dict;

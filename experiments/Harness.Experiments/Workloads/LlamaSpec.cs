@@ -14,6 +14,10 @@ public sealed record TextDataSpec : IValidatable
 
     public IEnumerable<OptionProblem> Validate()
     {
+        if (Data.CorpusCatalog.Find(Corpus) is null)
+            yield return new("corpus", $"unknown corpus '{Corpus}'; built-in corpora: {string.Join(", ", Data.CorpusCatalog.All.Select(c => c.Name))}");
+        if (!Data.TokenizerCatalog.Names.Contains(Tokenizer))
+            yield return new("tokenizer", $"unknown tokenizer '{Tokenizer}'; known: {string.Join(", ", Data.TokenizerCatalog.Names)}");
         if (!(ValFraction > 0 && ValFraction < 0.5)) yield return new("val_fraction", $"must be in (0, 0.5) (got {ValFraction:R})");
     }
 }
@@ -42,5 +46,23 @@ public sealed record LlamaSpec : WorkloadSpec
         if (Heads is < 1) yield return new("heads", $"must be >= 1 (got {Heads})");
         if (Ffn is < 1) yield return new("ffn", $"must be >= 1 (got {Ffn})");
         foreach (var p in Data.Validate()) yield return p with { Key = $"data.{p.Key}" };
+        if (!Models.LlamaConfig.KnownSizes.Contains(Size))
+        {
+            yield return new("size", $"unknown size '{Size}'; known sizes: {string.Join(", ", Models.LlamaConfig.KnownSizes)}");
+            yield break;
+        }
+        // The model's shape must work whatever the tokenizer (its vocabulary only sizes the embedding).
+        string? shapeProblem = null;
+        try
+        {
+            Models.LlamaConfig.Resolve(Size, 256, Hidden, Layers, Heads, Ffn);
+        }
+        catch (ArgumentException e)
+        {
+            shapeProblem = e.Message;
+        }
+        // Point at the key the user wrote that decides the shape (heads, else hidden, else the preset).
+        if (shapeProblem is not null && Hidden is not < 1 && Layers is not < 1 && Heads is not < 1 && Ffn is not < 1)
+            yield return new(Heads is not null ? "heads" : Hidden is not null ? "hidden" : "size", shapeProblem);
     }
 }

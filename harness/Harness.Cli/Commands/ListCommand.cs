@@ -22,7 +22,7 @@ public static class ListCommand
             foreach (var w in WorkloadCatalog.All) workloads.AddRow(w.Kind, Markup.Escape(w.Summary));
             AnsiConsole.Write(workloads);
             var datasets = new Table().Title("built-in datasets").AddColumns("name", "description", "licence");
-            foreach (var c in CorpusCatalog.All) datasets.AddRow(c.Name, Markup.Escape(c.Description), Markup.Escape(c.License));
+            foreach (var c in CorpusCatalog.All) datasets.AddRow(c.Name, Markup.Escape(c.Description), Markup.Escape(c.Licence));
             AnsiConsole.Write(datasets);
             return ExitCodes.Ok;
         });

@@ -87,6 +87,7 @@ public static class RunCommand
     {
         var ids = plan.Select(p => p.RunId).ToHashSet(StringComparer.Ordinal);
         var rows = ResultStore.ReadSummary(store.SummaryPath(experiment)).Where(r => ids.Contains(r.RunId)).ToList();
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200; // logs are not 80 columns wide
         var table = new Table().AddColumns("run", "configuration", "seed", "status", "eval loss", "state", "tokens/s", "step ms p50", "opt ms p50");
         var c = CultureInfo.InvariantCulture;
         foreach (var r in rows)

@@ -26,8 +26,9 @@ public static class TraceCheckCommand
                 return ExitCodes.BadInput;
             }
             if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such manifest");
-            var reports = checkAll ? TraceChecker.CheckAll(path) : [TraceChecker.Check(path, key!)];
-            foreach (var report in reports) Console.WriteLine(report.Render());
+            var checker = new TraceChecker();
+            var reports = checkAll ? checker.CheckAll(path) : [checker.Check(path, key!)];
+            foreach (var report in reports) Console.WriteLine(report.ToTable());
             return reports.All(r => r.Status != TraceStatus.Failed) && reports.Any(r => r.Status == TraceStatus.Passed)
                 ? ExitCodes.Ok
                 : ExitCodes.Failed;

@@ -15,7 +15,7 @@ public sealed class ConfigLoaderBindingTests
         step_mode: fused_backward
         workload:
           kind: llama
-          size: small
+          size: 9m
           hidden: 96
           layers: 3
           heads: 4
@@ -43,7 +43,7 @@ public sealed class ConfigLoaderBindingTests
         Assert.Equal("full.yaml", c.SourcePath);
 
         var w = Assert.IsType<LlamaSpec>(c.Workload);
-        Assert.Equal(("small", 96, 3, 4, 256, 64), (w.Size, w.Hidden, w.Layers, w.Heads, w.Ffn, w.SeqLen));
+        Assert.Equal(("9m", 96, 3, 4, 256, 64), (w.Size, w.Hidden, w.Layers, w.Heads, w.Ffn, w.SeqLen));
         Assert.Equal(("moby-dick", "gpt2", 0.1), (w.Data.Corpus, w.Data.Tokenizer, w.Data.ValFraction));
 
         var t = c.Training;

@@ -63,3 +63,22 @@ public sealed class IssueSchemaTests
         Assert.All(Planner.Plan(config, "cpu"), p => Assert.Null(p.SkipReason));
     }
 }
+
+public sealed class WorkloadValidationTests
+{
+    [Theory]
+    [InlineData("size: huge", 4, 9, "workload.size: unknown size 'huge'; known sizes: tiny, 9m")]
+    [InlineData("hidden: 130\n  heads: 4", 5, 10, "workload.heads: hidden (130) must be divisible by heads (4)")]
+    [InlineData("hidden: 132\n  heads: 4", 5, 10, "must be even for rotary embeddings")]
+    [InlineData("data: { corpus: war-and-peace }", 4, 19, "workload.data.corpus: unknown corpus 'war-and-peace'; built-in corpora: moby-dick")]
+    [InlineData("data: { tokenizer: spm }", 4, 22, "workload.data.tokenizer: unknown tokenizer 'spm'; known: byte, gpt2")]
+    public void Workload_problems_are_reported_at_load_time(string line, int expectedLine, int expectedColumn, string message)
+    {
+        var yaml = $"name: w\nworkload:\n  kind: llama\n  {line}\noptimizers:\n  - {{ kind: adamw }}\n";
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, "w.yaml"));
+        var problem = Assert.Single(e.Problems);
+        Assert.Equal(expectedLine, problem.Line);
+        Assert.Equal(expectedColumn, problem.Column);
+        Assert.Contains(message, problem.Message);
+    }
+}

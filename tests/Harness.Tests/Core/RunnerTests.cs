@@ -107,4 +107,28 @@ public sealed class RunnerTests
         Assert.Equal("skipped", row.Status);
         Assert.Contains("fused_backward", row.Message);
     }
+
+    private sealed class LiveTensorProbe : IRunObserver
+    {
+        public List<long> LiveAtStep { get; } = [];
+        public void RunStarting(PlannedRun run, int index, int total) { }
+        public void RunSkipped(PlannedRun run, int index, int total, string reason) { }
+        public void Progress(PlannedRun run, StepRecord record, int totalSteps, double? tokensPerSecond, TimeSpan? remaining) =>
+            LiveAtStep.Add(TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        public void RunFinished(PlannedRun run, RunStatus status, string? message) { }
+    }
+
+    [Fact]
+    public void Live_tensor_count_stays_flat_across_training_steps()
+    {
+        using var dir = new TestConfigs.TempDir();
+        var config = TestConfigs.Experiment("leak", 12, [TestConfigs.AdamW()]);
+        config = config with { Training = config.Training with { LogEvery = 1, EvalEvery = 4 } };
+        var probe = new LiveTensorProbe();
+        var result = new SweepRunner(new ResultStore(dir.Path), probe).Run(config, Planner.Plan(config, "cpu"), CPU, ProvenanceProbe.Collect(CPU), CancellationToken.None);
+        Assert.True(result.AllCompleted);
+        Assert.Equal(12, probe.LiveAtStep.Count);
+        // After step 1 (which creates the optimizer state) nothing may accumulate, evaluations included.
+        Assert.All(probe.LiveAtStep.Skip(1), n => Assert.Equal(probe.LiveAtStep[1], n));
+    }
 }
