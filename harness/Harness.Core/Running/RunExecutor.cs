@@ -20,20 +20,7 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
 
     public RunStatus Execute(ExperimentConfig config, PlannedRun run, CancellationToken cancel)
     {
-        var manifest = new RunManifest
-        {
-            RunId = run.RunId,
-            Experiment = config.Name,
-            Optimizer = run.Variant.Kind,
-            Label = run.Variant.Label,
-            Seed = run.Seed,
-            Status = RunStatus.Running,
-            SweepValues = run.Variant.SweepValues,
-            Spec = run.Spec.ToJson(),
-            Provenance = provenance,
-            StartedUtc = DateTimeOffset.UtcNow,
-            ConfigPath = config.SourcePath,
-        };
+        var manifest = NewManifest(config, run, provenance, RunStatus.Running);
         store.WriteManifest(manifest);
         var metrics = new List<MetricRecord>();
         Outcome outcome;
@@ -69,6 +56,22 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
         cancel.ThrowIfCancellationRequested();
         return outcome.Status;
     }
+
+    /// <summary>The manifest of a run as it starts (or is skipped): everything but how it ended.</summary>
+    internal static RunManifest NewManifest(ExperimentConfig config, PlannedRun run, Provenance provenance, RunStatus status) => new()
+    {
+        RunId = run.RunId,
+        Experiment = config.Name,
+        Optimizer = run.Variant.Kind,
+        Label = run.Variant.Label,
+        Seed = run.Seed,
+        Status = status,
+        SweepValues = run.Variant.SweepValues,
+        Spec = run.Spec.ToJson(),
+        Provenance = provenance,
+        StartedUtc = DateTimeOffset.UtcNow,
+        ConfigPath = config.SourcePath,
+    };
 
     private Outcome Train(ExperimentConfig config, PlannedRun run, CsvFiles.Appender<StepRecord> steps, List<MetricRecord> metrics, CancellationToken cancel)
     {

@@ -50,20 +50,6 @@ public sealed class SweepRunner(ResultStore store, IRunObserver observer)
         return new SweepResult(results, reused);
     }
 
-    private static RunManifest SkippedManifest(ExperimentConfig config, PlannedRun run, Provenance provenance, string reason) => new()
-    {
-        RunId = run.RunId,
-        Experiment = config.Name,
-        Optimizer = run.Variant.Kind,
-        Label = run.Variant.Label,
-        Seed = run.Seed,
-        Status = RunStatus.Skipped,
-        Message = reason,
-        SweepValues = run.Variant.SweepValues,
-        Spec = run.Spec.ToJson(),
-        Provenance = provenance,
-        StartedUtc = DateTimeOffset.UtcNow,
-        EndedUtc = DateTimeOffset.UtcNow,
-        ConfigPath = config.SourcePath,
-    };
+    private static RunManifest SkippedManifest(ExperimentConfig config, PlannedRun run, Provenance provenance, string reason) =>
+        RunExecutor.NewManifest(config, run, provenance, RunStatus.Skipped) with { Message = reason, EndedUtc = DateTimeOffset.UtcNow };
 }
