@@ -3,7 +3,8 @@
 #   ./run.sh                 the default experiment (configs/quickstart.yaml) and its report
 #   ./run.sh test            the whole test suite (what CI runs)
 #   ./run.sh run CONFIG [--set key.path=value]... [--device auto|cpu|cuda|cuda:N] [--out DIR]
-#   ./run.sh validate CONFIG | list | report DIR | trace-check MANIFEST (--optimizer KEY | --all)
+#   ./run.sh validate CONFIG | list | report DIR | trace-check MANIFEST (--optimizer KEY | --all) | env
+#   ./run.sh bundle          dist/harness-linux-x64/: a self-contained folder for GPU hosts without .NET
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
@@ -92,6 +93,17 @@ case "$verb" in
     ;;
   build)
     build
+    ;;
+  bundle)
+    # A self-contained, trimmed linux-x64 folder that runs without .NET on a GPU host (README: Running on a GPU server).
+    build
+    out="$ROOT/dist/harness-linux-x64"
+    rm -rf "$out"
+    echo "run.sh: publishing the GPU bundle into $out..." >&2
+    dotnet publish harness/Harness.Cli/Harness.Cli.csproj -c "$CONFIGURATION" -r linux-x64 --self-contained \
+      -p:PublishTrimmed=true -p:TrimMode=partial -p:SuppressTrimAnalysisWarnings=true -p:HarnessBundle=true \
+      -p:DebugType=none -p:InvariantGlobalization=true --nologo -v q -o "$out/bin" >&2
+    cli bundle-assemble "$out" --repo "$ROOT"
     ;;
   *)
     build

@@ -9,6 +9,8 @@ var root = new RootCommand("harness: train the same workloads under many optimiz
     ListCommand.Create(),
     ReportCommand.Create(),
     TraceCheckCommand.Create(),
+    EnvCommand.Create(),
+    BundleCommand.Create(),
 };
 
 var parse = root.Parse(args);

@@ -29,11 +29,24 @@ public static class RunCommand
                 Console.Error.WriteLine($"harness: --device: unknown device '{requested}' (expected auto, cpu, cuda or cuda:N)");
                 return ExitCodes.BadInput;
             }
+            var libTorch = LibTorchDiscovery.Discover(Environment.GetEnvironmentVariable(LibTorchDiscovery.EnvironmentVariable));
+            if (libTorch.Problem is { } problem)
+            {
+                Console.Error.WriteLine($"harness: libtorch: {problem}");
+                return ExitCodes.BadInput;
+            }
+            if (libTorch.Warning is { } warning) Console.Error.WriteLine($"harness: warning: {warning}");
             var torchDevice = DeviceResolver.Resolve(requested);
             var plan = Planner.Plan(experiment, torchDevice.ToString());
             var store = new ResultStore(parse.GetValue(output)!);
-            var provenance = ProvenanceProbe.Collect(torchDevice);
+            using var session = DeviceSession.Open(torchDevice, libTorch, DeviceSession.FindProbeSource(), EnvCommand.CacheRoot());
+            var provenance = ProvenanceProbe.Collect(torchDevice) with
+            {
+                LibTorchSource = libTorch.Source + (libTorch.Version is { } v ? $" ({v})" : ""),
+                MemoryProbe = session.ProbeStatus,
+            };
             Console.WriteLine($"{experiment.Name}: {plan.Count} run(s) on {torchDevice} ({provenance.DeviceName}) -> {store.ExperimentDir(experiment.Name)}");
+            if (session.IsCuda) Console.WriteLine($"measurement: {session.ProbeStatus}");
 
             using var cancel = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -47,8 +60,8 @@ public static class RunCommand
             try
             {
                 result = Interactive()
-                    ? RunLive(store, experiment, plan, torchDevice, provenance, cancel.Token)
-                    : new SweepRunner(store, new PlainProgress(Console.Out)).Run(experiment, plan, torchDevice, provenance, cancel.Token);
+                    ? RunLive(store, experiment, plan, session, provenance, cancel.Token)
+                    : new SweepRunner(store, new PlainProgress(Console.Out)).Run(experiment, plan, session, provenance, cancel.Token);
             }
             catch (OperationCanceledException)
             {
@@ -73,13 +86,13 @@ public static class RunCommand
         Environment.GetEnvironmentVariable("CI") is null or "" && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
 
     private static SweepResult RunLive(ResultStore store, ExperimentConfig experiment, IReadOnlyList<PlannedRun> plan,
-        TorchSharp.torch.Device device, Provenance provenance, CancellationToken cancel)
+        DeviceSession session, Provenance provenance, CancellationToken cancel)
     {
         SweepResult? result = null;
         AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx => result = new SweepRunner(store, new LiveProgress(ctx)).Run(experiment, plan, device, provenance, cancel));
+            .Start(ctx => result = new SweepRunner(store, new LiveProgress(ctx)).Run(experiment, plan, session, provenance, cancel));
         return result!;
     }
 

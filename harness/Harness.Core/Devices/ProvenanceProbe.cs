@@ -19,9 +19,28 @@ public static class ProvenanceProbe
             typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "unknown",
             __version__,
             device.ToString(),
-            device.type == DeviceType.CPU ? CpuName() : $"CUDA device {device.index}",
+            device.type == DeviceType.CPU ? CpuName() : GpuName(device),
             RuntimeInformation.OSDescription,
             get_num_threads());
+    }
+
+    private static string GpuName(Device device)
+    {
+        var index = Math.Max(0, (int)device.index);
+        try
+        {
+            var psi = new ProcessStartInfo("nvidia-smi", $"--query-gpu=name,memory.total,driver_version --format=csv,noheader -i {index}")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            using var p = Process.Start(psi);
+            var line = p?.StandardOutput.ReadToEnd().Trim();
+            if (p is not null && p.WaitForExit(5000) && p.ExitCode == 0 && !string.IsNullOrEmpty(line)) return line;
+        }
+        catch (System.ComponentModel.Win32Exception) { }
+        return $"CUDA device {index}";
     }
 
     private static string CpuName()

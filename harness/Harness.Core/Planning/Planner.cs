@@ -43,8 +43,8 @@ public static class Planner
                 return $"'{descriptor.Kind}' has no per-parameter step, which fused_backward needs";
             return "step_mode fused_backward (the FORGE driver) is not implemented yet";
         }
-        if (config.Training.Dtype != TrainingDType.Float32)
-            return $"training.dtype {config.Training.Dtype.ToString().ToLowerInvariant()} is not implemented yet (float32 only)";
+        if (config.Training.Dtype == TrainingDType.Mixed)
+            return "training.dtype mixed (bf16 compute, fp32 master weights) is not implemented yet; use float32 or bfloat16";
         return null;
     }
 }

@@ -20,6 +20,8 @@ public static class MetricNames
     public const string TrainStepPeakBytes = "train_step_peak_bytes";
     /// <summary>M4: what the caching allocator holds.</summary>
     public const string ReservedBytes = "reserved_bytes";
+    /// <summary>M2 of the first step, which creates the optimizer state.</summary>
+    public const string FirstStepTransientBytes = "first_step_transient_bytes";
     public const string TokensPerS = "tokens_per_s";
     public const string StepMsP50 = "step_ms_p50";
     public const string StepMsP90 = "step_ms_p90";

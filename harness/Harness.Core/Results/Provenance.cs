@@ -10,4 +10,10 @@ public sealed record Provenance(
     string Device,
     string DeviceName,
     string OperatingSystem,
-    int CpuThreads);
+    int CpuThreads)
+{
+    /// <summary>Which libtorch ran: the CPU package, or the host PyTorch with its version.</summary>
+    public string LibTorchSource { get; init; } = "";
+    /// <summary>How memory and time were measured on this device (native probe, fallback, none).</summary>
+    public string MemoryProbe { get; init; } = "";
+}

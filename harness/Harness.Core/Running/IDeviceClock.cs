@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using static TorchSharp.torch;
+using Harness.Core.Devices;
 
 namespace Harness.Core.Running;
 
@@ -12,15 +12,17 @@ public interface IDeviceClock
 
 /// <summary>
 /// Host clock plus a device synchronisation before each reading. CPU ops are synchronous, so there it is
-/// a plain stopwatch; on CUDA every reading synchronises.
+/// a plain stopwatch; on CUDA every reading synchronises (used around the optimizer step on logged steps).
 /// </summary>
-public sealed class SynchronizedClock(Device device) : IDeviceClock
+public sealed class SynchronizedClock(Action synchronize) : IDeviceClock
 {
     private readonly Stopwatch _watch = Stopwatch.StartNew();
 
+    public SynchronizedClock(DeviceSession session) : this(session.Synchronize) { }
+
     public double Now()
     {
-        if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(device);
+        synchronize();
         return _watch.Elapsed.TotalSeconds;
     }
 }

@@ -4,10 +4,17 @@ using static TorchSharp.torch;
 
 namespace Harness.Core.Running;
 
-/// <summary>Timings of one training step, filled in by the driver.</summary>
+/// <summary>What the runner asks a driver to measure in one step, and what the driver measured.</summary>
 public sealed class StepTimings
 {
+    /// <summary>Set by the runner: time the optimizer step (synchronising around it on CUDA), on logged steps only.</summary>
+    public bool MeasureOptimizer { get; set; } = true;
+    /// <summary>Seconds of the optimizer step alone, when measured.</summary>
     public double OptimizerSeconds { get; set; }
+    /// <summary>Allocator peak over forward and backward, read before the optimizer step (when a probe exists).</summary>
+    public long? PeakBeforeOptimizerBytes { get; set; }
+    /// <summary>M2: allocator peak during the optimizer step minus what was allocated just before it.</summary>
+    public long? StepTransientBytes { get; set; }
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using Harness.Core.Config;
+using Harness.Core.Devices;
 using Harness.Core.Meters;
 using Harness.Core.Planning;
 using Harness.Core.Results;
@@ -14,8 +15,13 @@ namespace Harness.Core.Running;
 /// steps, appends <c>steps.csv</c> as it goes and ends with <c>metrics.csv</c> and the final manifest.
 /// A failure ends this run only: its status and message go to the manifest, and the sweep continues.
 /// </summary>
-public sealed class RunExecutor(ResultStore store, Device device, Provenance provenance, IRunObserver observer)
+public sealed class RunExecutor(ResultStore store, DeviceSession session, Provenance provenance, IRunObserver observer)
 {
+    public RunExecutor(ResultStore store, Device device, Provenance provenance, IRunObserver observer)
+        : this(store, DeviceSession.Basic(device), provenance, observer) { }
+
+    private Device device => session.Device;
+
     private sealed record Outcome(RunStatus Status, string? Message, string Implementation, string StateDtype);
 
     public RunStatus Execute(ExperimentConfig config, PlannedRun run, CancellationToken cancel)
@@ -78,11 +84,13 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
         var training = config.Training;
         var workloadDescriptor = WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType());
         var optimizerDescriptor = OptimizerCatalog.Find(run.Variant.Kind)!;
-        using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ScalarType.Float32, training.BatchSize));
+        using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ParameterDType(training.Dtype), training.BatchSize));
         using var optimizer = optimizerDescriptor.Create(workload.Parameters, run.Variant.Options);
-        var clock = new SynchronizedClock(device);
-        var driver = new StandardStepDriver(clock, training.GradClip);
-        var timing = new TimingMeter(workload.ThroughputUnit);
+        var clock = new SynchronizedClock(session);
+        var driver = new StandardStepDriver(clock, training.GradClip, session.Memory);
+        using var timeline = session.NewTimeline();
+        var timing = new TimingMeter(workload.ThroughputUnit, timeline.Method);
+        var memoryMeter = new MemoryMeter(session.Memory, session.ProbeStatus);
         var tokensPerStep = workload.TokensPerBatch * training.GradAccumulation;
         var paramCount = workload.Parameters.Sum(p => p.Value.numel());
         metrics.Add(new() { Name = MetricNames.ParamCount, Value = paramCount, Unit = "parameters" });
@@ -106,25 +114,47 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
         var status = RunStatus.Completed;
         string? message = null;
         var stepsDone = 0;
-        var timings = new StepTimings();
+        // Step boundaries are marks on the device's timeline, resolved only at window edges (logged and
+        // evaluated steps), so throughput needs no synchronisation per step.
+        var pending = new List<(int Step, int Start, int End, double? OptimizerSeconds)>();
+        void ResolveWindow()
+        {
+            foreach (var (s, a, b, o) in pending)
+            {
+                var seconds = timeline.Seconds(a, b);
+                trainSeconds += seconds;
+                timing.OnStepEnd(new StepContext(s, seconds, o, tokensPerStep, s > training.TimingWarmupSteps));
+            }
+            pending.Clear();
+            timeline.Reset();
+        }
+
         for (var step = 1; step <= training.Steps; step++)
         {
             cancel.ThrowIfCancellationRequested();
             var lr = run.Variant.Options.Lr * config.Schedule.Multiplier(step - 1, training.Steps);
             var logNow = step % training.LogEvery == 0 || step == training.Steps;
-            var start = clock.Now();
+            var evalNow = (training.EvalEvery > 0 && step % training.EvalEvery == 0) || step == training.Steps;
+            var timings = new StepTimings { MeasureOptimizer = logNow || !session.IsCuda };
+            session.Memory?.ResetPeak();
+            var start = timeline.Mark();
             double? loss = null;
             using (NewDisposeScope())
             {
                 var batches = new List<Batch>(training.GradAccumulation);
                 for (var i = 0; i < training.GradAccumulation; i++) batches.Add(workload.NextBatch(Split.Train));
                 var lossTensor = driver.TrainStep(workload, optimizer, batches, lr, timings);
+                var end = timeline.Mark();
+                pending.Add((step, start, end, timings.MeasureOptimizer ? timings.OptimizerSeconds : null));
+                if (session.Memory is { } memory)
+                {
+                    var peak = Math.Max(timings.PeakBeforeOptimizerBytes ?? 0, memory.PeakSinceReset);
+                    memoryMeter.OnStep(step > training.TimingWarmupSteps, step == 1, timings.StepTransientBytes, peak, memory.Reserved);
+                }
                 if (logNow) loss = lossTensor.item<float>();
             }
-            var seconds = clock.Now() - start;
-            trainSeconds += seconds;
             stepsDone = step;
-            timing.OnStepEnd(new StepContext(step, seconds, timings.OptimizerSeconds, tokensPerStep, step > training.TimingWarmupSteps));
+            if (logNow || evalNow) ResolveWindow();
 
             EvalResult? eval = null;
             if (loss is { } l && !double.IsFinite(l))
@@ -132,7 +162,7 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
                 status = RunStatus.Diverged;
                 message = $"training loss became {l} at step {step}";
             }
-            else if ((training.EvalEvery > 0 && step % training.EvalEvery == 0) || step == training.Steps)
+            else if (evalNow)
             {
                 eval = lastEval = Evaluate();
             }
@@ -148,6 +178,7 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
             }
             if (status != RunStatus.Completed) break;
         }
+        ResolveWindow();
 
         metrics.Add(new() { Name = MetricNames.StepsDone, Value = stepsDone, Unit = "steps" });
         metrics.Add(new() { Name = MetricNames.FinalTrainLoss, Value = lastLoss, Unit = "nats", Note = "mean over the last logged step's micro-batches" });
@@ -163,15 +194,20 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
             Unit = "bytes",
             Note = "closed-form formula of the optimizer",
         });
-        var noProbe = $"no allocator statistics on {device.type.ToString().ToLowerInvariant()}";
-        metrics.Add(new() { Name = MetricNames.StepTransientBytes, Value = null, Unit = "bytes", Note = noProbe });
-        metrics.Add(new() { Name = MetricNames.TrainStepPeakBytes, Value = null, Unit = "bytes", Note = noProbe });
-        metrics.Add(new() { Name = MetricNames.ReservedBytes, Value = null, Unit = "bytes", Note = noProbe });
+        metrics.AddRange(memoryMeter.Collect());
         metrics.AddRange(timing.Collect());
         metrics.Add(new() { Name = MetricNames.TrainSeconds, Value = trainSeconds, Unit = "s", Note = "training steps only" });
         metrics.Add(new() { Name = MetricNames.EvalSeconds, Value = evalSeconds, Unit = "s", Note = "evaluation, excluded from throughput" });
         return new Outcome(status, message, optimizer.Implementation, optimizer.StateDtype);
     }
+
+    /// <summary>Pure bf16 keeps parameters (and so the optimizer state) in bf16, as the GaLore paper's runs did.</summary>
+    private static ScalarType ParameterDType(TrainingDType dtype) => dtype switch
+    {
+        TrainingDType.Float32 => ScalarType.Float32,
+        TrainingDType.Bfloat16 => ScalarType.BFloat16,
+        _ => throw new NotSupportedException($"training.dtype {dtype} has no parameter dtype here (the planner skips it)"),
+    };
 
     private static StepRecord Row(int step, long tokens, double elapsed, double lr, double? loss, EvalResult? eval) => new()
     {

@@ -1,3 +1,4 @@
+using Harness.Core.Devices;
 using Harness.Experiments.Workloads;
 using Harness.Optimizers;
 using static TorchSharp.torch;
@@ -6,9 +7,11 @@ namespace Harness.Core.Running;
 
 /// <summary>
 /// The usual step: accumulate gradients over the micro-batches (each loss scaled by 1/n, so the step sees
-/// the mean gradient), clip the global norm if asked, update, and drop the gradients.
+/// the mean gradient), clip the global norm if asked, update, and drop the gradients. With a memory probe
+/// it measures M2 the only clean way: reset the peak right before the update and read it right after,
+/// with nothing else in between.
 /// </summary>
-public sealed class StandardStepDriver(IDeviceClock clock, double gradClip) : IStepDriver
+public sealed class StandardStepDriver(IDeviceClock clock, double gradClip, IDeviceMemoryProbe? memory = null) : IStepDriver
 {
     public Tensor TrainStep(IWorkload workload, IOptimizer optimizer, IReadOnlyList<Batch> microBatches, double learningRate, StepTimings timings)
     {
@@ -23,9 +26,19 @@ public sealed class StandardStepDriver(IDeviceClock clock, double gradClip) : IS
         }
         if (gradClip > 0)
             nn.utils.clip_grad_norm_(workload.Parameters.Select(p => p.Value), gradClip);
-        var start = clock.Now();
+
+        long allocatedBefore = 0;
+        if (memory is not null)
+        {
+            timings.PeakBeforeOptimizerBytes = memory.PeakSinceReset;
+            allocatedBefore = memory.Allocated;
+            memory.ResetPeak();
+        }
+        var start = timings.MeasureOptimizer ? clock.Now() : 0;
         optimizer.Step(learningRate);
-        timings.OptimizerSeconds = clock.Now() - start;
+        if (timings.MeasureOptimizer) timings.OptimizerSeconds = clock.Now() - start;
+        // Allocation is accounted when ops are enqueued, so the peak is exact without a synchronisation.
+        if (memory is not null) timings.StepTransientBytes = memory.PeakSinceReset - allocatedBefore;
         optimizer.ZeroGrad();
         return total!;
     }

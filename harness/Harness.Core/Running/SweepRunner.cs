@@ -1,4 +1,5 @@
 using Harness.Core.Config;
+using Harness.Core.Devices;
 using Harness.Core.Planning;
 using Harness.Core.Results;
 using static TorchSharp.torch;
@@ -12,9 +13,12 @@ namespace Harness.Core.Running;
 /// </summary>
 public sealed class SweepRunner(ResultStore store, IRunObserver observer)
 {
-    public SweepResult Run(ExperimentConfig config, IReadOnlyList<PlannedRun> plan, Device device, Provenance provenance, CancellationToken cancel)
+    public SweepResult Run(ExperimentConfig config, IReadOnlyList<PlannedRun> plan, Device device, Provenance provenance, CancellationToken cancel) =>
+        Run(config, plan, DeviceSession.Basic(device), provenance, cancel);
+
+    public SweepResult Run(ExperimentConfig config, IReadOnlyList<PlannedRun> plan, DeviceSession session, Provenance provenance, CancellationToken cancel)
     {
-        var executor = new RunExecutor(store, device, provenance, observer);
+        var executor = new RunExecutor(store, session, provenance, observer);
         var results = new List<(string, RunStatus)>();
         var reused = 0;
         for (var i = 0; i < plan.Count; i++)

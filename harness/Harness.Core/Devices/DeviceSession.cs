@@ -1,0 +1,83 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Harness.Core.Devices;
+
+/// <summary>
+/// What a sweep needs from its device: the TorchSharp device, a memory probe (exact allocator statistics
+/// from the native probe, device-level sampling as the fallback, none on CPU), timelines for step times
+/// (CUDA events, or the host clock) and a synchronisation. <see cref="ProbeStatus"/> says which of these
+/// is in use, for the manifest and the metrics' notes.
+/// </summary>
+public sealed class DeviceSession : IDisposable
+{
+    private readonly CudaProbe? _native;
+
+    private DeviceSession(Device device, IDeviceMemoryProbe? memory, CudaProbe? native, string probeStatus)
+    {
+        Device = device;
+        Memory = memory;
+        _native = native;
+        ProbeStatus = probeStatus;
+    }
+
+    public Device Device { get; }
+    public IDeviceMemoryProbe? Memory { get; }
+    public string ProbeStatus { get; }
+    public bool IsCuda => Device.type == DeviceType.CUDA;
+
+    /// <summary>A fresh timeline: CUDA events with the native probe, else the host clock (synchronised on CUDA).</summary>
+    public ITimeline NewTimeline() =>
+        _native?.Timeline() ?? (IsCuda ? new SynchronizingTimeline(Synchronize) : new HostTimeline());
+
+    public void Synchronize()
+    {
+        if (_native is not null) _native.Synchronize();
+        else if (IsCuda) cuda.synchronize(Device);
+    }
+
+    /// <summary>A session without the native probe (CPU, or CUDA with device-level memory sampling).</summary>
+    public static DeviceSession Basic(Device device) => device.type == DeviceType.CUDA
+        ? new DeviceSession(device, new DriverMemoryProbe(), null, "device-level memory (cuMemGetInfo sampling); no native probe requested")
+        : new DeviceSession(device, null, null, "cpu: no allocator statistics");
+
+    /// <summary>
+    /// Opens a session; on CUDA it builds (or reuses) the native probe and falls back to device-level
+    /// sampling, saying why, when it cannot.
+    /// </summary>
+    public static DeviceSession Open(Device device, LibTorchInfo libTorch, string? probeSource, string cacheRoot)
+    {
+        if (device.type != DeviceType.CUDA) return Basic(device);
+        // The caching allocator initialises lazily: allocate once so its statistics exist before the first reset.
+        using (var warm = zeros(1, device: device)) { }
+        var build = probeSource is null
+            ? new ProbeBuild(null, "probe source not found beside the binaries")
+            : new NativeProbeBuilder(probeSource, cacheRoot, libTorch).EnsureBuilt();
+        if (build.LibraryPath is { } path)
+        {
+            try
+            {
+                var probe = new CudaProbe(path, device.index < 0 ? 0 : device.index);
+                return new DeviceSession(device, probe, probe, $"allocator statistics and CUDA events from the native probe ({build.Status})");
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException or BadImageFormatException)
+            {
+                build = new ProbeBuild(null, $"{path} did not load: {e.Message}");
+            }
+        }
+        return new DeviceSession(device, new DriverMemoryProbe(), null, $"device-level memory (cuMemGetInfo sampling): {build.Status}");
+    }
+
+    /// <summary>Where the probe source lives: beside a bundle's binaries, or in the repository.</summary>
+    public static string? FindProbeSource()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            foreach (var candidate in new[] { Path.Combine(dir.FullName, "native", "harness_cuda_probe.cpp"), Path.Combine(dir.FullName, "harness", "native", "harness_cuda_probe.cpp") })
+                if (File.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+
+    public void Dispose() => _native?.Dispose();
+}
