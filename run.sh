@@ -102,7 +102,9 @@ case "$verb" in
     echo "run.sh: publishing the GPU bundle into $out..." >&2
     dotnet publish harness/Harness.Cli/Harness.Cli.csproj -c "$CONFIGURATION" -r linux-x64 --self-contained \
       -p:PublishTrimmed=true -p:TrimMode=partial -p:SuppressTrimAnalysisWarnings=true -p:HarnessBundle=true \
-      -p:DebugType=none -p:InvariantGlobalization=true --nologo -v q -o "$out/bin" >&2
+      -p:DebugType=none -p:InvariantGlobalization=true -p:JsonSerializerIsReflectionEnabledByDefault=true --nologo -v q -o "$out/bin" >&2
+    # Debugger support libraries are not needed to run and would crowd the size a GPU host can be sent.
+    rm -f "$out/bin/libmscordaccore.so" "$out/bin/libmscordbi.so" "$out/bin/createdump"
     cli bundle-assemble "$out" --repo "$ROOT"
     ;;
   *)
