@@ -1,3 +1,4 @@
+using Harness.Optimizers.Adam8bit;
 using Harness.Optimizers.AdamW;
 using Harness.Optimizers.Lion;
 
@@ -18,6 +19,8 @@ public static class OptimizerCatalog
             "AdamW, decoupled weight decay (arXiv 1711.05101; torch.optim.AdamW)", (p, _) => 2 * ParamBytes(p), (p, o) => new AdamW.AdamW(p, o)),
         OptimizerDescriptor.Of<LionOptions>("lion", OptimizerTraits.PerParameterStep,
             "Lion, sign momentum (arXiv 2302.06675; google/automl lion)", (p, _) => ParamBytes(p), (p, o) => new Lion.Lion(p, o)),
+        OptimizerDescriptor.Of<Adam8bitOptions>("adam8bit", OptimizerTraits.PerParameterStep | OptimizerTraits.QuantizedState,
+            "8-bit Adam, block-wise dynamic quantization (arXiv 2110.02861; bitsandbytes 0.43.1)", (p, o) => p.Sum(x => o.StateBytes(x.Value.numel())), (p, o) => new Adam8bit.Adam8bit(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>

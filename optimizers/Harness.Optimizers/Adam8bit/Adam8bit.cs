@@ -1,0 +1,179 @@
+using Harness.Optimizers.Quantization;
+using static TorchSharp.torch;
+
+namespace Harness.Optimizers.Adam8bit;
+
+/// <summary>Options of <see cref="Adam8bit"/> (bitsandbytes 0.43.1 <c>Adam8bit</c> defaults; B = 2048 as in 0.43.1 and the paper).</summary>
+public sealed record Adam8bitOptions : OptimizerOptions
+{
+    public IReadOnlyList<double> Betas { get; init; } = [0.9, 0.999];
+    public double Eps { get; init; } = 1e-8;
+    /// <summary>Decoupled, applied after the update as the CUDA kernel does (bnb's <c>AdamW8bit</c> default is 1e-2).</summary>
+    public double WeightDecay { get; init; }
+    /// <summary>Elements per absmax block: a power of two in [64, 4096]; 2048 in bnb ≤ 0.43, 256 from 0.44.</summary>
+    public int BlockSize { get; init; } = BlockwiseQuantization.DefaultBlockSize;
+    /// <summary>Tensors with fewer elements keep fp32 states (bnb's <c>min_8bit_size</c>).</summary>
+    [OptionKey("min_8bit_size")]
+    public long Min8BitSize { get; init; } = 4096;
+
+    public override IEnumerable<OptionProblem> Validate()
+    {
+        foreach (var p in base.Validate().Concat(ValidateBetas(Betas)).Concat(Positive(Eps, "eps")).Concat(NonNegative(WeightDecay, "weight_decay")))
+            yield return p;
+        if (!BlockwiseQuantization.IsValidBlockSize(BlockSize))
+            yield return new("block_size", $"must be a power of two in [{BlockwiseQuantization.MinBlockSize}, {BlockwiseQuantization.MaxBlockSize}] (got {BlockSize})");
+        if (Min8BitSize < 0) yield return new("min_8bit_size", $"must be >= 0 (got {Min8BitSize})");
+    }
+
+    /// <summary>True when a tensor of <paramref name="numel"/> elements gets 8-bit states.</summary>
+    public bool Quantizes(long numel) => numel >= Min8BitSize;
+
+    /// <summary>Exact state bytes of one parameter: 2 B/element + 2 × 4 B per block, or 8 B/element (fp32 m, v).</summary>
+    public long StateBytes(long numel) =>
+        Quantizes(numel) ? 2 * numel + 2 * 4 * BlockwiseQuantization.BlockCount(numel, BlockSize) : 2 * 4 * numel;
+}
+
+/// <summary>
+/// 8-bit Adam with block-wise dynamic quantization of both moments. Dettmers, Lewis, Shleifer &amp;
+/// Zettlemoyer, "8-bit Optimizers via Block-wise Quantization", ICLR 2022, arXiv 2110.02861. Reference code:
+/// bitsandbytes (bitsandbytes-foundation/bitsandbytes) tag 0.43.1, <c>csrc/kernels.cu</c>
+/// <c>kOptimizerStatic8bit2StateBlockwise</c> and <c>kOptimizer32bit2State</c>,
+/// <c>bitsandbytes/optim/optimizer.py</c> <c>Optimizer2State</c> — the version GaLore and Q-GaLore pin.
+/// </summary>
+/// <remarks>
+/// Per parameter, step t from 1, float32 arithmetic, per block b of B elements (g non-finite ⇒ its m, v are
+/// reset to 0 and its p is not touched):
+/// <code>
+/// m = code1[s1]·absmax1[b];  m ← β1·m + (1 − β1)·g          (dequantize → update, signed map)
+/// v = code2[s2]·absmax2[b];  v ← β2·v + (1 − β2)·g²         (unsigned map)
+/// absmax1[b] = max|m|, absmax2[b] = max v                    (new absmax, over the block)
+/// p ← p − η·(√(1−β2^t)/(1−β1^t)) · m / (√v + √(1−β2^t)·ε)    (= Adam with m̂, v̂; uses the unquantized m, v)
+/// p ← p·(1 − η·λ)                                            (decoupled decay AFTER the update, as the kernel)
+/// s1 = nearest(code1, m/absmax1[b]) with the sign fix; s2 = nearest(code2, v/absmax2[b])
+/// </code>
+/// Tensors with fewer than <c>min_8bit_size</c> elements use the kernel's 32-bit path: the same formulas on
+/// fp32 m, v (no non-finite reset there, as in the reference). A partial last block reproduces the kernel's
+/// padded lanes (code 128 for m, which can only raise absmax1 to β1·code1[128]·absmax1_old).
+/// Paper variant: the paper and bnb ≥ 0.44 use B = 256 — set <c>block_size: 256</c>. Percentile clipping,
+/// paging and StableEmbedding are not implemented (off by default in the reference).
+/// State: 1 B (m) + 1 B (v) per element + 2 × 4 B per block of B (= 2.0039 B/param at B = 2048), or
+/// 8 B/param for small tensors. The two 256-entry code books (2 KiB, shared, constant) are not counted.
+/// </remarks>
+public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.State>
+{
+    private readonly Tensor _signedMap = DynamicMap.Create(signed: true).DetachFromDisposeScope();
+    private readonly Tensor _unsignedMap = DynamicMap.Create(signed: false).DetachFromDisposeScope();
+    private readonly float _paddedLaneCode; // code1[128]: what the kernel loads for lanes past the end
+
+    public Adam8bit(IReadOnlyList<NamedParameter> parameters, Adam8bitOptions options) : base(parameters, options) =>
+        _paddedLaneCode = _signedMap.data<float>()[128];
+
+    /// <summary>One parameter's state: uint8 codes + absmax (8-bit) or fp32 moments (small tensors).</summary>
+    public sealed class State : ParameterState
+    {
+        private State(Tensor first, Tensor second, Tensor? absmax1, Tensor? absmax2) =>
+            (First, Second, Absmax1, Absmax2) = (first, second, absmax1, absmax2);
+
+        public static State Quantized(Tensor codes1, Tensor codes2, Tensor absmax1, Tensor absmax2) => new(codes1, codes2, absmax1, absmax2);
+        public static State Full(Tensor m, Tensor v) => new(m, v, null, null);
+
+        /// <summary>m: uint8 codes into the signed map, or fp32 values.</summary>
+        public Tensor First { get; }
+        /// <summary>v: uint8 codes into the unsigned map, or fp32 values.</summary>
+        public Tensor Second { get; }
+        public Tensor? Absmax1 { get; }
+        public Tensor? Absmax2 { get; }
+        public bool IsQuantized => Absmax1 is not null;
+
+        public override IEnumerable<(string Name, Tensor Tensor)> Tensors => IsQuantized
+            ? [("state1", First), ("state2", Second), ("absmax1", Absmax1!), ("absmax2", Absmax2!)]
+            : [("exp_avg", First), ("exp_avg_sq", Second)];
+    }
+
+    public override string StateDtype => "uint8+float32";
+
+    /// <summary>The signed code book (first moment); owned by the optimizer.</summary>
+    public Tensor SignedMap => _signedMap;
+    /// <summary>The unsigned code book (second moment); owned by the optimizer.</summary>
+    public Tensor UnsignedMap => _unsignedMap;
+
+    protected override State CreateState(NamedParameter p)
+    {
+        var n = p.Value.numel();
+        if (!Options.Quantizes(n))
+            return State.Full(zeros(p.Value.shape, ScalarType.Float32, p.Value.device), zeros(p.Value.shape, ScalarType.Float32, p.Value.device));
+        var blocks = BlockwiseQuantization.BlockCount(n, Options.BlockSize);
+        return State.Quantized(
+            zeros(p.Value.shape, ScalarType.Byte, p.Value.device), zeros(p.Value.shape, ScalarType.Byte, p.Value.device),
+            zeros(blocks, ScalarType.Float32, p.Value.device), zeros(blocks, ScalarType.Float32, p.Value.device));
+    }
+
+    protected override void Update(NamedParameter p, Tensor grad, State s, double lr)
+    {
+        // Scalars exactly as the kernel forms them: float32, powf, step_size = −lr·c2/c1.
+        var (beta1, beta2, eps) = ((float)Options.Betas[0], (float)Options.Betas[1], (float)Options.Eps);
+        var lrF = (float)lr;
+        var correction1 = 1f - MathF.Pow(beta1, s.Step);
+        var correction2 = MathF.Sqrt(1f - MathF.Pow(beta2, s.Step));
+        var stepSize = -lrF * correction2 / correction1;
+        var decay = 1f - lrF * (float)Options.WeightDecay;
+
+        var param = p.Value;
+        var g = grad.reshape(-1).to(ScalarType.Float32);
+        Tensor m, v;
+        Tensor? finite = null;
+        if (s.IsQuantized)
+        {
+            var blockSize = Options.BlockSize;
+            finite = g.isfinite();
+            var notFinite = finite.logical_not();
+            g = g.masked_fill(notFinite, 0f);
+            var oldAbsmax1 = s.Absmax1!.clone();
+            m = BlockwiseQuantization.Dequantize(s.First, s.Absmax1!, _signedMap, blockSize).reshape(-1);
+            v = BlockwiseQuantization.Dequantize(s.Second, s.Absmax2!, _unsignedMap, blockSize).reshape(-1);
+            v = v.mul(beta2).add_(g.mul(1f - beta2).mul_(g)).masked_fill_(notFinite, 0f);
+            m = m.mul(beta1).add_(g.mul(1f - beta1)).masked_fill_(notFinite, 0f);
+
+            var absmax1 = BlockwiseQuantization.BlockAbsmax(m, blockSize);
+            var absmax2 = BlockwiseQuantization.BlockAbsmax(v, blockSize);
+            if (m.numel() % blockSize != 0)
+            {
+                // Lanes past n load code 128 and g = 0; their β1·code1[128]·absmax_old joins the max.
+                var last = absmax1.numel() - 1;
+                var padded = oldAbsmax1.narrow(0, last, 1).mul(_paddedLaneCode).mul_(beta1).abs_();
+                absmax1.narrow(0, last, 1).copy_(absmax1.narrow(0, last, 1).maximum(padded));
+            }
+
+            var codes1 = BlockwiseQuantization.QuantizeWithAbsmax(m, absmax1, _signedMap, blockSize, keepSign: true);
+            var codes2 = BlockwiseQuantization.QuantizeWithAbsmax(v, absmax2, _unsignedMap, blockSize);
+            s.First.copy_(codes1.reshape(s.First.shape));
+            s.Second.copy_(codes2.reshape(s.Second.shape));
+            s.Absmax1!.copy_(absmax1);
+            s.Absmax2!.copy_(absmax2);
+        }
+        else
+        {
+            m = s.First.reshape(-1);
+            v = s.Second.reshape(-1);
+            v.mul_(beta2).add_(g.mul(1f - beta2).mul_(g));
+            m.mul_(beta1).add_(g.mul(1f - beta1));
+        }
+
+        // p ← T(p + step_size·(m / (√v + c2·ε))); then T(p·(1 − lr·wd)) when wd > 0.
+        var p32 = param.reshape(-1).to(ScalarType.Float32);
+        var updated = p32.add(m.div(v.sqrt().add_(correction2 * eps)).mul_(stepSize)).to(param.dtype);
+        if (Options.WeightDecay > 0) updated = updated.to(ScalarType.Float32).mul_(decay).to(param.dtype);
+        if (finite is not null) updated = updated.where(finite, param.reshape(-1));
+        param.copy_(updated.reshape(param.shape));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _signedMap.Dispose();
+            _unsignedMap.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
