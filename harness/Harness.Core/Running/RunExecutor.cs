@@ -79,7 +79,8 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
         var workloadDescriptor = WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType());
         var optimizerDescriptor = OptimizerCatalog.Find(run.Variant.Kind)!;
         using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ScalarType.Float32, training.BatchSize));
-        using var optimizer = optimizerDescriptor.Create(workload.Parameters, run.Variant.Options);
+        var optimizerOptions = run.Variant.Options is IRunSeeded seeded ? seeded.WithRunSeed(run.Seed) : run.Variant.Options;
+        using var optimizer = optimizerDescriptor.Create(workload.Parameters, optimizerOptions);
         var clock = new SynchronizedClock(device);
         var driver = new StandardStepDriver(clock, training.GradClip);
         var timing = new TimingMeter(workload.ThroughputUnit);

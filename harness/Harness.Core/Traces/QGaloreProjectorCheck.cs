@@ -39,7 +39,7 @@ internal static class QGaloreProjectorCheck
             var g = TraceChecker.Require(gradients, gradientsPath, $"g.{t}.{c.Param}", param.Shape);
             var low = projector.Project(g, t);
             var back = projector.ProjectBack(low);
-            var lowRef = TraceChecker.Require(reference, referencePath, $"qgalore.low.{t}", projector.LowRankShape);
+            var lowRef = TraceChecker.Require(reference, referencePath, $"qgalore.low.{t}", projector.ProjectedShape);
             var backRef = TraceChecker.Require(reference, referencePath, $"qgalore.back.{t}", param.Shape);
             errors.Add(Relative(t + 1, "qgalore.low", low, lowRef));
             errors.Add(Relative(t + 1, "qgalore.back", back, backRef));

@@ -18,7 +18,7 @@ namespace Harness.Optimizers.LowRank;
 /// State bytes: codes s·r' (uint8, one per byte) + groups·(4 + 1) (float32 scale, uint8 zero) + 4·s (top
 /// vector) + 24 + 8·queue_size (schedule); unquantized: 4·s·r' + 4·s + 24 + 8·queue_size.
 /// </remarks>
-public sealed class QuantizedSvdProjector : IDisposable
+public sealed class QuantizedSvdProjector : IProjector, IDisposable
 {
     private readonly QuantizedProjectorSettings _settings;
     private readonly long[] _basisShape;
@@ -62,7 +62,7 @@ public sealed class QuantizedSvdProjector : IDisposable
     public long EffectiveRank { get; }
 
     /// <summary>The shape of a projected gradient: (m, r') or (r', n).</summary>
-    public long[] LowRankShape => Right ? [Rows, EffectiveRank] : [EffectiveRank, Cols];
+    public long[] ProjectedShape => Right ? [Rows, EffectiveRank] : [EffectiveRank, Cols];
 
     /// <summary>Basis codes (uint8, flattened) or, unquantized, the float32 basis itself.</summary>
     public Tensor Codes { get; }
