@@ -39,7 +39,7 @@ public sealed class GroupQuantizerTests
         var maxCode = (1 << bits) - 1;
         Assert.True(codes.max().item<byte>() <= maxCode);
         Assert.True(zeroPoints.max().item<byte>() <= maxCode);
-        var err = (p - deq).abs().view(groups, 256).amax([1]);
+        var err = (p - deq).abs().reshape(groups, 256).amax([1]);
         Assert.True(err.le(scales / 2 + 1e-6).all().item<bool>(), $"max error/scale {(err / scales).max().item<float>()}");
     }
 
@@ -53,9 +53,9 @@ public sealed class GroupQuantizerTests
         var (tailCodes, tailScale, tailZero) = (zeros(44, ScalarType.Byte), zeros(1), zeros(1, ScalarType.Byte));
 
         GroupQuantizer.QuantizeInto(x, 256, 4, codes, scales, zeroPoints);
-        GroupQuantizer.QuantizeInto(x[256..], 256, 4, tailCodes, tailScale, tailZero);
+        GroupQuantizer.QuantizeInto(x.narrow(0, 256, 44), 256, 4, tailCodes, tailScale, tailZero);
 
-        Assert.True(codes[256..].equal(tailCodes).item<bool>());
+        Assert.True(codes.narrow(0, 256, 44).equal(tailCodes).all().item<bool>());
         Assert.Equal(tailScale.item<float>(), scales[1].item<float>());
         Assert.Equal(tailZero.item<byte>(), zeroPoints[1].item<byte>());
     }
@@ -82,7 +82,9 @@ public sealed class GroupQuantizerTests
         }
         var mean = sum / n;
         var bound = 4 * scale / (2 * Math.Sqrt(n));
-        var bias = (mean - w.to(ScalarType.Float64)).abs().max().item<double>();
+        // Away from the clamp: the group's extremes may round outside 0..255 and be clamped (biased by design).
+        var inside = w.gt(w.min() + scale).logical_and(w.lt(w.max() - scale));
+        var bias = (mean - w.to(ScalarType.Float64)).abs().masked_select(inside).max().item<double>();
         Assert.True(bias <= bound, $"bias {bias:e3} > {bound:e3}");
         // Round to nearest is within half a step, and biased for some element by more than the SR bound.
         Assert.True((rtn - w).abs().le(scale / 2 * 1.0001).all().item<bool>());
@@ -97,7 +99,7 @@ public sealed class GroupQuantizerTests
         var a = GroupQuantizer.FakeQuantize(w, 256, 8, new TorchSharp.torch.Generator(1));
         var b = GroupQuantizer.FakeQuantize(w, 256, 8, new TorchSharp.torch.Generator(1));
         var c = GroupQuantizer.FakeQuantize(w, 256, 8, new TorchSharp.torch.Generator(2));
-        Assert.True(a.equal(b).item<bool>());
-        Assert.False(a.equal(c).item<bool>());
+        Assert.True(a.equal(b).all().item<bool>());
+        Assert.False(a.equal(c).all().item<bool>());
     }
 }

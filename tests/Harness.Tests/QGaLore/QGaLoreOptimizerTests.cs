@@ -88,10 +88,10 @@ public sealed class QGaLoreOptimizerTests
             Feed(second, restored, grads[t], Small.Lr);
         }
         for (var i = 0; i < original.Count; i++)
-            Assert.True(original[i].Value.equal(restored[i].Value).item<bool>(), $"'{original[i].Name}' differs after the round trip");
+            Assert.True(original[i].Value.equal(restored[i].Value).all().item<bool>(), $"'{original[i].Name}' differs after the round trip");
         foreach (var (key, t) in first.StateDict())
             if (!key.EndsWith("/step", StringComparison.Ordinal))
-                Assert.True(t.equal(second.StateDict()[key]).item<bool>(), $"state '{key}' differs");
+                Assert.True(t.equal(second.StateDict()[key]).all().item<bool>(), $"state '{key}' differs");
     }
 
     [Fact]
@@ -103,14 +103,23 @@ public sealed class QGaLoreOptimizerTests
         Feed(o, ps, Gradients(6, 1, ps)[0], Small.Lr);
 
         foreach (var p in ps.Where(p => p.Role == ParamRole.Matrix))
+            Assert.True(OnOneGrid(p.Value.detach(), 256, 8), $"'{p.Name}' is off its INT8 grid");
+        Assert.False(OnOneGrid(ps[2].Value.detach(), 48, 8), "the test cannot tell a grid from random values");
+    }
+
+    // Per group: at most 2^bits distinct values, all integer multiples of one step above the group minimum.
+    private static bool OnOneGrid(Tensor w, int group, int bits)
+    {
+        foreach (var g in w.reshape(-1, group).unbind(0))
         {
-            // Re-quantizing a weight already on its grid returns it (to float rounding).
-            var again = GroupQuantizer.FakeQuantize(p.Value.detach(), 256, 8, null);
-            var step = (p.Value.detach().view(-1, 256).amax([1]) - p.Value.detach().view(-1, 256).amin([1])) / 255;
-            Assert.True((again - p.Value).abs().view(-1, 256).amax([1]).le(step * 1e-3).all().item<bool>(), p.Name);
+            var (u, _, _) = g.unique(sorted: true);
+            if (u.numel() > 1 << bits) return false;
+            var n = u.numel();
+            var d = (u.narrow(0, 1, n - 1) - u.narrow(0, 0, n - 1)).min();
+            var k = (u - u[0]) / d;
+            if ((k - k.round()).abs().max().item<float>() > 1e-2) return false;
         }
-        var norm = ps[2].Value.detach();
-        Assert.False(GroupQuantizer.FakeQuantize(norm, 256, 8, null).equal(norm).item<bool>());
+        return true;
     }
 
     [Fact]
@@ -134,7 +143,7 @@ public sealed class QGaLoreOptimizerTests
         var gridStep = (expected.view(-1, 256).amax([1]) - expected.view(-1, 256).amin([1])).max().item<float>() / 255;
         Assert.True(diff.gt(1e-6).sum().item<long>() <= 2, $"{diff.gt(1e-6).sum().item<long>()} elements differ");
         Assert.True(diff.max().item<float>() <= gridStep * 1.01, $"max diff {diff.max().item<float>():e3}");
-        Assert.False(ps[0].Value.equal(w0).item<bool>());
+        Assert.False(ps[0].Value.equal(w0).all().item<bool>());
     }
 
     [Fact]
@@ -149,8 +158,8 @@ public sealed class QGaLoreOptimizerTests
             return ps[0].Value.detach().clone();
         }
 
-        Assert.True(Run(0).equal(Run(0)).item<bool>());
-        Assert.False(Run(0).equal(Run(1)).item<bool>());
+        Assert.True(Run(0).equal(Run(0)).all().item<bool>());
+        Assert.False(Run(0).equal(Run(1)).all().item<bool>());
     }
 
     [Fact]
