@@ -1,6 +1,7 @@
 using Harness.Optimizers.AdamW;
 using Harness.Optimizers.GaLore;
 using Harness.Optimizers.Lion;
+using Harness.Optimizers.SubTrackPlusPlus;
 
 namespace Harness.Optimizers;
 
@@ -21,6 +22,9 @@ public static class OptimizerCatalog
             "Lion, sign momentum (arXiv 2302.06675; google/automl lion)", (p, _) => ParamBytes(p), (p, o) => new Lion.Lion(p, o)),
         OptimizerDescriptor.Of<GaLoreOptions>("galore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices,
             "GaLore, Adam in an SVD gradient subspace (arXiv 2403.03507; jiaweizzhao/GaLore)", GaLore.GaLore.ExpectedStateBytes, (p, o) => new GaLore.GaLore(p, o)),
+        OptimizerDescriptor.Of<SubTrackPlusPlusOptions>("subtrackpp", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices,
+            "SubTrack++, Grassmann subspace tracking + projection-aware Adam (arXiv 2502.01586; criticalml-uw/SubTrack)",
+            SubTrackPlusPlus.SubTrackPlusPlus.ExpectedStateBytes, (p, o) => new SubTrackPlusPlus.SubTrackPlusPlus(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>
