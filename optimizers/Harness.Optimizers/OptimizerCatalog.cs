@@ -2,6 +2,7 @@ using Harness.Optimizers.AdamW;
 using Harness.Optimizers.GaLore;
 using Harness.Optimizers.Lion;
 using Harness.Optimizers.QGaLore;
+using Harness.Optimizers.SubTrackPlusPlus;
 
 namespace Harness.Optimizers;
 
@@ -24,6 +25,9 @@ public static class OptimizerCatalog
             "GaLore, Adam in an SVD gradient subspace (arXiv 2403.03507; jiaweizzhao/GaLore)", GaLore.GaLore.ExpectedStateBytes, (p, o) => new GaLore.GaLore(p, o)),
         OptimizerDescriptor.Of<QGaLoreOptions>("qgalore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.QuantizedState,
             "Q-GaLore, INT4 adaptive SVD projection + INT8 stochastic-rounded weights (arXiv 2407.08296; VITA-Group/Q-GaLore)", QGaLore.QGaLore.ExpectedStateBytes, (p, o) => new QGaLore.QGaLore(p, o)),
+        OptimizerDescriptor.Of<SubTrackPlusPlusOptions>("subtrackpp", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices,
+            "SubTrack++, Grassmann subspace tracking + projection-aware Adam (arXiv 2502.01586; criticalml-uw/SubTrack)",
+            SubTrackPlusPlus.SubTrackPlusPlus.ExpectedStateBytes, (p, o) => new SubTrackPlusPlus.SubTrackPlusPlus(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>

@@ -64,9 +64,6 @@ public sealed class SvdProjector : IProjector
         _ => throw new ArgumentException($"unknown proj_type '{projType}' (expected one of {string.Join(", ", ProjTypes)})", nameof(projType)),
     };
 
-    /// <summary>How many SVDs have run (for schedule tests; not state).</summary>
-    public int Refreshes { get; private set; }
-
     public Tensor Project(Tensor grad, long step)
     {
         if (step % _updateGap == 0) Refresh(grad);
@@ -90,6 +87,5 @@ public sealed class SvdProjector : IProjector
         var (u, _, vh) = linalg.svd(grad.to(ScalarType.Float32), fullMatrices: false);
         _left?.copy_(u[.., ..(int)Rank]);
         _right?.copy_(vh[..(int)Rank, ..]);
-        Refreshes++;
     }
 }
