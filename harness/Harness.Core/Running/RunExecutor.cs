@@ -85,7 +85,9 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         var workloadDescriptor = WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType());
         var optimizerDescriptor = OptimizerCatalog.Find(run.Variant.Kind)!;
         using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ParameterDType(training.Dtype), training.BatchSize));
-        using var optimizer = optimizerDescriptor.Create(workload.Parameters, run.Variant.Options);
+        // Optimizers with randomness of their own (Q-GaLore's stochastic rounding) are seeded from the run.
+        var optimizerOptions = run.Variant.Options is IRunSeeded seeded ? seeded.WithRunSeed(run.Seed) : run.Variant.Options;
+        using var optimizer = optimizerDescriptor.Create(workload.Parameters, optimizerOptions);
         var clock = new SynchronizedClock(session);
         var driver = new StandardStepDriver(clock, training.GradClip, session.Memory);
         using var timeline = session.NewTimeline();

@@ -31,6 +31,8 @@ public static class HyperparameterBinder
         out IReadOnlyList<OptionProblem> problems)
     {
         var options = descriptor.DefaultOptions();
+        // A paper-by-default optimizer is replayed with the semantics of the code that recorded the trace.
+        if (options is IReferenceTraceOptions reference) options = reference.ReferenceTraceDefaults;
         var found = new List<OptionProblem>();
         var properties = descriptor.OptionsType
             .GetProperties(BindingFlags.Public | BindingFlags.Instance)

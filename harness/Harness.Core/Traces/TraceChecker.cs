@@ -49,9 +49,8 @@ public sealed class TraceChecker
 
     private TraceReport Check(string manifestPath, GoldenManifest manifest, string key)
     {
-        if (key == QGaloreProjectorKey && manifest.QGaloreProjector is not null)
-            return new TraceReport(key, QGaloreProjectorKey, TraceStatus.NotImplemented, ToleranceFor(QGaloreProjectorKey), [],
-                "kind 'qgalore_projector' is not implemented yet (no Q-GaLore projector in the optimizers); its check compares project/project_back outputs");
+        if (key == QGaloreProjectorKey && manifest.QGaloreProjector is { } projectorCase)
+            return QGaloreProjectorCheck.Run(manifestPath, manifest, projectorCase, ToleranceFor(QGaloreProjectorKey));
         if (!manifest.Optimizers.TryGetValue(key, out var entry))
             throw new TraceFormatException(manifestPath, $"has no optimizer '{key}' (keys: {string.Join(", ", manifest.Optimizers.Keys)})");
 
@@ -127,7 +126,7 @@ public sealed class TraceChecker
         : name.Contains("lm_head", StringComparison.Ordinal) ? ParamRole.OutputHead
         : ParamRole.Vector;
 
-    private static Tensor Require(Dictionary<string, Tensor> tensors, string path, string name, IReadOnlyList<long> shape)
+    internal static Tensor Require(Dictionary<string, Tensor> tensors, string path, string name, IReadOnlyList<long> shape)
     {
         if (!tensors.TryGetValue(name, out var t))
             throw new TraceFormatException(path, $"lacks tensor '{name}'");

@@ -49,7 +49,7 @@ public sealed class GoldenTraceTests(ITestOutputHelper output)
         Assert.Equal(["adamw", "galore", "subtrackpp", "gefen", "qgalore_projector"], reports.Select(r => r.OptimizerKey));
         foreach (var r in reports)
         {
-            if (OptimizerCatalog.Find(r.Kind) is null)
+            if (r.OptimizerKey != TraceChecker.QGaloreProjectorKey && OptimizerCatalog.Find(r.Kind) is null)
             {
                 Assert.Equal(TraceStatus.NotImplemented, r.Status);
                 Assert.Contains($"'{r.Kind}'", r.Message);

@@ -1,0 +1,112 @@
+using static TorchSharp.torch;
+
+namespace Harness.Optimizers.LowRank;
+
+/// <summary>
+/// SubTrack++'s projector (<c>low_rank_torch/low_rank_projector.py</c>, criticalml-uw/SubTrack @94f2b65):
+/// an orthonormal basis of the smaller side, initialised from the SVD at step 0 and then moved every
+/// k steps along a Grassmann geodesic towards the current gradient (a rank-1 rotation).
+/// </summary>
+/// <remarks>
+/// Internally everything is in "left form": G' = G for a wide matrix (m &lt; n), G' = Gᵀ otherwise, so the
+/// basis S (s×r', s = min(m, n)) always spans columns of G'. Projections keep the reference's layout
+/// (Sᵀ·G, r'×n, or G·S, m×r'). A tracking step, with A = Sᵀ·G', R = G' − S·A and ∂F = −2·R·Aᵀ:
+/// <code>
+/// T = (I − S·Sᵀ)·∂F;  (u, σ, v) = top singular triple of T
+/// S ← (S·v·cos(ησ) − u·sin(ησ))·vᵀ + S·(I − v·vᵀ)
+/// </code>
+/// With <c>codeSemantics</c> a tall or square matrix is tracked as the released code does: with its row
+/// basis B = Sᵀ in place of S, so I − B·Bᵀ ≈ 0 and the basis only drifts by rounding noise; the initial
+/// basis S₀ is kept as well (the code's <c>prev_ortho_matrix</c>, never updated after step 0).
+/// </remarks>
+public sealed class GrassmannProjector : IProjector
+{
+    private readonly long _interval;
+    private readonly double _scale;
+    private readonly double _stepSize;
+    private readonly bool _code;
+    private readonly bool _transposed;
+
+    /// <param name="shape">The parameter's shape (m, n).</param>
+    /// <param name="rank">Requested rank; clamped to min(m, n) as the reference's SVD slice does.</param>
+    /// <param name="interval">k: the basis moves at steps k, 2k, … (0-based).</param>
+    /// <param name="stepSize">η, the geodesic step size.</param>
+    /// <param name="codeSemantics">Reproduce the released code (see remarks) instead of the paper.</param>
+    public GrassmannProjector(long[] shape, ScalarType dtype, Device device, int rank, long interval, double scale, double stepSize, bool codeSemantics)
+    {
+        if (shape.Length != 2) throw new ArgumentException($"a projector needs a 2-D parameter (got [{string.Join(",", shape)}])", nameof(shape));
+        if (rank <= 0) throw new ArgumentOutOfRangeException(nameof(rank), rank, "must be > 0");
+        if (interval <= 0) throw new ArgumentOutOfRangeException(nameof(interval), interval, "must be > 0");
+        var (m, n) = (shape[0], shape[1]);
+        _transposed = m >= n;
+        var side = Math.Min(m, n);
+        Rank = Math.Min(rank, side);
+        (_interval, _scale, _stepSize, _code) = (interval, scale, stepSize, codeSemantics);
+        Basis = zeros([side, Rank], dtype, device);
+        if (codeSemantics) InitialBasis = zeros([side, Rank], dtype, device);
+        ProjectedShape = _transposed ? [m, Rank] : [Rank, n];
+    }
+
+    /// <summary>The rank in use, r' = min(r, m, n).</summary>
+    public long Rank { get; }
+
+    /// <summary>S (s×r'), orthonormal columns spanning the tracked subspace of the smaller side.</summary>
+    public Tensor Basis { get; }
+
+    /// <summary>S₀, the basis after the step-0 SVD (code semantics only; null otherwise).</summary>
+    public Tensor? InitialBasis { get; }
+
+    public long[] ProjectedShape { get; }
+
+    public IEnumerable<(string Name, Tensor Tensor)> Tensors =>
+        InitialBasis is null ? [("basis", Basis)] : [("basis", Basis), ("basis_initial", InitialBasis)];
+
+    /// <summary>Whether <see cref="Project"/> moves the basis at this 0-based step.</summary>
+    public bool TracksAt(long step) => step > 0 && step % _interval == 0;
+
+    /// <summary>A projected-space tensor in left form (r'×c): a transposed view for tall matrices.</summary>
+    public Tensor LeftForm(Tensor lowRank) => _transposed ? lowRank.t() : lowRank;
+
+    public Tensor Project(Tensor grad, long step)
+    {
+        if (step == 0) Initialise(grad);
+        else if (TracksAt(step)) Track(grad);
+        return _transposed ? grad.matmul(Basis) : Basis.t().matmul(grad);
+    }
+
+    /// <summary>S·Sᵀ applied to a projected tensor, in the parameter's shape, without the scale α.</summary>
+    public Tensor Reconstruct(Tensor lowRank) => _transposed ? lowRank.matmul(Basis.t()) : Basis.matmul(lowRank);
+
+    public Tensor ProjectBack(Tensor lowRank) => Reconstruct(lowRank).mul_(_scale);
+
+    private void Initialise(Tensor grad)
+    {
+        using var scope = NewDisposeScope();
+        var (u, _, vh) = linalg.svd(grad.to(ScalarType.Float32), fullMatrices: false);
+        Basis.copy_(_transposed ? vh[..(int)Rank, ..].t() : u[.., ..(int)Rank]);
+        InitialBasis?.copy_(Basis);
+    }
+
+    private void Track(Tensor grad)
+    {
+        using var scope = NewDisposeScope();
+        var g = grad.to(ScalarType.Float32);
+        if (_transposed) g = g.t();
+        var s = Basis.to(ScalarType.Float32);
+        var a = s.t().matmul(g);                           // least squares for orthonormal S
+        var residual = g - s.matmul(a);
+        var dF = residual.matmul(a.t()).mul_(-2);          // ∂F/∂S, s×r'
+        // The released code moves the row basis B = Sᵀ of a tall matrix with the left formula (see remarks).
+        var rowBasis = _code && _transposed;
+        var x = rowBasis ? s.t() : s;
+        var d = rowBasis ? dF.t() : dF;
+        var tangent = (eye(x.shape[0], dtype: x.dtype, device: x.device) - x.matmul(x.t())).matmul(d);
+        var (u, sigma, vh) = linalg.svd(tangent, fullMatrices: false);
+        var u1 = u[.., ..1];
+        var v1 = vh[..1, ..].t();
+        var angle = _stepSize * sigma[0].item<float>();
+        var rotated = (x.matmul(v1).mul_(Math.Cos(angle)) - u1.mul(Math.Sin(angle))).matmul(v1.t());
+        var moved = rotated + x.matmul(eye(v1.shape[0], dtype: x.dtype, device: x.device) - v1.matmul(v1.t()));
+        Basis.copy_(rowBasis ? moved.t() : moved);
+    }
+}

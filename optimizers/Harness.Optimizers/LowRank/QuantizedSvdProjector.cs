@@ -1,0 +1,151 @@
+using Harness.Optimizers.Quantization;
+using static TorchSharp.torch;
+
+namespace Harness.Optimizers.LowRank;
+
+/// <summary>
+/// Q-GaLore's projector for one m×n weight (VITA-Group/Q-GaLore @5bd2f1c,
+/// <c>q_galore_torch/q_galore_projector_simulate.py</c>, <c>proj_type='std'</c>, the only one it supports):
+/// a GaLore SVD basis of the current gradient, stored group-quantized (INT4 by default) and refreshed on
+/// the layer-adaptive schedule of <see cref="AdaptiveUpdateGap"/>.
+/// </summary>
+/// <remarks>
+/// With s = min(m, n) and r' = min(r, s): if m ≥ n the basis is the right one, B = Vh[:r'] (r'×n),
+/// <c>project(G) = G·B̂ᵀ</c> (m×r') and <c>project_back(N) = α·N·B̂</c>; otherwise the left one,
+/// A = U[:, :r'] (m×r'), <c>project(G) = Âᵀ·G</c> (r'×n) and <c>project_back(N) = α·Â·N</c>, where B̂, Â
+/// are the dequantized codes. The SVD is float32 and reduced (<c>full_matrices=False</c>). The top singular
+/// vector used for the cosine queue is taken from the float basis before quantization, as the reference does.
+/// State bytes: codes s·r' (uint8, one per byte) + groups·(4 + 1) (float32 scale, uint8 zero) + 4·s (top
+/// vector) + 24 + 8·queue_size (schedule); unquantized: 4·s·r' + 4·s + 24 + 8·queue_size.
+/// </remarks>
+public sealed class QuantizedSvdProjector : IProjector, IDisposable
+{
+    private readonly QuantizedProjectorSettings _settings;
+    private readonly long[] _basisShape;
+
+    public QuantizedSvdProjector(long rows, long cols, QuantizedProjectorSettings settings, Device device)
+    {
+        if (rows <= 0 || cols <= 0) throw new ArgumentOutOfRangeException(nameof(rows), "the weight must be a non-empty matrix");
+        if (settings.Rank <= 0) throw new ArgumentOutOfRangeException(nameof(settings), settings.Rank, "rank must be > 0");
+        if (settings.Quantize && (settings.GroupSize <= 0 || !GroupQuantizer.IsSupported(settings.Bits)))
+            throw new ArgumentOutOfRangeException(nameof(settings), "unsupported group size or bit width");
+        _settings = settings;
+        Rows = rows;
+        Cols = cols;
+        Right = rows >= cols;
+        var small = Math.Min(rows, cols);
+        EffectiveRank = Math.Min(settings.Rank, small);
+        _basisShape = Right ? [EffectiveRank, cols] : [rows, EffectiveRank];
+        var numel = small * EffectiveRank;
+        if (settings.Quantize)
+        {
+            var groups = GroupQuantizer.GroupCount(numel, settings.GroupSize);
+            Codes = zeros(numel, dtype: ScalarType.Byte, device: device);
+            Scales = zeros(groups, dtype: ScalarType.Float32, device: device);
+            Zeros = zeros(groups, dtype: ScalarType.Byte, device: device);
+        }
+        else
+        {
+            Codes = zeros(_basisShape, dtype: ScalarType.Float32, device: device);
+        }
+        TopVector = zeros(small, dtype: ScalarType.Float32, device: device);
+        Gap = new AdaptiveUpdateGap(settings.UpdateProjGap, settings.QueueSize, settings.CosThreshold, settings.GammaProj);
+    }
+
+    public long Rows { get; }
+    public long Cols { get; }
+
+    /// <summary>True for the right basis (m ≥ n), false for the left one.</summary>
+    public bool Right { get; }
+
+    /// <summary>r' = min(rank, min(m, n)).</summary>
+    public long EffectiveRank { get; }
+
+    /// <summary>The shape of a projected gradient: (m, r') or (r', n).</summary>
+    public long[] ProjectedShape => Right ? [Rows, EffectiveRank] : [EffectiveRank, Cols];
+
+    /// <summary>Basis codes (uint8, flattened) or, unquantized, the float32 basis itself.</summary>
+    public Tensor Codes { get; }
+    public Tensor? Scales { get; }
+    public Tensor? Zeros { get; }
+
+    /// <summary>The float top singular vector of the last refresh (before quantization).</summary>
+    public Tensor TopVector { get; }
+
+    public AdaptiveUpdateGap Gap { get; }
+
+    /// <summary>Every persistent tensor, by a stable name.</summary>
+    public IEnumerable<(string Name, Tensor Tensor)> Tensors
+    {
+        get
+        {
+            yield return ("basis_codes", Codes);
+            if (Scales is not null) yield return ("basis_scales", Scales);
+            if (Zeros is not null) yield return ("basis_zeros", Zeros);
+            yield return ("top_vector", TopVector);
+            yield return ("gap_counters", Gap.Counters);
+            yield return ("cos_queue", Gap.Queue);
+        }
+    }
+
+    /// <summary>The closed-form bytes of the state of one m×n projector.</summary>
+    public static long StateBytes(long rows, long cols, QuantizedProjectorSettings s)
+    {
+        var small = Math.Min(rows, cols);
+        var numel = small * Math.Min(s.Rank, small);
+        var basis = s.Quantize ? numel + 5 * GroupQuantizer.GroupCount(numel, s.GroupSize) : 4 * numel;
+        return basis + 4 * small + 24 + 8L * s.QueueSize;
+    }
+
+    /// <summary>
+    /// Projects <paramref name="grad"/> (m×n) at 0-based step <paramref name="step"/>, refreshing the basis
+    /// from this gradient first when the schedule says so. Returns a new tensor in the caller's scope.
+    /// </summary>
+    public Tensor Project(Tensor grad, long step)
+    {
+        if (Gap.IsDue(step)) Refresh(grad);
+        using var basis = Basis();
+        var g = grad.to(ScalarType.Float32);
+        var low = Right ? g.matmul(basis.t()) : basis.t().matmul(g);
+        return low.to(grad.dtype);
+    }
+
+    /// <summary>α · (N·B̂ or Â·N): a low-rank tensor back to m×n.</summary>
+    public Tensor ProjectBack(Tensor low)
+    {
+        using var basis = Basis();
+        var l = low.to(ScalarType.Float32);
+        var full = Right ? l.matmul(basis) : basis.matmul(l);
+        return full.mul_(_settings.Scale).to(low.dtype);
+    }
+
+    /// <summary>The basis as used: dequantized codes (float32), (r'×n) or (m×r').</summary>
+    public Tensor Basis() =>
+        Scales is null || Zeros is null
+            ? Codes.clone()
+            : GroupQuantizer.Dequantize(Codes, Scales, Zeros, _settings.GroupSize, _basisShape);
+
+    private void Refresh(Tensor grad)
+    {
+        using var scope = NewDisposeScope();
+        var (u, _, vh) = linalg.svd(grad.to(ScalarType.Float32), fullMatrices: false);
+        var basis = Right ? vh.narrow(0, 0, EffectiveRank) : u.narrow(1, 0, EffectiveRank);
+        var top = (Right ? basis.narrow(0, 0, 1) : basis.narrow(1, 0, 1)).flatten();
+        double? similarity = Gap.RefreshCount == 0
+            ? null
+            : nn.functional.cosine_similarity(TopVector, top, dim: 0).item<float>();
+        Gap.Record(similarity);
+        TopVector.copy_(top);
+        if (Scales is null || Zeros is null) Codes.copy_(basis);
+        else GroupQuantizer.QuantizeInto(basis.contiguous(), _settings.GroupSize, _settings.Bits, Codes, Scales, Zeros);
+    }
+
+    public void Dispose()
+    {
+        Codes.Dispose();
+        Scales?.Dispose();
+        Zeros?.Dispose();
+        TopVector.Dispose();
+        Gap.Dispose();
+    }
+}

@@ -1,0 +1,91 @@
+using static TorchSharp.torch;
+
+namespace Harness.Optimizers.LowRank;
+
+/// <summary>
+/// GaLore's projector (<c>galore_torch/galore_projector.py</c>, jiaweizzhao/GaLore @2cc66f8): the top-r
+/// singular vectors of the current gradient, recomputed when <c>step % updateGap == 0</c>.
+/// </summary>
+/// <remarks>
+/// For a gradient G (m×n), r' = min(r, m, n):
+/// <code>
+/// proj_type    side chosen                 Project(G)     ProjectBack(N)
+/// std          right if m ≥ n, else left   G·Bᵀ | Aᵀ·G    α·N·B | α·A·N
+/// reverse_std  left if m ≥ n, else right   Aᵀ·G | G·Bᵀ    α·A·N | α·N·B
+/// right / left always that side
+/// full         both                        Aᵀ·G·Bᵀ        α·A·N·B
+/// </code>
+/// A = U[:, :r'] (m×r'), B = Vh[:r', :] (r'×n) from <c>svd(G in float32, full_matrices=false)</c>, cast
+/// back to the gradient's dtype. The side is fixed per parameter (it depends only on the shape), so it is
+/// chosen once here; the reference re-derives it in <c>project_back</c> from the low-rank shape, which
+/// agrees everywhere except <c>reverse_std</c> with r' = min(m, n) on a wide matrix, where the reference
+/// fails with a shape error and this class uses the side it projected with.
+/// </remarks>
+public sealed class SvdProjector : IProjector
+{
+    /// <summary>The accepted <c>proj_type</c> values.</summary>
+    public static readonly IReadOnlyList<string> ProjTypes = ["std", "reverse_std", "left", "right", "full"];
+
+    private readonly long _updateGap;
+    private readonly double _scale;
+    private readonly Tensor? _left;   // A, m×r'
+    private readonly Tensor? _right;  // B, r'×n
+
+    /// <param name="shape">The parameter's shape (m, n).</param>
+    /// <param name="rank">Requested rank; clamped to min(m, n) as the reference's slice does.</param>
+    public SvdProjector(long[] shape, ScalarType dtype, Device device, int rank, long updateGap, double scale, string projType)
+    {
+        if (shape.Length != 2) throw new ArgumentException($"a projector needs a 2-D parameter (got [{string.Join(",", shape)}])", nameof(shape));
+        if (rank <= 0) throw new ArgumentOutOfRangeException(nameof(rank), rank, "must be > 0");
+        if (updateGap <= 0) throw new ArgumentOutOfRangeException(nameof(updateGap), updateGap, "must be > 0");
+        var (m, n) = (shape[0], shape[1]);
+        Rank = Math.Min(rank, Math.Min(m, n));
+        _updateGap = updateGap;
+        _scale = scale;
+        var (useLeft, useRight) = Sides(projType, m, n);
+        if (useLeft) _left = zeros([m, Rank], dtype, device);
+        if (useRight) _right = zeros([Rank, n], dtype, device);
+        ProjectedShape = [useLeft ? Rank : m, useRight ? Rank : n];
+    }
+
+    /// <summary>The rank in use, r' = min(r, m, n).</summary>
+    public long Rank { get; }
+
+    public long[] ProjectedShape { get; }
+
+    /// <summary>Which bases a projection type uses for an m×n matrix: (left A, right B).</summary>
+    public static (bool Left, bool Right) Sides(string projType, long m, long n) => projType switch
+    {
+        "std" => (m < n, m >= n),
+        "reverse_std" => (m >= n, m < n),
+        "left" => (true, false),
+        "right" => (false, true),
+        "full" => (true, true),
+        _ => throw new ArgumentException($"unknown proj_type '{projType}' (expected one of {string.Join(", ", ProjTypes)})", nameof(projType)),
+    };
+
+    public Tensor Project(Tensor grad, long step)
+    {
+        if (step % _updateGap == 0) Refresh(grad);
+        var low = _left is null ? grad : _left.t().matmul(grad);
+        return _right is null ? low : low.matmul(_right.t());
+    }
+
+    public Tensor ProjectBack(Tensor lowRank)
+    {
+        var full = _left is null ? lowRank : _left.matmul(lowRank);
+        if (_right is not null) full = full.matmul(_right);
+        return full.mul_(_scale);
+    }
+
+    public IEnumerable<(string Name, Tensor Tensor)> Tensors =>
+        new[] { ("proj_left", _left), ("proj_right", _right) }.Where(t => t.Item2 is not null).Select(t => (t.Item1, t.Item2!));
+
+    private void Refresh(Tensor grad)
+    {
+        using var scope = NewDisposeScope();
+        var (u, _, vh) = linalg.svd(grad.to(ScalarType.Float32), fullMatrices: false);
+        _left?.copy_(u[.., ..(int)Rank]);
+        _right?.copy_(vh[..(int)Rank, ..]);
+    }
+}
