@@ -9,6 +9,7 @@ var root = new RootCommand("harness: train the same workloads under many optimiz
     ListCommand.Create(),
     ReportCommand.Create(),
     TraceCheckCommand.Create(),
+    DataCommand.Create(),
 };
 
 var parse = root.Parse(args);

@@ -48,7 +48,7 @@ public static class RunCommand
             {
                 result = Interactive()
                     ? RunLive(store, experiment, plan, torchDevice, provenance, cancel.Token)
-                    : new SweepRunner(store, new PlainProgress(Console.Out)).Run(experiment, plan, torchDevice, provenance, cancel.Token);
+                    : new SweepRunner(store, new PlainProgress(Console.Out), HarnessCache.Directory()).Run(experiment, plan, torchDevice, provenance, cancel.Token);
             }
             catch (OperationCanceledException)
             {
@@ -79,7 +79,7 @@ public static class RunCommand
         AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx => result = new SweepRunner(store, new LiveProgress(ctx)).Run(experiment, plan, device, provenance, cancel));
+            .Start(ctx => result = new SweepRunner(store, new LiveProgress(ctx), HarnessCache.Directory()).Run(experiment, plan, device, provenance, cancel));
         return result!;
     }
 

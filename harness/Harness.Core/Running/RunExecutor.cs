@@ -14,7 +14,8 @@ namespace Harness.Core.Running;
 /// steps, appends <c>steps.csv</c> as it goes and ends with <c>metrics.csv</c> and the final manifest.
 /// A failure ends this run only: its status and message go to the manifest, and the sweep continues.
 /// </summary>
-public sealed class RunExecutor(ResultStore store, Device device, Provenance provenance, IRunObserver observer)
+/// <param name="cacheDirectory">Token files and prepared datasets (null: tokenize in memory, no prepared data).</param>
+public sealed class RunExecutor(ResultStore store, Device device, Provenance provenance, IRunObserver observer, string? cacheDirectory = null)
 {
     private sealed record Outcome(RunStatus Status, string? Message, string Implementation, string StateDtype);
 
@@ -78,7 +79,9 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
         var training = config.Training;
         var workloadDescriptor = WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType());
         var optimizerDescriptor = OptimizerCatalog.Find(run.Variant.Kind)!;
-        using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ScalarType.Float32, training.BatchSize));
+        var dataLocations = new Harness.Experiments.Data.DataLocations(
+            string.IsNullOrEmpty(config.SourcePath) ? null : Path.GetDirectoryName(Path.GetFullPath(config.SourcePath)), cacheDirectory);
+        using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ScalarType.Float32, training.BatchSize) { Data = dataLocations });
         using var optimizer = optimizerDescriptor.Create(workload.Parameters, run.Variant.Options);
         var clock = new SynchronizedClock(device);
         var driver = new StandardStepDriver(clock, training.GradClip);
