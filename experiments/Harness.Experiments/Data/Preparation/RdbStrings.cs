@@ -42,7 +42,7 @@ public static class RdbStrings
             zlib.ReadExactly(plain);
             return plain[0] == (byte)'X' && plain[1] == (byte)'\n' ? plain : null;
         }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
             return null;
         }
