@@ -26,7 +26,7 @@ public static class ParquetText
         var fields = reader.Schema.GetDataFields();
         var field = fields.FirstOrDefault(f => f.Name == column)
             ?? throw new DataException(path, $"no column '{column}' (columns: {string.Join(", ", fields.Select(f => f.Name))}); set text_column");
-        if (field.ClrType != typeof(string))
+        if (field.ClrType != typeof(string) && field.ClrType != typeof(ReadOnlyMemory<char>))
             throw new DataException(path, $"column '{column}' holds {field.ClrType.Name}, not text");
         var documents = new List<string>();
         for (var g = 0; g < reader.RowGroupCount; g++)
