@@ -23,6 +23,11 @@ public static class CliErrors
             Console.Error.WriteLine($"harness: {e.Problems.Count} problem(s) in the configuration; nothing was run");
             return ExitCodes.BadInput;
         }
+        catch (Harness.Experiments.Data.DataException e)
+        {
+            Console.Error.WriteLine($"harness: {e.Message}");
+            return ExitCodes.BadInput;
+        }
         catch (Exception e) when (e is ResultFormatException or DeviceUnavailableException or FileNotFoundException or DirectoryNotFoundException)
         {
             Console.Error.WriteLine($"harness: {e.Message}");

@@ -12,6 +12,8 @@ public sealed class ByteTokenizer : ITokenizer
 
     public int VocabSize => 256;
 
+    public int? EndOfText => null;
+
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);

@@ -29,6 +29,8 @@ public sealed class Gpt2Tokenizer : ITokenizer
 
     public int VocabSize => 50257;
 
+    public int? EndOfText => 50256;
+
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);

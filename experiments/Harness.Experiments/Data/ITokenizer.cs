@@ -9,6 +9,9 @@ public interface ITokenizer
     /// <summary>Number of distinct ids; every id is in [0, VocabSize).</summary>
     int VocabSize { get; }
 
+    /// <summary>The id that separates documents (GPT-2's <c>&lt;|endoftext|&gt;</c>); null when the tokenizer has none.</summary>
+    int? EndOfText { get; }
+
     int[] Encode(string text);
 
     string Decode(IEnumerable<int> ids);

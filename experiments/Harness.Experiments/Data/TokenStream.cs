@@ -4,10 +4,12 @@ namespace Harness.Experiments.Data;
 /// The tokens of a corpus, split by position: training is the head, validation the tail, and the tail is
 /// a whole number of windows (a window is seq_len + 1 tokens: inputs plus the shifted target). Keeping
 /// the split by position, not by sampled window, means no validation token is ever trained on.
+/// The tokens live either in an array or in a memory-mapped <see cref="TokenFile"/> (which the stream then owns).
 /// </summary>
-public sealed class TokenStream
+public sealed class TokenStream : IDisposable
 {
-    private readonly int[] tokens;
+    private readonly int[]? tokens;
+    private readonly TokenFile? file;
 
     /// <param name="tokens">Token ids, each in [0, <paramref name="vocabSize"/>).</param>
     /// <param name="vocabSize">The tokenizer's vocabulary size.</param>
@@ -17,23 +19,44 @@ public sealed class TokenStream
     public TokenStream(int[] tokens, int vocabSize, double valFraction, int window)
     {
         ArgumentNullException.ThrowIfNull(tokens);
+        (TrainLength, ValidationLength) = SplitLengths(tokens.Length, vocabSize, valFraction, window);
+        this.tokens = tokens;
+        Count = tokens.Length;
+        VocabSize = vocabSize;
+        Window = window;
+    }
+
+    /// <summary>Splits a memory-mapped token file; the stream owns and disposes it.</summary>
+    /// <exception cref="ArgumentException">A split is too short for one window, or the file exceeds 2^31 tokens.</exception>
+    public TokenStream(TokenFile file, int vocabSize, double valFraction, int window)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        if (file.Count > int.MaxValue)
+            throw new ArgumentException($"{file.FilePath}: {file.Count} tokens is more than this harness indexes (2^31 - 1)", nameof(file));
+        (TrainLength, ValidationLength) = SplitLengths((int)file.Count, vocabSize, valFraction, window);
+        this.file = file;
+        Count = (int)file.Count;
+        VocabSize = vocabSize;
+        Window = window;
+    }
+
+    private static (int Train, int Validation) SplitLengths(int count, int vocabSize, double valFraction, int window)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(window, 2);
         if (!(valFraction > 0 && valFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(valFraction), $"must be in (0, 1) (got {valFraction:R})");
-        long validationWindows = (long)Math.Floor(tokens.Length * valFraction / window);
+        long validationWindows = (long)Math.Floor(count * valFraction / window);
         if (validationWindows < 1)
             throw new ArgumentException(
-                $"the validation split ({valFraction:R} of {tokens.Length} tokens = {tokens.Length * valFraction:F0}) is shorter than one window of " +
+                $"the validation split ({valFraction:R} of {count} tokens = {count * valFraction:F0}) is shorter than one window of " +
                 $"{window} tokens (seq_len + 1); raise val_fraction, lower seq_len or use a longer corpus", nameof(valFraction));
-        ValidationLength = checked((int)(validationWindows * window));
-        TrainLength = tokens.Length - ValidationLength;
-        if (TrainLength < window)
+        var validation = checked((int)(validationWindows * window));
+        var train = count - validation;
+        if (train < window)
             throw new ArgumentException(
-                $"the training split ({TrainLength} tokens) is shorter than one window of {window} tokens (seq_len + 1)", nameof(valFraction));
-        this.tokens = tokens;
-        VocabSize = vocabSize;
-        Window = window;
+                $"the training split ({train} tokens) is shorter than one window of {window} tokens (seq_len + 1)", nameof(valFraction));
+        return (train, validation);
     }
 
     /// <summary>Tokenizes <paramref name="text"/> and splits it.</summary>
@@ -48,7 +71,10 @@ public sealed class TokenStream
     /// <summary>Tokens per example: seq_len + 1.</summary>
     public int Window { get; }
 
-    public int Count => tokens.Length;
+    public int Count { get; }
+
+    /// <summary>The token file behind the stream, if any.</summary>
+    public TokenFile? File => file;
 
     /// <summary>Training tokens are [0, TrainLength).</summary>
     public int TrainLength { get; }
@@ -58,9 +84,29 @@ public sealed class TokenStream
 
     public int ValidationLength { get; }
 
-    public ReadOnlySpan<int> All => tokens;
+    /// <summary>Every token, for array-backed streams (a mapped file is read window by window with <see cref="CopyWindow"/>).</summary>
+    public ReadOnlySpan<int> All => Array();
 
-    public ReadOnlySpan<int> Train => tokens.AsSpan(0, TrainLength);
+    public ReadOnlySpan<int> Train => Array().AsSpan(0, TrainLength);
 
-    public ReadOnlySpan<int> Validation => tokens.AsSpan(TrainLength, ValidationLength);
+    public ReadOnlySpan<int> Validation => Array().AsSpan(TrainLength, ValidationLength);
+
+    private int[] Array() => tokens
+        ?? throw new InvalidOperationException($"the tokens of {file!.FilePath} are memory-mapped; read them with CopyWindow");
+
+    /// <summary>Copies the tokens [start, start + destination.Length) as int64 ids.</summary>
+    public void CopyWindow(long start, Span<long> destination)
+    {
+        if (tokens is not null)
+        {
+            var source = tokens.AsSpan(checked((int)start), destination.Length);
+            for (var i = 0; i < source.Length; i++) destination[i] = source[i];
+            return;
+        }
+        Span<ushort> buffer = destination.Length <= 4096 ? stackalloc ushort[destination.Length] : new ushort[destination.Length];
+        file!.CopyTo(start, buffer);
+        for (var i = 0; i < buffer.Length; i++) destination[i] = buffer[i];
+    }
+
+    public void Dispose() => file?.Dispose();
 }

@@ -10,7 +10,7 @@ namespace Harness.Experiments.Models;
 /// HF <c>LlamaForCausalLM</c> layout (<c>model.layers.0.self_attn.q_proj.weight</c>, …, <c>lm_head.weight</c>)
 /// so optimizer traces and state dicts read like the reference scripts'.
 /// </summary>
-public sealed class Llama : nn.Module<Tensor, Tensor>
+public sealed class Llama : nn.Module<Tensor, Tensor>, ICausalLanguageModel
 {
     private readonly LlamaDecoder model;
     private readonly Projection lm_head;
@@ -31,6 +31,17 @@ public sealed class Llama : nn.Module<Tensor, Tensor>
     }
 
     public LlamaConfig Config { get; }
+
+    public int VocabSize => Config.VocabSize;
+
+    /// <summary>RoPE has no learned positions, so no length limit.</summary>
+    public int? MaxSequenceLength => null;
+
+    public long ParameterCount => Config.ParameterCount;
+
+    public nn.Module Module => this;
+
+    public Tensor Logits(Tensor tokens) => forward(tokens);
 
     /// <summary>[batch, seq] int64 token ids -> [batch, seq, vocab] logits.</summary>
     public override Tensor forward(Tensor tokens)

@@ -7,66 +7,97 @@ using static TorchSharp.torch;
 namespace Harness.Experiments.Workloads;
 
 /// <summary>
-/// Next-token prediction with a <see cref="Llama"/> model on a built-in corpus. Training batches are
-/// random windows of the training split drawn from a generator seeded by the run seed; evaluation uses
-/// evenly spaced windows of the validation split, the same at every call and for every seed, so
-/// validation losses compare along a run, across optimizers and across seeds.
+/// Next-token prediction with a decoder (<see cref="Llama"/> or <see cref="Gpt2"/>) on a corpus. Training
+/// batches are random windows of the training split drawn from a generator seeded by the run seed;
+/// evaluation uses evenly spaced windows of the validation split, the same at every call and for every
+/// seed, so validation losses compare along a run, across optimizers and across seeds. Windows are
+/// copied out of the token stream on the CPU (a memory-mapped file is never loaded whole) and moved to
+/// the run's device.
 /// </summary>
 public sealed class LanguageModelWorkload : IWorkload
 {
-    private readonly Llama model;
-    private readonly Tensor tokens;          // the whole stream, int32, on the run's device
+    private readonly ICausalLanguageModel model;
     private readonly Generator trainDraws, validationDraws;
     private readonly int batchSize, seqLen;
     private readonly Device device;
 
-    /// <summary>Tokenizes the spec's corpus (no cache yet) and builds the model.</summary>
+    /// <summary>Loads the spec's corpus (through the token cache when the context names one) and builds a LLaMA model.</summary>
+    /// <exception cref="DataException">The corpus files are missing or malformed.</exception>
     public LanguageModelWorkload(LlamaSpec spec, WorkloadContext context)
-        : this(spec, context, LoadTokens(spec))
+        : this(spec, context, LoadTokens(spec?.Data, spec?.SeqLen ?? 0, context))
     {
     }
 
-    /// <summary>Builds the model for already tokenized data (its window must be seq_len + 1).</summary>
+    /// <summary>Builds a LLaMA model for already tokenized data (its window must be seq_len + 1).</summary>
     /// <exception cref="ArgumentException">The spec is invalid or does not fit the data.</exception>
     public LanguageModelWorkload(LlamaSpec spec, WorkloadContext context, TokenStream data)
+        : this(Checked(spec, spec?.SeqLen ?? 0, "llama"), context, data,
+               init => new Llama(LlamaConfig.FromSpec(spec!, data.VocabSize), init))
     {
-        ArgumentNullException.ThrowIfNull(spec);
+    }
+
+    /// <summary>Loads the spec's corpus and builds a GPT-2 model.</summary>
+    /// <exception cref="DataException">The corpus files are missing or malformed.</exception>
+    public LanguageModelWorkload(Gpt2Spec spec, WorkloadContext context)
+        : this(spec, context, LoadTokens(spec?.Data, spec?.SeqLen ?? 0, context))
+    {
+    }
+
+    /// <summary>Builds a GPT-2 model for already tokenized data.</summary>
+    public LanguageModelWorkload(Gpt2Spec spec, WorkloadContext context, TokenStream data)
+        : this(Checked(spec, spec?.SeqLen ?? 0, "gpt2"), context, data,
+               init => new Gpt2(Gpt2Config.Resolve(spec!.Size, data.VocabSize, spec.Hidden, spec.Layers, spec.Heads, spec.Context), init))
+    {
+    }
+
+    private LanguageModelWorkload(int seqLen, WorkloadContext context, TokenStream data, Func<Generator, ICausalLanguageModel> build)
+    {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(data);
-        var problems = spec.Validate().ToList();
-        if (problems.Count > 0)
-            throw new ArgumentException("invalid llama workload: " + string.Join("; ", problems.Select(p => $"{p.Key}: {p.Message}")), nameof(spec));
-        if (data.Window != spec.SeqLen + 1)
-            throw new ArgumentException($"token windows hold {data.Window} tokens but seq_len {spec.SeqLen} needs {spec.SeqLen + 1}", nameof(data));
+        if (data.Window != seqLen + 1)
+            throw new ArgumentException($"token windows hold {data.Window} tokens but seq_len {seqLen} needs {seqLen + 1}", nameof(data));
         ArgumentOutOfRangeException.ThrowIfLessThan(context.BatchSize, 1);
         if (!is_floating_point(context.DType))
             throw new ArgumentException($"a language model needs a floating-point dtype (got {context.DType})", nameof(context));
 
-        Config = LlamaConfig.FromSpec(spec, data.VocabSize);
         Data = data;
         batchSize = context.BatchSize;
-        seqLen = spec.SeqLen;
+        this.seqLen = seqLen;
         device = context.Device;
 
         using (var init = new Generator(SeedStreams.Derive(context.Seed, SeedStreams.Init), CPU))
-            model = new Llama(Config, init);
-        if (context.DType != ScalarType.Float32) model.to(context.DType);
-        if (device.type != DeviceType.CPU) model.to(device);
-        model.train();
+            model = build(init);
+        if (model.MaxSequenceLength is { } max && seqLen > max)
+        {
+            model.Dispose();
+            throw new ArgumentException($"seq_len {seqLen} is longer than the model's context of {max} positions", nameof(data));
+        }
+        if (context.DType != ScalarType.Float32) model.Module.to(context.DType);
+        if (device.type != DeviceType.CPU) model.Module.to(device);
+        model.Module.train();
         // Read after the moves: moving replaces the parameter objects.
         Parameters = model.NamedParameters();
 
-        tokens = tensor(data.All.ToArray(), ScalarType.Int32, device);
         trainDraws = new Generator(SeedStreams.Derive(context.Seed, SeedStreams.TrainBatches), CPU);
         validationDraws = new Generator(SeedStreams.Derive(context.Seed, SeedStreams.ValidationBatches), CPU);
     }
 
-    public LlamaConfig Config { get; }
+    private static int Checked(WorkloadSpec? spec, int seqLen, string kind)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var problems = spec.Validate().ToList();
+        if (problems.Count > 0)
+            throw new ArgumentException($"invalid {kind} workload: " + string.Join("; ", problems.Select(p => $"{p.Key}: {p.Message}")), nameof(spec));
+        return seqLen;
+    }
+
+    /// <summary>The model's shape: its exact parameter count and vocabulary.</summary>
+    public ICausalLanguageModel Config => model;
 
     public TokenStream Data { get; }
 
     /// <summary>The model, for inspection (tests, parameter counts); the harness trains it through <see cref="Parameters"/>.</summary>
-    public Llama Model => model;
+    public nn.Module Model => model.Module;
 
     public IReadOnlyList<NamedParameter> Parameters { get; }
 
@@ -94,9 +125,9 @@ public sealed class LanguageModelWorkload : IWorkload
     {
         ArgumentNullException.ThrowIfNull(batch);
         using var scope = NewDisposeScope();
-        var logits = model.forward(batch.Inputs);
+        var logits = model.Logits(batch.Inputs);
         if (logits.dtype != ScalarType.Float32) logits = logits.to_type(ScalarType.Float32);
-        var loss = nn.functional.cross_entropy(logits.view(-1, Config.VocabSize), batch.Targets.view(-1));
+        var loss = nn.functional.cross_entropy(logits.view(-1, model.VocabSize), batch.Targets.view(-1));
         return loss.MoveToOuterDisposeScope();
     }
 
@@ -106,7 +137,7 @@ public sealed class LanguageModelWorkload : IWorkload
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         var starts = ValidationWindowStarts(batches);
         using var noGrad = no_grad();
-        model.eval();
+        model.Module.eval();
         try
         {
             double total = 0;
@@ -123,7 +154,7 @@ public sealed class LanguageModelWorkload : IWorkload
         }
         finally
         {
-            model.train();
+            model.Module.train();
         }
     }
 
@@ -142,29 +173,32 @@ public sealed class LanguageModelWorkload : IWorkload
         return starts;
     }
 
-    /// <summary>Gathers windows at <paramref name="starts"/> (CPU int64) into a batch that outlives <paramref name="scope"/>.</summary>
+    /// <summary>Copies the windows at <paramref name="starts"/> (CPU int64) into a batch that outlives <paramref name="scope"/>.</summary>
     private Batch Windows(Tensor starts, DisposeScope scope)
     {
-        var offsets = arange(Data.Window, ScalarType.Int64, CPU);
-        var index = (starts.unsqueeze(1) + offsets).to(device);
-        var windows = tokens.index_select(0, index.view(-1)).view(starts.shape[0], Data.Window).to_type(ScalarType.Int64);
+        var n = (int)starts.shape[0];
+        var at = starts.data<long>().ToArray();
+        var buffer = new long[n * Data.Window];
+        for (var i = 0; i < n; i++) Data.CopyWindow(at[i], buffer.AsSpan(i * Data.Window, Data.Window));
+        var windows = tensor(buffer, [n, Data.Window], ScalarType.Int64).to(device);
         var inputs = windows.narrow(1, 0, seqLen).contiguous();
         var targets = windows.narrow(1, 1, seqLen).contiguous();
         scope.MoveToOuter(inputs, targets);
         return new Batch(inputs, targets);
     }
 
-    private static TokenStream LoadTokens(LlamaSpec spec)
+    private static TokenStream LoadTokens(TextDataSpec? data, int seqLen, WorkloadContext context)
     {
-        ArgumentNullException.ThrowIfNull(spec);
-        var tokenizer = TokenizerCatalog.Create(spec.Data.Tokenizer);
-        return TokenStream.Encode(CorpusCatalog.ReadText(spec.Data.Corpus), tokenizer, spec.Data.ValFraction, spec.SeqLen + 1);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(context);
+        var tokenizer = TokenizerCatalog.Create(data.Tokenizer);
+        return TextCorpus.Load(data.Corpus, data.TextColumn, tokenizer, data.ValFraction, seqLen + 1, context.Data);
     }
 
     public void Dispose()
     {
         model.Dispose();
-        tokens.Dispose();
+        Data.Dispose();
         trainDraws.Dispose();
         validationDraws.Dispose();
     }

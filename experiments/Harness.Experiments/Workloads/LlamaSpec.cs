@@ -5,8 +5,13 @@ namespace Harness.Experiments.Workloads;
 /// <summary>Where the text of a language-model workload comes from (<c>workload.data:</c>).</summary>
 public sealed record TextDataSpec : IValidatable
 {
-    /// <summary>A built-in corpus name (<c>moby-dick</c> is bundled).</summary>
+    /// <summary>
+    /// A bundled corpus (<c>moby-dick</c>), a prepared one (<c>prose</c>), or a path relative to the config
+    /// file: a text file, a glob of text files, a nanoGPT/llm.c <c>.bin</c>, or Parquet files.
+    /// </summary>
     public string Corpus { get; init; } = "moby-dick";
+    /// <summary>The string column read from Parquet files.</summary>
+    public string TextColumn { get; init; } = "text";
     /// <summary><c>byte</c> (256 ids, for tiny CPU runs) or <c>gpt2</c> (r50k BPE, 50257 ids).</summary>
     public string Tokenizer { get; init; } = "byte";
     /// <summary>Fraction of the token stream held out (from its end) for validation.</summary>
@@ -14,8 +19,10 @@ public sealed record TextDataSpec : IValidatable
 
     public IEnumerable<OptionProblem> Validate()
     {
-        if (Data.CorpusCatalog.Find(Corpus) is null)
-            yield return new("corpus", $"unknown corpus '{Corpus}'; built-in corpora: {string.Join(", ", Data.CorpusCatalog.All.Select(c => c.Name))}");
+        if (!Data.TextCorpus.LooksValid(Corpus))
+            yield return new("corpus", $"unknown corpus '{Corpus}'; built-in corpora: {string.Join(", ", Data.CorpusCatalog.All.Select(c => c.Name))}; " +
+                $"prepared: {string.Join(", ", Data.PreparedData.All.Where(d => d.Kind == Data.PreparedKind.Text).Select(d => d.Name))}; or a path to text, .bin or .parquet files");
+        if (string.IsNullOrWhiteSpace(TextColumn)) yield return new("text_column", "must not be empty");
         if (!Data.TokenizerCatalog.Names.Contains(Tokenizer))
             yield return new("tokenizer", $"unknown tokenizer '{Tokenizer}'; known: {string.Join(", ", Data.TokenizerCatalog.Names)}");
         if (!(ValFraction > 0 && ValFraction < 0.5)) yield return new("val_fraction", $"must be in (0, 0.5) (got {ValFraction:R})");

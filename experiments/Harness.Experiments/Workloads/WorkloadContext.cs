@@ -2,5 +2,9 @@ using static TorchSharp.torch;
 
 namespace Harness.Experiments.Workloads;
 
-/// <summary>What a workload needs from the run: seed, device, dtype and batch size.</summary>
-public sealed record WorkloadContext(int Seed, Device Device, ScalarType DType, int BatchSize);
+/// <summary>What a workload needs from the run: seed, device, dtype and batch size, and where data paths resolve.</summary>
+public sealed record WorkloadContext(int Seed, Device Device, ScalarType DType, int BatchSize)
+{
+    /// <summary>The config file's folder (relative data paths) and the cache (token files, prepared datasets).</summary>
+    public Data.DataLocations Data { get; init; } = Harness.Experiments.Data.DataLocations.None;
+}

@@ -37,9 +37,4 @@ public static class EnvCommand
         return command;
     }
 
-    /// <summary>Where native builds and data caches go: HARNESS_CACHE, else ~/.cache/harness.</summary>
-    public static string CacheRoot() =>
-        Environment.GetEnvironmentVariable("HARNESS_CACHE") is { Length: > 0 } dir
-            ? dir
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "harness");
 }

@@ -39,7 +39,7 @@ public static class RunCommand
             var torchDevice = DeviceResolver.Resolve(requested);
             var plan = Planner.Plan(experiment, torchDevice.ToString());
             var store = new ResultStore(parse.GetValue(output)!);
-            using var session = DeviceSession.Open(torchDevice, libTorch, DeviceSession.FindProbeSource(), EnvCommand.CacheRoot());
+            using var session = DeviceSession.Open(torchDevice, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory());
             var provenance = ProvenanceProbe.Collect(torchDevice) with
             {
                 LibTorchSource = libTorch.Source + (libTorch.Version is { } v ? $" ({v})" : ""),
@@ -61,7 +61,7 @@ public static class RunCommand
             {
                 result = Interactive()
                     ? RunLive(store, experiment, plan, session, provenance, cancel.Token)
-                    : new SweepRunner(store, new PlainProgress(Console.Out)).Run(experiment, plan, session, provenance, cancel.Token);
+                    : new SweepRunner(store, new PlainProgress(Console.Out), HarnessCache.Directory()).Run(experiment, plan, session, provenance, cancel.Token);
             }
             catch (OperationCanceledException)
             {
@@ -92,7 +92,7 @@ public static class RunCommand
         AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx => result = new SweepRunner(store, new LiveProgress(ctx)).Run(experiment, plan, session, provenance, cancel));
+            .Start(ctx => result = new SweepRunner(store, new LiveProgress(ctx), HarnessCache.Directory()).Run(experiment, plan, session, provenance, cancel));
         return result!;
     }
 

@@ -15,10 +15,11 @@ namespace Harness.Core.Running;
 /// steps, appends <c>steps.csv</c> as it goes and ends with <c>metrics.csv</c> and the final manifest.
 /// A failure ends this run only: its status and message go to the manifest, and the sweep continues.
 /// </summary>
-public sealed class RunExecutor(ResultStore store, DeviceSession session, Provenance provenance, IRunObserver observer)
+/// <param name="cacheDirectory">Token files and prepared datasets (null: tokenize in memory, no prepared data).</param>
+public sealed class RunExecutor(ResultStore store, DeviceSession session, Provenance provenance, IRunObserver observer, string? cacheDirectory = null)
 {
-    public RunExecutor(ResultStore store, Device device, Provenance provenance, IRunObserver observer)
-        : this(store, DeviceSession.Basic(device), provenance, observer) { }
+    public RunExecutor(ResultStore store, Device device, Provenance provenance, IRunObserver observer, string? cacheDirectory = null)
+        : this(store, DeviceSession.Basic(device), provenance, observer, cacheDirectory) { }
 
     private Device device => session.Device;
 
@@ -84,7 +85,9 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         var training = config.Training;
         var workloadDescriptor = WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType());
         var optimizerDescriptor = OptimizerCatalog.Find(run.Variant.Kind)!;
-        using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ParameterDType(training.Dtype), training.BatchSize));
+        var dataLocations = new Harness.Experiments.Data.DataLocations(
+            string.IsNullOrEmpty(config.SourcePath) ? null : Path.GetDirectoryName(Path.GetFullPath(config.SourcePath)), cacheDirectory);
+        using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ParameterDType(training.Dtype), training.BatchSize) { Data = dataLocations });
         // Optimizers with randomness of their own (Q-GaLore's stochastic rounding) are seeded from the run.
         var optimizerOptions = run.Variant.Options is IRunSeeded seeded ? seeded.WithRunSeed(run.Seed) : run.Variant.Options;
         using var optimizer = optimizerDescriptor.Create(workload.Parameters, optimizerOptions);

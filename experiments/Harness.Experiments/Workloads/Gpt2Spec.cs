@@ -1,0 +1,49 @@
+using Harness.Optimizers;
+
+namespace Harness.Experiments.Workloads;
+
+/// <summary>
+/// GPT-2 (learned positions, LayerNorm with biases, GELU MLP, head tied to the token table) on text
+/// (<c>workload: {kind: gpt2, ...}</c>). <see cref="Size"/> picks a preset (<c>small</c> is the 124M
+/// model); explicit <c>hidden/layers/heads/context</c> override it. seq_len must fit the context.
+/// </summary>
+public sealed record Gpt2Spec : WorkloadSpec
+{
+    public string Size { get; init; } = "tiny";
+    public int? Hidden { get; init; }
+    public int? Layers { get; init; }
+    public int? Heads { get; init; }
+    public int? Context { get; init; }
+    public int SeqLen { get; init; } = 128;
+    public TextDataSpec Data { get; init; } = new() { Tokenizer = "gpt2" };
+
+    public override IEnumerable<OptionProblem> Validate()
+    {
+        foreach (var p in base.Validate()) yield return p;
+        if (SeqLen < 2) yield return new("seq_len", $"must be >= 2 (got {SeqLen})");
+        if (Hidden is < 1) yield return new("hidden", $"must be >= 1 (got {Hidden})");
+        if (Layers is < 1) yield return new("layers", $"must be >= 1 (got {Layers})");
+        if (Heads is < 1) yield return new("heads", $"must be >= 1 (got {Heads})");
+        if (Context is < 1) yield return new("context", $"must be >= 1 (got {Context})");
+        foreach (var p in Data.Validate()) yield return p with { Key = $"data.{p.Key}" };
+        if (!Models.Gpt2Config.KnownSizes.Contains(Size))
+        {
+            yield return new("size", $"unknown size '{Size}'; known sizes: {string.Join(", ", Models.Gpt2Config.KnownSizes)}");
+            yield break;
+        }
+        if (Hidden is < 1 || Layers is < 1 || Heads is < 1 || Context is < 1) yield break;
+        Models.Gpt2Config? config = null;
+        string? shapeProblem = null;
+        try
+        {
+            config = Models.Gpt2Config.Resolve(Size, 256, Hidden, Layers, Heads, Context);
+        }
+        catch (ArgumentException e)
+        {
+            shapeProblem = e.Message;
+        }
+        if (shapeProblem is not null) yield return new(Heads is not null ? "heads" : Hidden is not null ? "hidden" : "size", shapeProblem);
+        if (config is not null && SeqLen > config.Context)
+            yield return new("seq_len", $"{SeqLen} is longer than the model's context of {config.Context} positions");
+    }
+}
