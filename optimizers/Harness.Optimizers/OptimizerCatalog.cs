@@ -1,4 +1,5 @@
 using Harness.Optimizers.AdamW;
+using Harness.Optimizers.Gefen;
 using Harness.Optimizers.Lion;
 
 namespace Harness.Optimizers;
@@ -18,6 +19,8 @@ public static class OptimizerCatalog
             "AdamW, decoupled weight decay (arXiv 1711.05101; torch.optim.AdamW)", (p, _) => 2 * ParamBytes(p), (p, o) => new AdamW.AdamW(p, o)),
         OptimizerDescriptor.Of<LionOptions>("lion", OptimizerTraits.PerParameterStep,
             "Lion, sign momentum (arXiv 2302.06675; google/automl lion)", (p, _) => ParamBytes(p), (p, o) => new Lion.Lion(p, o)),
+        OptimizerDescriptor.Of<GefenOptions>("gefen", OptimizerTraits.QuantizedState,
+            "Gefen by Nadav Benedek, block-shared v + uint8 codebook m (arXiv 2606.13894; ndvbd/Gefen v1.2.3)", Gefen.Gefen.ExpectedStateBytesFromGradients, (p, o) => new Gefen.Gefen(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>
