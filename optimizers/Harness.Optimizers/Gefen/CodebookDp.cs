@@ -39,9 +39,10 @@ public static class CodebookDp
 
     /// <summary>
     /// The codebook for a histogram (ascending, float32): the DP over the active bins when there are at
-    /// least <see cref="Codewords"/> of them, else the reference's padded codebook.
+    /// least <see cref="Codewords"/> of them; else the reference's padded codebook when
+    /// <paramref name="padSparse"/>, or the uniform grid linspace(−1, 1, 256) otherwise.
     /// </summary>
-    public static float[] FromHistogram(IReadOnlyList<float> counts)
+    public static float[] FromHistogram(IReadOnlyList<float> counts, bool padSparse = true)
     {
         if (counts.Count != Bins) throw new ArgumentException($"expected {Bins} counts", nameof(counts));
         var centers = new List<double>();
@@ -53,10 +54,14 @@ public static class CodebookDp
             weights.Add(counts[k]);
         }
         if (centers.Count == 0) throw new ArgumentException("cannot learn a codebook from an empty histogram", nameof(counts));
-        return centers.Count < Codewords
-            ? Padded(centers, Codewords)
-            : Solve(centers, weights, Codewords, forceEndpoints: true);
+        return centers.Count >= Codewords ? Solve(centers, weights, Codewords, forceEndpoints: true)
+            : padSparse ? Padded(centers, Codewords)
+            : Uniform(Codewords);
     }
+
+    /// <summary>Evenly spaced codewords over [−1, 1], endpoints included.</summary>
+    public static float[] Uniform(int codewords) =>
+        Enumerable.Range(0, codewords).Select(i => (float)(-1.0 + 2.0 * i / (codewords - 1))).ToArray();
 
     /// <summary>
     /// Fewer active points than codewords: the active centres, the last one repeated, then the first entry

@@ -16,6 +16,16 @@ public sealed record GefenOptions : OptimizerOptions
     /// </summary>
     public bool Fp32State { get; init; }
 
+    /// <summary>
+    /// When the first-step histogram has fewer than 256 active bins, pad the codebook as the reference does
+    /// (repeat the last active centre). Off by default, a deliberate deviation: when every tensor has P = 1
+    /// (small models) each block-normalised value is −1, 0 or +1, the padded codebook is {−1, ≈1, +1} and the
+    /// momentum degenerates to a sign scaled by the tensor's max, which diverges on the conformance problem.
+    /// Off, such a histogram gives the uniform grid linspace(−1, 1, 256). With ≥ 256 active bins (any model
+    /// with structured matrices, e.g. the golden trace) both settings run the reference's exact DP.
+    /// </summary>
+    public bool PadSparseCodebook { get; init; }
+
     public override IEnumerable<OptionProblem> Validate() =>
         base.Validate().Concat(ValidateBetas(Betas)).Concat(Positive(Eps, "eps")).Concat(NonNegative(WeightDecay, "weight_decay"));
 }
@@ -158,7 +168,7 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics
             any = true;
         }
         if (!any) return;
-        _codebook = tensor(CodebookDp.FromHistogram(counts)).to(grads.First(g => g is not null)!.device).DetachFromDisposeScope();
+        _codebook = tensor(CodebookDp.FromHistogram(counts, _options.PadSparseCodebook)).to(grads.First(g => g is not null)!.device).DetachFromDisposeScope();
     }
 
     private void Update(int i, Tensor grad, double lr)

@@ -59,7 +59,8 @@ public sealed class BlockPeriodsTests
     {
         double[] squares = [1, 1, 4, 4, 1, 1, 4, 4];
         var logs = squares.Select(v => Math.Log(v + 1e-12)).ToArray();
-        Assert.Equal(Math.Log(4), BlockPeriods.Score(logs, 2), 12);
+        Assert.Equal(Math.Log(4 + 1e-12) - Math.Log(1 + 1e-12), BlockPeriods.Score(logs, 2), 14);
+        Assert.Equal(Math.Log(4), BlockPeriods.Score(logs, 2), 11);
         Assert.Equal(0, BlockPeriods.Score(logs, 4), 15);
     }
 

@@ -68,6 +68,25 @@ public sealed class GefenTests(ITestOutputHelper output)
         AssertClose([0.4397355f, 0.6214855f, 0.3172934f, 0.7439276f, -0.9683154f, -0.1115249f, 0.8322305f, 1.7540487f], p.Value, 1e-6);
     }
 
+    [Theory]
+    [InlineData(false, 256)]
+    [InlineData(true, 3)]
+    public void A_sparse_first_histogram_gives_the_uniform_grid_unless_reference_padding_is_asked(bool pad, int distinct)
+    {
+        using var scope = NewDisposeScope();
+        // Only P = 1 tensors: every normalised value is -1 or +1, two active bins.
+        var b = Param("b", zeros(8));
+        using var opt = new GefenOptimizer([b], new GefenOptions { PadSparseCodebook = pad });
+        b.Value.grad = randn([8], generator: new Generator(5));
+        opt.Step(1e-3);
+
+        var book = opt.DerivedTensors[GefenOptimizer.CodebookKey].data<float>().ToArray();
+        Assert.Equal(distinct, book.Distinct().Count());
+        Assert.Equal(-1f, book[0]);
+        Assert.Equal(1f, book[^1]);
+        if (!pad) Assert.Equal(-1f + 2f * 100 / 255, book[100], 6);
+    }
+
     [Fact]
     public void Nearest_codeword_breaks_ties_to_the_lower_index_and_clamps_outside()
     {
@@ -198,7 +217,7 @@ public sealed class GefenTests(ITestOutputHelper output)
         second.LoadStateDict(saved);
 
         Assert.Equal(first.ParameterChoices["gefen_periods"], second.ParameterChoices["gefen_periods"]);
-        Assert.True(first.DerivedTensors["gefen.codebook"].equal(second.DerivedTensors["gefen.codebook"]).item<bool>());
+        Assert.True(first.DerivedTensors["gefen.codebook"].equal(second.DerivedTensors["gefen.codebook"]).all().item<bool>());
         Assert.Equal(5, second.GlobalStep);
         Assert.Equal(5, second.StateDict()["w/step"].item<long>());
         Assert.Equal(first.StateBytes, second.StateBytes);
@@ -209,7 +228,7 @@ public sealed class GefenTests(ITestOutputHelper output)
                 ps[0].Value.grad = grads[2 * t]; ps[1].Value.grad = grads[2 * t + 1]; o.Step(1e-2);
             }
         }
-        for (var i = 0; i < 2; i++) Assert.True(a[i].Value.equal(b[i].Value).item<bool>(), $"{a[i].Name} differs after the round trip");
+        for (var i = 0; i < 2; i++) Assert.True(a[i].Value.equal(b[i].Value).all().item<bool>(), $"{a[i].Name} differs after the round trip");
         Assert.Equal(10, second.GlobalStep);
     }
 
@@ -240,7 +259,7 @@ public sealed class GefenTests(ITestOutputHelper output)
         using (var opt = new GefenOptimizer([frozen], new GefenOptions()))
         {
             for (var t = 0; t < 3; t++) { frozen.Value.grad = randn([16, 48], generator: gen); opt.Step(0); }
-            Assert.True(frozen.Value.equal(p0).item<bool>());
+            Assert.True(frozen.Value.equal(p0).all().item<bool>());
             Assert.True(opt.StateDict()["w/vmean"].sum().item<float>() > 0);
         }
 
