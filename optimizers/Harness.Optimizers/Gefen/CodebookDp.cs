@@ -152,4 +152,18 @@ public static class CodebookDp
         Array.Sort(book);
         return book;
     }
+
+    /// <summary>
+    /// Index of the nearest codeword: lower bound, then the lower neighbour on a tie. NaN-free input is assumed
+    /// (a NaN block scale is masked to 0 first, the reference path's policy).
+    /// </summary>
+    public static Tensor Nearest(Tensor codebook, Tensor values)
+    {
+        var flat = values.reshape(-1).to(ScalarType.Float32);
+        var k = codebook.numel();
+        var idx = searchsorted(codebook, flat);
+        var left = (idx - 1).clamp_(0, k - 1);
+        var right = idx.clamp(0, k - 1);
+        return where((flat - codebook.take(left)).abs() <= (flat - codebook.take(right)).abs(), left, right).view(values.shape);
+    }
 }

@@ -32,10 +32,13 @@ public sealed record GefenOptions : OptimizerOptions
 
 /// <summary>
 /// "Gefen" by Nadav Benedek: AdamW with a block-shared second moment and a uint8 first moment in one
-/// learned global codebook (arXiv 2606.13894). Reference code: ndvbd/Gefen v1.2.3 @27f3a28, <c>gefen.py</c>
-/// (the <c>fused=False</c> path, against which the golden <c>gefen</c> trace was recorded),
-/// <c>partitioning.py</c>, <c>quantization.py</c>. This is a derivative of Gefen; its licence asks that the
-/// citation be kept: N. Benedek, "Gefen: ...", arXiv:2606.13894, 2026 (see the repository README's BibTeX).
+/// learned global codebook. Paper: N. Benedek, T. Koren, O. Fried, "Gefen: Optimized Stochastic Optimizer",
+/// arXiv:2606.13894 (2026) — citation kept as Gefen's licence asks:
+/// <c>@article{benedek2026gefen, title={Gefen: Optimized Stochastic Optimizer}, author={Benedek, Nadav and
+/// Koren, Tomer and Fried, Ohad}, journal={arXiv preprint arXiv:2606.13894}, year={2026}}</c>.
+/// This is a derivative of Gefen. Reference code: ndvbd/Gefen v1.2.3 @27f3a28, <c>gefen.py</c> (the
+/// <c>fused=False</c> path, against which the golden <c>gefen</c> trace was recorded), <c>partitioning.py</c>,
+/// <c>quantization.py</c>.
 /// </summary>
 /// <remarks>
 /// Per tensor, flat gradient g (row-major) in blocks b of length P, the period chosen once from the first
@@ -194,24 +197,10 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics
         s.Magnitude.copy_(m.abs().reshape(-1, s.ScaleRun).amax([1], keepdim: true));
         var scales = ScalesFor(s).to(ScalarType.Float32);
         var normalized = m.div_(scales).masked_fill_(scales.gt(0).logical_not(), 0);
-        var codes = Nearest(codebook, normalized);
+        var codes = CodebookDp.Nearest(codebook, normalized);
         s.Codes.copy_(codes.to(ScalarType.Byte));
         var quantized = codebook.take(codes).to(grad.dtype) * ScalesFor(s);
         param.add_((quantized * stepSize).reshape(param.shape).mul_(lr).neg_());
-    }
-
-    /// <summary>
-    /// Index of the nearest codeword: lower bound, then the lower neighbour on a tie. NaN-free input is assumed
-    /// (a NaN block scale is masked to 0 first, the reference path's policy).
-    /// </summary>
-    public static Tensor Nearest(Tensor codebook, Tensor values)
-    {
-        var flat = values.reshape(-1).to(ScalarType.Float32);
-        var k = codebook.numel();
-        var idx = searchsorted(codebook, flat);
-        var left = (idx - 1).clamp_(0, k - 1);
-        var right = idx.clamp(0, k - 1);
-        return where((flat - codebook.take(left)).abs() <= (flat - codebook.take(right)).abs(), left, right).view(values.shape);
     }
 
     // The momentum scale of every element, shaped like the [n/P, P] view (P = 1: each run of D repeated).

@@ -93,7 +93,7 @@ public sealed class GefenTests(ITestOutputHelper output)
         using var scope = NewDisposeScope();
         var c = linspace(-1, 1, 256);
         var mid = (c[10] + c[11]) / 2;
-        var idx = GefenOptimizer.Nearest(c, stack([tensor(0f), tensor(-2f), tensor(2f), mid, c[200]])).data<long>().ToArray();
+        var idx = Harness.Optimizers.Gefen.CodebookDp.Nearest(c, stack([tensor(0f), tensor(-2f), tensor(2f), mid, c[200]])).data<long>().ToArray();
         Assert.Equal(new long[] { 127, 0, 255, 10, 200 }, idx);
     }
 
