@@ -1,6 +1,7 @@
 using Harness.Optimizers.Adam8bit;
 using Harness.Optimizers.AdamW;
 using Harness.Optimizers.GaLore;
+using Harness.Optimizers.Gefen;
 using Harness.Optimizers.Lion;
 using Harness.Optimizers.QGaLore;
 using Harness.Optimizers.SubTrackPlusPlus;
@@ -31,6 +32,8 @@ public static class OptimizerCatalog
         OptimizerDescriptor.Of<SubTrackPlusPlusOptions>("subtrackpp", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices,
             "SubTrack++, Grassmann subspace tracking + projection-aware Adam (arXiv 2502.01586; criticalml-uw/SubTrack)",
             SubTrackPlusPlus.SubTrackPlusPlus.ExpectedStateBytes, (p, o) => new SubTrackPlusPlus.SubTrackPlusPlus(p, o)),
+        OptimizerDescriptor.Of<GefenOptions>("gefen", OptimizerTraits.QuantizedState,
+            "Gefen by Nadav Benedek, block-shared v + uint8 codebook m (arXiv 2606.13894; ndvbd/Gefen v1.2.3)", Gefen.Gefen.ExpectedStateBytesFromGradients, (p, o) => new Gefen.Gefen(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>

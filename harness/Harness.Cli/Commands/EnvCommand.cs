@@ -29,7 +29,7 @@ public static class EnvCommand
             Console.WriteLine($"cuda: {(available ? $"{cuda.device_count()} device(s)" : "not available")}");
             if (available)
             {
-                using var session = DeviceSession.Open(CUDA, libTorch, DeviceSession.FindProbeSource(), CacheRoot());
+                using var session = DeviceSession.Open(CUDA, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory());
                 Console.WriteLine($"memory probe: {session.ProbeStatus}");
             }
             return ExitCodes.Ok;

@@ -195,7 +195,8 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         metrics.Add(new()
         {
             Name = MetricNames.ExpectedStateBytes,
-            Value = optimizerDescriptor.ExpectedStateBytes(workload.Parameters, run.Variant.Options),
+            // A data-dependent layout (Gefen's periods) is known only to the optimizer once the gradients are gone.
+            Value = optimizer is IOptimizerDiagnostics d ? d.ExpectedStateBytes : optimizerDescriptor.ExpectedStateBytes(workload.Parameters, run.Variant.Options),
             Unit = "bytes",
             Note = "closed-form formula of the optimizer",
         });

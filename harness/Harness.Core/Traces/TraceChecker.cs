@@ -66,13 +66,17 @@ public sealed class TraceChecker
                 $"optimizer '{key}' (kind {entry.Kind}): hyperparameters do not bind to {descriptor.OptionsType.Name}: "
                 + string.Join("; ", problems.Select(p => $"{p.Key} {p.Message}")));
 
-        var errors = Replay(manifestPath, manifest, key, entry, descriptor, options);
-        var status = errors.All(e => e.Within(tolerance)) ? TraceStatus.Passed : TraceStatus.Failed;
-        return new TraceReport(key, entry.Kind, status, tolerance, errors);
+        var diagnostics = new List<TraceDiagnostic>();
+        var errors = Replay(manifestPath, manifest, key, entry, descriptor, options, diagnostics);
+        var status = errors.All(e => e.Within(tolerance)) && diagnostics.All(d => d.Passed) ? TraceStatus.Passed : TraceStatus.Failed;
+        return new TraceReport(key, entry.Kind, status, tolerance, errors, Diagnostics: diagnostics);
     }
 
+    /// <summary>The largest absolute difference allowed between a derived tensor and the reference's (e.g. a codebook).</summary>
+    public const double DiagnosticTensorTolerance = 1e-6;
+
     private static List<TraceError> Replay(string manifestPath, GoldenManifest manifest, string key,
-        GoldenOptimizer entry, OptimizerDescriptor descriptor, OptimizerOptions options)
+        GoldenOptimizer entry, OptimizerDescriptor descriptor, OptimizerOptions options, List<TraceDiagnostic> diagnostics)
     {
         // One scope for the whole replay: the loaded files, the parameters and every temporary go with it.
         using var scope = NewDisposeScope();
@@ -115,7 +119,37 @@ public sealed class TraceChecker
                 errors.Add(new TraceError(t + 1, name, error, moved, relative));
             }
         }
+        if (optimizer is IOptimizerDiagnostics d) diagnostics.AddRange(CompareDiagnostics(d, entry, reference));
         return errors;
+    }
+
+    // Data-dependent choices the reference recorded: integer maps in the manifest entry's extra fields,
+    // tensors in its trace file, matched by name; a choice the reference did not record is not compared.
+    private static IEnumerable<TraceDiagnostic> CompareDiagnostics(IOptimizerDiagnostics d, GoldenOptimizer entry, Dictionary<string, Tensor> reference)
+    {
+        foreach (var (name, ours) in d.ParameterChoices)
+        {
+            if (!entry.Extra.TryGetValue(name, out var recorded) || recorded.ValueKind != System.Text.Json.JsonValueKind.Object) continue;
+            var expected = recorded.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64(), StringComparer.Ordinal);
+            var wrong = expected.Where(kv => !ours.TryGetValue(kv.Key, out var v) || v != kv.Value)
+                .Select(kv => $"{kv.Key}: ours {(ours.TryGetValue(kv.Key, out var v) ? v.ToString(System.Globalization.CultureInfo.InvariantCulture) : "none")}, reference {kv.Value}")
+                .Concat(ours.Keys.Except(expected.Keys).Select(k => $"{k}: not in the reference")).ToList();
+            yield return new TraceDiagnostic(name, wrong.Count == 0,
+                wrong.Count == 0 ? $"{expected.Count} entries" : $"{wrong.Count} of {expected.Count} differ; first {wrong[0]}");
+        }
+        foreach (var (name, ours) in d.DerivedTensors)
+        {
+            if (!reference.TryGetValue(name, out var theirs)) continue;
+            using var scope = NewDisposeScope();
+            if (!ours.shape.SequenceEqual(theirs.shape))
+            {
+                yield return new TraceDiagnostic(name, false, $"shape [{string.Join(",", ours.shape)}], reference [{string.Join(",", theirs.shape)}]");
+                continue;
+            }
+            var maxDiff = (ours.detach().cpu().to(ScalarType.Float64) - theirs.to(ScalarType.Float64)).abs().max().item<double>();
+            yield return new TraceDiagnostic(name, maxDiff <= DiagnosticTensorTolerance,
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"max |ours - reference| = {maxDiff:0.###e0}, bound {DiagnosticTensorTolerance:0e0}"));
+        }
     }
 
     // Roles as a workload would set them: the manifest's low-rank targets are the projected matrices,

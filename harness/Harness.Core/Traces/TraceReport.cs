@@ -14,7 +14,8 @@ public sealed record TraceReport(
     TraceStatus Status,
     double Tolerance,
     IReadOnlyList<TraceError> Errors,
-    string? Message = null)
+    string? Message = null,
+    IReadOnlyList<TraceDiagnostic>? Diagnostics = null)
 {
     public bool Passed => Status == TraceStatus.Passed;
 
@@ -32,6 +33,7 @@ public sealed record TraceReport(
         var sb = new StringBuilder();
         sb.Append(inv, $"golden trace '{OptimizerKey}' (kind {Kind}): {Status}, tolerance {Tolerance:0.#e0}").AppendLine();
         if (Message is not null) sb.Append("  ").AppendLine(Message);
+        foreach (var d in Diagnostics ?? []) sb.Append(inv, $"  {d.Name}: {(d.Passed ? "equal" : "DIFFERENT")} ({d.Detail})").AppendLine();
         if (Errors.Count == 0) return sb.ToString();
 
         var steps = Errors.Select(e => e.Step).Distinct().Order().ToList();
