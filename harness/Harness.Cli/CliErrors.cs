@@ -1,3 +1,4 @@
+using Harness.Core.Checkpoints;
 using Harness.Core.Config;
 using Harness.Core.Devices;
 using Harness.Core.Results;
@@ -23,7 +24,8 @@ public static class CliErrors
             Console.Error.WriteLine($"harness: {e.Problems.Count} problem(s) in the configuration; nothing was run");
             return ExitCodes.BadInput;
         }
-        catch (Exception e) when (e is ResultFormatException or DeviceUnavailableException or FileNotFoundException or DirectoryNotFoundException)
+        catch (Exception e) when (e is ResultFormatException or CheckpointException or ExperimentLockedException
+                                      or DeviceUnavailableException or FileNotFoundException or DirectoryNotFoundException)
         {
             Console.Error.WriteLine($"harness: {e.Message}");
             return ExitCodes.BadInput;

@@ -154,6 +154,31 @@ public sealed class LanguageModelWorkload : IWorkload
         return new Batch(inputs, targets);
     }
 
+    /// <summary>The two batch generators' states (the validation windows are fixed, so only draws matter).</summary>
+    public IReadOnlyDictionary<string, Tensor> SaveState() => new Dictionary<string, Tensor>(StringComparer.Ordinal)
+    {
+        ["train_generator"] = trainDraws.get_state(),
+        ["validation_generator"] = validationDraws.get_state(),
+    };
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        foreach (var (key, generator) in new[] { ("train_generator", trainDraws), ("validation_generator", validationDraws) })
+        {
+            if (!state.TryGetValue(key, out var saved))
+                throw new ArgumentException($"workload state lacks '{key}'", nameof(state));
+            using var expected = generator.get_state();
+            if (saved.dtype != ScalarType.Byte || !saved.shape.SequenceEqual(expected.shape))
+                throw new ArgumentException(
+                    $"workload state '{key}' is {saved.dtype}[{string.Join(",", saved.shape)}], expected Byte[{string.Join(",", expected.shape)}]", nameof(state));
+            generator.set_state(saved);
+        }
+        var unknown = state.Keys.Where(k => k is not ("train_generator" or "validation_generator")).ToList();
+        if (unknown.Count > 0)
+            throw new ArgumentException($"workload state has unknown entries: {string.Join(", ", unknown)}", nameof(state));
+    }
+
     private static TokenStream LoadTokens(LlamaSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Harness.Cli.Output;
+using Harness.Cli.Testing;
 using Harness.Core.Config;
 using Harness.Core.Devices;
 using Harness.Core.Planning;
@@ -19,7 +20,9 @@ public static class RunCommand
         var set = CommonOptions.SetOption();
         var device = new Option<string?>("--device") { Description = "auto | cpu | cuda | cuda:N (overrides the config)" };
         var output = new Option<string>("--out") { Description = "results root (default: runs)", DefaultValueFactory = _ => "runs" };
-        var command = new Command("run", "run an experiment; finished runs are reused") { config, set, device, output };
+        // A test seam (crash tests kill the process there); hidden from --help.
+        var pauseAt = new Option<string?>("--pause-at") { Hidden = true };
+        var command = new Command("run", "run an experiment; finished runs are reused") { config, set, device, output, pauseAt };
         command.SetAction(parse =>
         {
             var experiment = ConfigLoader.Load(parse.GetValue(config)!, parse.GetValue(set) ?? []);
@@ -29,10 +32,16 @@ public static class RunCommand
                 Console.Error.WriteLine($"harness: --device: unknown device '{requested}' (expected auto, cpu, cuda or cuda:N)");
                 return ExitCodes.BadInput;
             }
+            if (parse.GetValue(pauseAt) is { } point && PausePoints.Check(point) is { } badPoint)
+            {
+                Console.Error.WriteLine($"harness: {badPoint}");
+                return ExitCodes.BadInput;
+            }
             var torchDevice = DeviceResolver.Resolve(requested);
             var plan = Planner.Plan(experiment, torchDevice.ToString());
             var store = new ResultStore(parse.GetValue(output)!);
             var provenance = ProvenanceProbe.Collect(torchDevice);
+            IFaultInjector? faults = parse.GetValue(pauseAt) is { } at ? new PausePoints(plan, at) : null;
             Console.WriteLine($"{experiment.Name}: {plan.Count} run(s) on {torchDevice} ({provenance.DeviceName}) -> {store.ExperimentDir(experiment.Name)}");
 
             using var cancel = new CancellationTokenSource();
@@ -47,8 +56,8 @@ public static class RunCommand
             try
             {
                 result = Interactive()
-                    ? RunLive(store, experiment, plan, torchDevice, provenance, cancel.Token)
-                    : new SweepRunner(store, new PlainProgress(Console.Out)).Run(experiment, plan, torchDevice, provenance, cancel.Token);
+                    ? RunLive(store, experiment, plan, torchDevice, provenance, faults, cancel.Token)
+                    : new SweepRunner(store, new PlainProgress(Console.Out), faults).Run(experiment, plan, torchDevice, provenance, cancel.Token);
             }
             catch (OperationCanceledException)
             {
@@ -73,13 +82,13 @@ public static class RunCommand
         Environment.GetEnvironmentVariable("CI") is null or "" && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
 
     private static SweepResult RunLive(ResultStore store, ExperimentConfig experiment, IReadOnlyList<PlannedRun> plan,
-        TorchSharp.torch.Device device, Provenance provenance, CancellationToken cancel)
+        TorchSharp.torch.Device device, Provenance provenance, IFaultInjector? faults, CancellationToken cancel)
     {
         SweepResult? result = null;
         AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx => result = new SweepRunner(store, new LiveProgress(ctx)).Run(experiment, plan, device, provenance, cancel));
+            .Start(ctx => result = new SweepRunner(store, new LiveProgress(ctx), faults).Run(experiment, plan, device, provenance, cancel));
         return result!;
     }
 

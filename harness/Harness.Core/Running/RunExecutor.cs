@@ -1,3 +1,4 @@
+using Harness.Core.Checkpoints;
 using Harness.Core.Config;
 using Harness.Core.Meters;
 using Harness.Core.Planning;
@@ -11,24 +12,35 @@ namespace Harness.Core.Running;
 /// <summary>
 /// Trains one planned run: builds the workload and the optimizer from the spec, steps through the
 /// schedule inside a dispose scope per step, evaluates before training and every <c>eval_every</c>
-/// steps, appends <c>steps.csv</c> as it goes and ends with <c>metrics.csv</c> and the final manifest.
-/// A failure ends this run only: its status and message go to the manifest, and the sweep continues.
+/// steps, appends <c>steps.csv</c> and <c>timing.csv</c> as it goes, writes a checkpoint every
+/// <c>checkpoint_every</c> steps, and ends with <c>metrics.csv</c> and the final manifest. A run with a
+/// checkpoint resumes from it (rows written after the checkpoint are dropped first), so a resumed run
+/// writes the same <c>steps.csv</c> as an uninterrupted one. A failure ends this run only: diverged, oom
+/// or failed with its message in the manifest, and the sweep continues. A checkpoint that cannot be used
+/// is not a run failure but bad input: its <see cref="CheckpointException"/> goes to the caller.
 /// </summary>
-public sealed class RunExecutor(ResultStore store, Device device, Provenance provenance, IRunObserver observer)
+public sealed class RunExecutor(ResultStore store, Device device, Provenance provenance, IRunObserver observer, IFaultInjector? faults = null)
 {
+    private readonly IFaultInjector _faults = faults ?? new NoFaults();
+
     private sealed record Outcome(RunStatus Status, string? Message, string Implementation, string StateDtype);
 
     public RunStatus Execute(ExperimentConfig config, PlannedRun run, CancellationToken cancel)
     {
-        var manifest = NewManifest(config, run, provenance, RunStatus.Running);
+        var checkpoint = store.CheckpointPath(config.Name, run.RunId);
+        DeleteStaleTemporaries(checkpoint);
+        int? resumeFrom = File.Exists(checkpoint) ? CheckpointFile.ReadStep(checkpoint) : null;
+        if (resumeFrom is { } k) store.TruncateRunFiles(config.Name, run.RunId, k);
+        var manifest = NewManifest(config, run, provenance, RunStatus.Running) with { ResumedFromStep = resumeFrom };
         store.WriteManifest(manifest);
         var metrics = new List<MetricRecord>();
         Outcome outcome;
-        using (var steps = store.OpenSteps(config.Name, run.RunId, truncate: true))
+        using (var steps = store.OpenSteps(config.Name, run.RunId, truncate: resumeFrom is null))
+        using (var timing = store.OpenTiming(config.Name, run.RunId, truncate: resumeFrom is null))
         {
             try
             {
-                outcome = Train(config, run, steps, metrics, cancel);
+                outcome = Train(config, run, checkpoint, resumeFrom is not null, steps, timing, metrics, cancel);
             }
             catch (OperationCanceledException)
             {
@@ -36,9 +48,13 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
             }
             catch (Exception e) when (IsOutOfMemory(e))
             {
+                // The workload and optimizer are disposed by now; collect whatever wrappers are left so the
+                // next run starts with the memory back.
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
                 outcome = new Outcome(RunStatus.Oom, FirstLine(e.Message), "", "");
             }
-            catch (Exception e)
+            catch (Exception e) when (e is not CheckpointException)
             {
                 outcome = new Outcome(RunStatus.Failed, $"{e.GetType().Name}: {FirstLine(e.Message)}", "", "");
             }
@@ -52,7 +68,10 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
             StateDtype = outcome.StateDtype,
             EndedUtc = DateTimeOffset.UtcNow,
         });
+        // A completed run is never resumed; its checkpoint would only take disk space.
+        if (outcome.Status == RunStatus.Completed) File.Delete(checkpoint);
         observer.RunFinished(run, outcome.Status, outcome.Message);
+        _faults.AfterRun(run, outcome.Status);
         cancel.ThrowIfCancellationRequested();
         return outcome.Status;
     }
@@ -73,7 +92,8 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
         ConfigPath = config.SourcePath,
     };
 
-    private Outcome Train(ExperimentConfig config, PlannedRun run, CsvFiles.Appender<StepRecord> steps, List<MetricRecord> metrics, CancellationToken cancel)
+    private Outcome Train(ExperimentConfig config, PlannedRun run, string checkpointPath, bool resume,
+        CsvFiles.Appender<StepRecord> steps, CsvFiles.Appender<TimingRecord> timingRows, List<MetricRecord> metrics, CancellationToken cancel)
     {
         var training = config.Training;
         var workloadDescriptor = WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType());
@@ -96,20 +116,34 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
             return result;
         }
 
-        var initial = Evaluate();
-        var lastEval = initial;
-        steps.Append(Row(0, 0, 0, config.Schedule.Multiplier(0, training.Steps) * run.Variant.Options.Lr, null, initial));
-        metrics.Add(new() { Name = MetricNames.InitialEvalLoss, Value = initial.Loss, Unit = "nats" });
-
+        EvalResult initial, lastEval;
         var trainSeconds = 0.0;
         double? lastLoss = null;
+        var firstStep = 1;
+        if (resume)
+        {
+            var p = CheckpointFile.Load(checkpointPath, run.RunId, run.Variant.Kind, workload, optimizer);
+            initial = new EvalResult(p.InitialEvalLoss, p.InitialEvalPerplexity, p.InitialEvalAccuracy);
+            lastEval = new EvalResult(p.LastEvalLoss, p.LastEvalPerplexity, p.LastEvalAccuracy);
+            (trainSeconds, evalSeconds, lastLoss, firstStep) = (p.TrainSeconds, p.EvalSeconds, p.LastTrainLoss, p.Step + 1);
+        }
+        else
+        {
+            initial = lastEval = Evaluate();
+            steps.Append(Row(0, 0, config.Schedule.Multiplier(0, training.Steps) * run.Variant.Options.Lr, null, initial));
+            timingRows.Append(new TimingRecord { Step = 0, ElapsedS = 0 });
+        }
+        metrics.Add(new() { Name = MetricNames.InitialEvalLoss, Value = initial.Loss, Unit = "nats" });
+        var divergence = new DivergenceCheck(training.DivergenceFactor, initial.Loss);
+
         var status = RunStatus.Completed;
         string? message = null;
-        var stepsDone = 0;
+        var stepsDone = firstStep - 1;
         var timings = new StepTimings();
-        for (var step = 1; step <= training.Steps; step++)
+        for (var step = firstStep; step <= training.Steps; step++)
         {
             cancel.ThrowIfCancellationRequested();
+            _faults.BeforeStep(run, step);
             var lr = run.Variant.Options.Lr * config.Schedule.Multiplier(step - 1, training.Steps);
             var logNow = step % training.LogEvery == 0 || step == training.Steps;
             var start = clock.Now();
@@ -124,29 +158,40 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
             var seconds = clock.Now() - start;
             trainSeconds += seconds;
             stepsDone = step;
-            timing.OnStepEnd(new StepContext(step, seconds, timings.OptimizerSeconds, tokensPerStep, step > training.TimingWarmupSteps));
+            timing.OnStepEnd(new StepContext(step, seconds, timings.OptimizerSeconds, tokensPerStep, step - firstStep >= training.TimingWarmupSteps));
 
             EvalResult? eval = null;
-            if (loss is { } l && !double.IsFinite(l))
+            if ((training.EvalEvery > 0 && step % training.EvalEvery == 0) || step == training.Steps)
+                eval = lastEval = Evaluate();
+            if (divergence.Check(step, loss, eval, workload) is { } why)
             {
                 status = RunStatus.Diverged;
-                message = $"training loss became {l} at step {step}";
-            }
-            else if ((training.EvalEvery > 0 && step % training.EvalEvery == 0) || step == training.Steps)
-            {
-                eval = lastEval = Evaluate();
+                message = why;
             }
             if (loss is not null) lastLoss = loss;
             if (loss is not null || eval is not null)
             {
-                var record = Row(step, step * tokensPerStep, trainSeconds, lr, loss, eval);
+                var record = Row(step, step * tokensPerStep, lr, loss, eval);
                 steps.Append(record);
+                timingRows.Append(new TimingRecord { Step = step, ElapsedS = trainSeconds });
                 // Progress display only: includes the warm-up; the reported metric excludes it.
-                double? rate = trainSeconds > 0 ? step * tokensPerStep / trainSeconds : null;
+                double? rate = trainSeconds > 0 ? (step - firstStep + 1) * tokensPerStep / trainSeconds : null;
                 var remaining = TimeSpan.FromSeconds(trainSeconds / step * (training.Steps - step));
                 observer.Progress(run, record, training.Steps, rate, remaining);
             }
             if (status != RunStatus.Completed) break;
+            if (training.CheckpointEvery > 0 && step % training.CheckpointEvery == 0 && step < training.Steps)
+            {
+                var progress = new CheckpointProgress
+                {
+                    Step = step,
+                    InitialEvalLoss = initial.Loss, InitialEvalPerplexity = initial.Perplexity, InitialEvalAccuracy = initial.Accuracy,
+                    LastEvalLoss = lastEval.Loss, LastEvalPerplexity = lastEval.Perplexity, LastEvalAccuracy = lastEval.Accuracy,
+                    LastTrainLoss = lastLoss, TrainSeconds = trainSeconds, EvalSeconds = evalSeconds,
+                };
+                var at = step;
+                CheckpointFile.Write(checkpointPath, run.RunId, run.Variant.Kind, workload, optimizer, progress, () => _faults.MidCheckpointWrite(run, at));
+            }
         }
 
         metrics.Add(new() { Name = MetricNames.StepsDone, Value = stepsDone, Unit = "steps" });
@@ -167,23 +212,31 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
         metrics.Add(new() { Name = MetricNames.StepTransientBytes, Value = null, Unit = "bytes", Note = noProbe });
         metrics.Add(new() { Name = MetricNames.TrainStepPeakBytes, Value = null, Unit = "bytes", Note = noProbe });
         metrics.Add(new() { Name = MetricNames.ReservedBytes, Value = null, Unit = "bytes", Note = noProbe });
+        // After a resume the step-time statistics cover the steps of this attempt only (warm-up excluded again).
         metrics.AddRange(timing.Collect());
         metrics.Add(new() { Name = MetricNames.TrainSeconds, Value = trainSeconds, Unit = "s", Note = "training steps only" });
         metrics.Add(new() { Name = MetricNames.EvalSeconds, Value = evalSeconds, Unit = "s", Note = "evaluation, excluded from throughput" });
         return new Outcome(status, message, optimizer.Implementation, optimizer.StateDtype);
     }
 
-    private static StepRecord Row(int step, long tokens, double elapsed, double lr, double? loss, EvalResult? eval) => new()
+    private static StepRecord Row(int step, long tokens, double lr, double? loss, EvalResult? eval) => new()
     {
         Step = step,
         Tokens = tokens,
-        ElapsedS = elapsed,
         Lr = lr,
         TrainLoss = loss,
         EvalLoss = eval?.Loss,
         EvalPerplexity = eval?.Perplexity,
         EvalAccuracy = eval?.Accuracy,
     };
+
+    /// <summary>A crash mid-write leaves the checkpoint's temporary file behind; the checkpoint itself is intact.</summary>
+    private static void DeleteStaleTemporaries(string checkpoint)
+    {
+        var dir = Path.GetDirectoryName(checkpoint)!;
+        if (!Directory.Exists(dir)) return;
+        foreach (var tmp in Directory.EnumerateFiles(dir, $".{Path.GetFileName(checkpoint)}.*.tmp")) File.Delete(tmp);
+    }
 
     private static bool IsOutOfMemory(Exception e) =>
         e is OutOfMemoryException || e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase);
