@@ -146,6 +146,11 @@ public static class CheckpointFile
         {
             throw new CheckpointException(path, $"corrupt or truncated: {e.Problem}", e);
         }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
+        {
+            // Damaged header text that parses as JSON but not as the strings and numbers it should hold.
+            throw new CheckpointException(path, $"corrupt header ({e.Message.Split('\n')[0]})", e);
+        }
     }
 
     private static Dictionary<string, Tensor> Section(Dictionary<string, Tensor> all, string prefix) =>

@@ -88,6 +88,7 @@ public static class CsvFiles
             using var csv = new CsvReader(reader, Config);
             csv.Context.RegisterClassMap(SnakeCaseMap<T>());
             if (!csv.Read() || !csv.ReadHeader()) throw new ResultFormatException(path, "has no header row");
+            csv.ValidateHeader<T>();
             var width = csv.HeaderRecord!.Length;
             var rows = new List<T>();
             while (csv.Read())

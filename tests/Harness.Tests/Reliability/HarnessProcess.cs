@@ -5,6 +5,9 @@ namespace Harness.Tests.Reliability;
 /// <summary>Runs the built CLI (harness.dll beside the test binaries) as a child process with <c>dotnet</c>.</summary>
 internal static class HarnessProcess
 {
+    /// <summary>The xunit collection of the tests that start harness processes: one at a time, so their timings are not each other's load.</summary>
+    public const string Collection = "harness processes";
+
     public sealed record Result(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)
     {
         public string[] StderrLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

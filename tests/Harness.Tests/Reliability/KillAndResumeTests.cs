@@ -9,6 +9,7 @@ namespace Harness.Tests.Reliability;
 /// first checkpoint, halfway through writing a checkpoint, between runs) and reruns the same command each
 /// time: the final results equal those of an uninterrupted sweep, byte for byte in steps.csv.
 /// </summary>
+[Collection(HarnessProcess.Collection)]
 public sealed class KillAndResumeTests
 {
     internal const string Config = """

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace Harness.Tests.Reliability;
 
+[Collection(HarnessProcess.Collection)]
 public sealed class LockTests
 {
     [Fact]
