@@ -1,3 +1,4 @@
+using Harness.Core.Checkpoints;
 using Harness.Core.Config;
 using Harness.Core.Devices;
 using Harness.Core.Results;
@@ -28,7 +29,8 @@ public static class CliErrors
             Console.Error.WriteLine($"harness: {e.Message}");
             return ExitCodes.BadInput;
         }
-        catch (Exception e) when (e is ResultFormatException or DeviceUnavailableException or FileNotFoundException or DirectoryNotFoundException)
+        catch (Exception e) when (e is ResultFormatException or CheckpointException or ExperimentLockedException
+                                      or DeviceUnavailableException or FileNotFoundException or DirectoryNotFoundException)
         {
             Console.Error.WriteLine($"harness: {e.Message}");
             return ExitCodes.BadInput;

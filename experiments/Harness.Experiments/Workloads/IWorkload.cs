@@ -32,6 +32,15 @@ public interface IWorkload : IDisposable
     /// batches at every call, so evaluations are comparable along a run and across optimizers.
     /// </summary>
     EvalResult Evaluate(int batches);
+
+    /// <summary>
+    /// Everything besides the parameters that decides the batches still to come (generator states, data
+    /// positions), as named CPU tensors the caller owns, so a checkpoint can resume the exact sequence.
+    /// </summary>
+    IReadOnlyDictionary<string, Tensor> SaveState();
+
+    /// <summary>Restores what <see cref="SaveState"/> returned; throws <see cref="ArgumentException"/> when it does not fit.</summary>
+    void LoadState(IReadOnlyDictionary<string, Tensor> state);
 }
 
 /// <summary>Inputs and targets of one batch. Disposing it frees both tensors.</summary>

@@ -145,6 +145,13 @@ public sealed class ImageClassificationWorkload : IWorkload
         }
     }
 
+    /// <summary>The two batch generators' states (the validation set is fixed, so only draws matter).</summary>
+    public IReadOnlyDictionary<string, Tensor> SaveState() =>
+        BatchGeneratorState.Save(("train_generator", trainDraws), ("validation_generator", validationDraws));
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state) =>
+        BatchGeneratorState.Load(state, ("train_generator", trainDraws), ("validation_generator", validationDraws));
+
     public void Dispose()
     {
         model.Dispose();

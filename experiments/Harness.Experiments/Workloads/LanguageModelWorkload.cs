@@ -187,6 +187,13 @@ public sealed class LanguageModelWorkload : IWorkload
         return new Batch(inputs, targets);
     }
 
+    /// <summary>The two batch generators' states (the validation windows are fixed, so only draws matter).</summary>
+    public IReadOnlyDictionary<string, Tensor> SaveState() =>
+        BatchGeneratorState.Save(("train_generator", trainDraws), ("validation_generator", validationDraws));
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state) =>
+        BatchGeneratorState.Load(state, ("train_generator", trainDraws), ("validation_generator", validationDraws));
+
     private static TokenStream LoadTokens(TextDataSpec? data, int seqLen, WorkloadContext context)
     {
         ArgumentNullException.ThrowIfNull(data);

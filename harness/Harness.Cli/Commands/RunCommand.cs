@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Harness.Cli.Output;
+using Harness.Cli.Testing;
 using Harness.Core.Config;
 using Harness.Core.Devices;
 using Harness.Core.Planning;
@@ -19,7 +20,9 @@ public static class RunCommand
         var set = CommonOptions.SetOption();
         var device = new Option<string?>("--device") { Description = "auto | cpu | cuda | cuda:N (overrides the config)" };
         var output = new Option<string>("--out") { Description = "results root (default: runs)", DefaultValueFactory = _ => "runs" };
-        var command = new Command("run", "run an experiment; finished runs are reused") { config, set, device, output };
+        // A test seam (crash tests kill the process there); hidden from --help.
+        var pauseAt = new Option<string?>("--pause-at") { Hidden = true };
+        var command = new Command("run", "run an experiment; finished runs are reused") { config, set, device, output, pauseAt };
         command.SetAction(parse =>
         {
             var experiment = ConfigLoader.Load(parse.GetValue(config)!, parse.GetValue(set) ?? []);
@@ -27,6 +30,11 @@ public static class RunCommand
             if (!IsDeviceSyntax(requested))
             {
                 Console.Error.WriteLine($"harness: --device: unknown device '{requested}' (expected auto, cpu, cuda or cuda:N)");
+                return ExitCodes.BadInput;
+            }
+            if (parse.GetValue(pauseAt) is { } point && PausePoints.Check(point) is { } badPoint)
+            {
+                Console.Error.WriteLine($"harness: {badPoint}");
                 return ExitCodes.BadInput;
             }
             var libTorch = LibTorchDiscovery.Discover(Environment.GetEnvironmentVariable(LibTorchDiscovery.EnvironmentVariable));
@@ -45,6 +53,7 @@ public static class RunCommand
                 LibTorchSource = libTorch.Source + (libTorch.Version is { } v ? $" ({v})" : ""),
                 MemoryProbe = session.ProbeStatus,
             };
+            IFaultInjector? faults = parse.GetValue(pauseAt) is { } at ? new PausePoints(plan, at) : null;
             Console.WriteLine($"{experiment.Name}: {plan.Count} run(s) on {torchDevice} ({provenance.DeviceName}) -> {store.ExperimentDir(experiment.Name)}");
             if (session.IsCuda) Console.WriteLine($"measurement: {session.ProbeStatus}");
 
@@ -60,8 +69,8 @@ public static class RunCommand
             try
             {
                 result = Interactive()
-                    ? RunLive(store, experiment, plan, session, provenance, cancel.Token)
-                    : new SweepRunner(store, new PlainProgress(Console.Out), HarnessCache.Directory()).Run(experiment, plan, session, provenance, cancel.Token);
+                    ? RunLive(store, experiment, plan, session, provenance, faults, cancel.Token)
+                    : new SweepRunner(store, new PlainProgress(Console.Out), HarnessCache.Directory(), faults).Run(experiment, plan, session, provenance, cancel.Token);
             }
             catch (OperationCanceledException)
             {
@@ -86,13 +95,13 @@ public static class RunCommand
         Environment.GetEnvironmentVariable("CI") is null or "" && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
 
     private static SweepResult RunLive(ResultStore store, ExperimentConfig experiment, IReadOnlyList<PlannedRun> plan,
-        DeviceSession session, Provenance provenance, CancellationToken cancel)
+        DeviceSession session, Provenance provenance, IFaultInjector? faults, CancellationToken cancel)
     {
         SweepResult? result = null;
         AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx => result = new SweepRunner(store, new LiveProgress(ctx), HarnessCache.Directory()).Run(experiment, plan, session, provenance, cancel));
+            .Start(ctx => result = new SweepRunner(store, new LiveProgress(ctx), HarnessCache.Directory(), faults).Run(experiment, plan, session, provenance, cancel));
         return result!;
     }
 

@@ -32,7 +32,11 @@ public static partial class ConfigLoader
             if (size > YamlTreeReader.MaxBytes)
                 throw new ConfigException([new ConfigProblem(path, 1, 1,
                     $"file is {size:N0} bytes; config files are limited to {YamlTreeReader.MaxBytes:N0} bytes (1 MiB)")]);
-            bytes = File.ReadAllBytes(path);
+            bytes = ReadAtMost(path, YamlTreeReader.MaxBytes + 1);
+            // A device or pipe reports length 0 and can stream forever: the read above stops at the limit.
+            if (bytes.Length > YamlTreeReader.MaxBytes)
+                throw new ConfigException([new ConfigProblem(path, 1, 1,
+                    $"file holds more than {YamlTreeReader.MaxBytes:N0} bytes; config files are limited to 1 MiB")]);
         }
         catch (FileNotFoundException)
         {
@@ -46,6 +50,17 @@ public static partial class ConfigLoader
         var text = YamlTreeReader.DecodeFile(bytes, path, problems);
         if (text is null) throw new ConfigException(problems.All);
         return ParseCore(text, path, overrides ?? [], problems) with { SourcePath = path };
+    }
+
+    private static byte[] ReadAtMost(string path, int limit)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        using var into = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        int read;
+        while (into.Length < limit && (read = file.Read(buffer, 0, (int)Math.Min(buffer.Length, limit - into.Length))) > 0)
+            into.Write(buffer, 0, read);
+        return into.ToArray();
     }
 
     /// <summary>Loads config text; <paramref name="sourceName"/> is the file name used in messages.</summary>

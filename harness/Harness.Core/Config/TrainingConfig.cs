@@ -17,6 +17,17 @@ public sealed record TrainingConfig : IValidatable
     public int EvalBatches { get; init; } = 8;
     /// <summary>Steps excluded from throughput and step-time statistics.</summary>
     public int TimingWarmupSteps { get; init; } = 5;
+    /// <summary>
+    /// A logged training loss above this multiple of the initial evaluation loss ends the run as
+    /// <c>diverged</c> (NaN/Inf always does); 0 turns the multiple check off. A model that learns never
+    /// gets near 4x its untrained loss; one that blows up passes it within a few steps.
+    /// </summary>
+    public double DivergenceFactor { get; init; } = 4.0;
+    /// <summary>Write a resumable checkpoint every N steps; 0 = never.</summary>
+    /// <remarks>Left out of the run spec (and so of the run id): it cannot change a number, and turning it on
+    /// for a rerun must still find the runs already done.</remarks>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int CheckpointEvery { get; init; }
 
     public IEnumerable<OptionProblem> Validate()
     {
@@ -30,5 +41,8 @@ public sealed record TrainingConfig : IValidatable
         if (TimingWarmupSteps < 0) yield return new("timing_warmup_steps", $"must be >= 0 (got {TimingWarmupSteps})");
         else if (Steps >= 1 && TimingWarmupSteps >= Steps)
             yield return new("timing_warmup_steps", $"must be < steps ({Steps}) so that some steps are timed (got {TimingWarmupSteps})");
+        if (!(DivergenceFactor == 0 || (DivergenceFactor > 1 && double.IsFinite(DivergenceFactor))))
+            yield return new("divergence_factor", $"must be 0 (off) or a finite number > 1 (got {DivergenceFactor:R})");
+        if (CheckpointEvery < 0) yield return new("checkpoint_every", $"must be >= 0, 0 turns checkpoints off (got {CheckpointEvery})");
     }
 }

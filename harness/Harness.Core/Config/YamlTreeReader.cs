@@ -226,6 +226,7 @@ internal static partial class YamlTreeReader
                     Enter(ev);
                     var entries = new List<MappingEntry>();
                     long mapSize = 1;
+                    var keysSeen = new HashSet<string>(StringComparer.Ordinal);
                     while (!parser.TryConsume<MappingEnd>(out _))
                     {
                         var keyEvent = parser.Current!;
@@ -237,7 +238,8 @@ internal static partial class YamlTreeReader
                             problems.Add(At(keyEvent.Start), "keys must be plain names, not lists, mappings or null");
                             continue;
                         }
-                        if (entries.Find(e => e.Key.Value == k.Value) is { } first)
+                        // The set keeps a mapping of n keys O(n): a linear search per key made 80,000 keys a hang.
+                        if (!keysSeen.Add(k.Value) && entries.Find(e => e.Key.Value == k.Value) is { } first)
                         {
                             problems.Add(k.Mark, $"duplicate key '{k.Value}' (first given at line {first.Key.Mark.Line})");
                             continue;

@@ -45,15 +45,59 @@ public static class CsvFiles
             csv.WriteRecords(rows);
         });
 
-    /// <summary>Reads every row; a malformed file gives a <see cref="ResultFormatException"/> naming it.</summary>
+    /// <summary>
+    /// Reads every row. A file that is empty, ends in the middle of a row (truncated), has a row with
+    /// another field count than its header, or holds values that do not parse gives a
+    /// <see cref="ResultFormatException"/> naming it (and the row).
+    /// </summary>
     public static IReadOnlyList<T> ReadAll<T>(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path, Encoding.UTF8);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ResultFormatException(path, $"cannot be read ({FirstLine(e.Message)})", e);
+        }
+        if (text.Length == 0) throw new ResultFormatException(path, "is empty (not even a header)");
+        if (!text.EndsWith('\n')) throw new ResultFormatException(path, "ends in the middle of a row (truncated)");
+        return Parse<T>(path, text);
+    }
+
+    /// <summary>
+    /// Keeps the header and the rows whose <paramref name="keep"/> is true, rewriting the file atomically;
+    /// a torn last row (a crash while appending) is dropped instead of rejected. Returns the rows kept.
+    /// </summary>
+    public static IReadOnlyList<T> Truncate<T>(string path, Func<T, bool> keep)
+    {
+        if (!File.Exists(path)) return [];
+        var text = File.ReadAllText(path, Encoding.UTF8);
+        var complete = text.LastIndexOf('\n') is var end and >= 0 ? text[..(end + 1)] : "";
+        var rows = complete.Length == 0 ? [] : Parse<T>(path, complete).Where(keep).ToList();
+        WriteAll(path, rows);
+        return rows;
+    }
+
+    private static List<T> Parse<T>(string path, string text)
     {
         try
         {
-            using var reader = new StreamReader(path, Encoding.UTF8);
+            using var reader = new StringReader(text);
             using var csv = new CsvReader(reader, Config);
             csv.Context.RegisterClassMap(SnakeCaseMap<T>());
-            return csv.GetRecords<T>().ToList();
+            if (!csv.Read() || !csv.ReadHeader()) throw new ResultFormatException(path, "has no header row");
+            csv.ValidateHeader<T>();
+            var width = csv.HeaderRecord!.Length;
+            var rows = new List<T>();
+            while (csv.Read())
+            {
+                if (csv.Parser.Count != width)
+                    throw new ResultFormatException(path, $"row {csv.Parser.Row}: {csv.Parser.Count} fields, but the header has {width} (corrupt or truncated)");
+                rows.Add(csv.GetRecord<T>());
+            }
+            return rows;
         }
         catch (CsvHelperException e)
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -14,6 +15,8 @@ public sealed class ResultStore(string root)
     public const string StepsFile = "steps.csv";
     public const string MetricsFile = "metrics.csv";
     public const string SummaryFile = "summary.csv";
+    public const string TimingFile = "timing.csv";
+    public const string CheckpointFile = "checkpoint.safetensors";
 
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -48,10 +51,35 @@ public sealed class ResultStore(string root)
         {
             throw new ResultFormatException(path, $"not a valid manifest ({e.Message.Split('.')[0]})", e);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or DecoderFallbackException or InvalidOperationException)
+        {
+            throw new ResultFormatException(path, $"cannot be read as a manifest ({e.Message.Split('\n')[0]})", e);
+        }
     }
 
     public CsvFiles.Appender<StepRecord> OpenSteps(string experiment, string runId, bool truncate) =>
         new(Path.Combine(RunDir(experiment, runId), StepsFile), truncate);
+
+    public CsvFiles.Appender<TimingRecord> OpenTiming(string experiment, string runId, bool truncate) =>
+        new(Path.Combine(RunDir(experiment, runId), TimingFile), truncate);
+
+    public IReadOnlyList<TimingRecord> ReadTiming(string experiment, string runId) =>
+        CsvFiles.ReadAll<TimingRecord>(Path.Combine(RunDir(experiment, runId), TimingFile));
+
+    public string CheckpointPath(string experiment, string runId) => Path.Combine(RunDir(experiment, runId), CheckpointFile);
+
+    /// <summary>
+    /// Drops the <c>steps.csv</c> and <c>timing.csv</c> rows after <paramref name="step"/> (written after the
+    /// checkpoint a run resumes from), so the resumed run appends exactly what an uninterrupted one would.
+    /// </summary>
+    public void TruncateRunFiles(string experiment, string runId, int step)
+    {
+        CsvFiles.Truncate<StepRecord>(Path.Combine(RunDir(experiment, runId), StepsFile), r => r.Step <= step);
+        CsvFiles.Truncate<TimingRecord>(Path.Combine(RunDir(experiment, runId), TimingFile), r => r.Step <= step);
+    }
+
+    /// <summary>Takes the experiment folder's lock for this process; see <see cref="ExperimentLock"/>.</summary>
+    public ExperimentLock Lock(string experiment) => ExperimentLock.Acquire(ExperimentDir(experiment));
 
     public IReadOnlyList<StepRecord> ReadSteps(string experiment, string runId) =>
         CsvFiles.ReadAll<StepRecord>(Path.Combine(RunDir(experiment, runId), StepsFile));

@@ -23,4 +23,6 @@ public sealed record RunManifest
     public required DateTimeOffset StartedUtc { get; init; }
     public DateTimeOffset? EndedUtc { get; init; }
     public string ConfigPath { get; init; } = "";
+    /// <summary>The checkpoint step this attempt resumed from; null when it started from step 0.</summary>
+    public int? ResumedFromStep { get; init; }
 }

@@ -1,3 +1,4 @@
+using Harness.Core.Checkpoints;
 using Harness.Core.Config;
 using Harness.Core.Devices;
 using Harness.Core.Meters;
@@ -12,14 +13,21 @@ namespace Harness.Core.Running;
 /// <summary>
 /// Trains one planned run: builds the workload and the optimizer from the spec, steps through the
 /// schedule inside a dispose scope per step, evaluates before training and every <c>eval_every</c>
-/// steps, appends <c>steps.csv</c> as it goes and ends with <c>metrics.csv</c> and the final manifest.
-/// A failure ends this run only: its status and message go to the manifest, and the sweep continues.
+/// steps, appends <c>steps.csv</c> and <c>timing.csv</c> as it goes, writes a checkpoint every
+/// <c>checkpoint_every</c> steps, and ends with <c>metrics.csv</c> and the final manifest. A run with a
+/// checkpoint resumes from it (rows written after the checkpoint are dropped first), so a resumed run
+/// writes the same <c>steps.csv</c> as an uninterrupted one. A failure ends this run only: diverged, oom
+/// or failed with its message in the manifest, and the sweep continues. A checkpoint that cannot be used
+/// is not a run failure but bad input: its <see cref="CheckpointException"/> goes to the caller.
 /// </summary>
 /// <param name="cacheDirectory">Token files and prepared datasets (null: tokenize in memory, no prepared data).</param>
-public sealed class RunExecutor(ResultStore store, DeviceSession session, Provenance provenance, IRunObserver observer, string? cacheDirectory = null)
+public sealed class RunExecutor(ResultStore store, DeviceSession session, Provenance provenance, IRunObserver observer,
+    string? cacheDirectory = null, IFaultInjector? faults = null)
 {
-    public RunExecutor(ResultStore store, Device device, Provenance provenance, IRunObserver observer, string? cacheDirectory = null)
-        : this(store, DeviceSession.Basic(device), provenance, observer, cacheDirectory) { }
+    public RunExecutor(ResultStore store, Device device, Provenance provenance, IRunObserver observer, string? cacheDirectory = null, IFaultInjector? faults = null)
+        : this(store, DeviceSession.Basic(device), provenance, observer, cacheDirectory, faults) { }
+
+    private readonly IFaultInjector _faults = faults ?? new NoFaults();
 
     private Device device => session.Device;
 
@@ -27,15 +35,20 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
 
     public RunStatus Execute(ExperimentConfig config, PlannedRun run, CancellationToken cancel)
     {
-        var manifest = NewManifest(config, run, provenance, RunStatus.Running);
+        var checkpoint = store.CheckpointPath(config.Name, run.RunId);
+        DeleteStaleTemporaries(checkpoint);
+        int? resumeFrom = File.Exists(checkpoint) ? CheckpointFile.ReadStep(checkpoint) : null;
+        if (resumeFrom is { } k) store.TruncateRunFiles(config.Name, run.RunId, k);
+        var manifest = NewManifest(config, run, provenance, RunStatus.Running) with { ResumedFromStep = resumeFrom };
         store.WriteManifest(manifest);
         var metrics = new List<MetricRecord>();
         Outcome outcome;
-        using (var steps = store.OpenSteps(config.Name, run.RunId, truncate: true))
+        using (var steps = store.OpenSteps(config.Name, run.RunId, truncate: resumeFrom is null))
+        using (var timing = store.OpenTiming(config.Name, run.RunId, truncate: resumeFrom is null))
         {
             try
             {
-                outcome = Train(config, run, steps, metrics, cancel);
+                outcome = Train(config, run, checkpoint, resumeFrom is not null, steps, timing, metrics, cancel);
             }
             catch (OperationCanceledException)
             {
@@ -43,9 +56,13 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
             }
             catch (Exception e) when (IsOutOfMemory(e))
             {
+                // The workload and optimizer are disposed by now; collect whatever wrappers are left so the
+                // next run starts with the memory back.
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
                 outcome = new Outcome(RunStatus.Oom, FirstLine(e.Message), "", "");
             }
-            catch (Exception e)
+            catch (Exception e) when (e is not CheckpointException)
             {
                 outcome = new Outcome(RunStatus.Failed, $"{e.GetType().Name}: {FirstLine(e.Message)}", "", "");
             }
@@ -59,7 +76,10 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
             StateDtype = outcome.StateDtype,
             EndedUtc = DateTimeOffset.UtcNow,
         });
+        // A completed run is never resumed; its checkpoint would only take disk space.
+        if (outcome.Status == RunStatus.Completed) File.Delete(checkpoint);
         observer.RunFinished(run, outcome.Status, outcome.Message);
+        _faults.AfterRun(run, outcome.Status);
         cancel.ThrowIfCancellationRequested();
         return outcome.Status;
     }
@@ -80,7 +100,8 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         ConfigPath = config.SourcePath,
     };
 
-    private Outcome Train(ExperimentConfig config, PlannedRun run, CsvFiles.Appender<StepRecord> steps, List<MetricRecord> metrics, CancellationToken cancel)
+    private Outcome Train(ExperimentConfig config, PlannedRun run, string checkpointPath, bool resume,
+        CsvFiles.Appender<StepRecord> steps, CsvFiles.Appender<TimingRecord> timingRows, List<MetricRecord> metrics, CancellationToken cancel)
     {
         var training = config.Training;
         var workloadDescriptor = WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType());
@@ -109,18 +130,31 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
             return result;
         }
 
-        var initial = Evaluate();
-        var lastEval = initial;
-        steps.Append(Row(0, 0, 0, config.Schedule.Multiplier(0, training.Steps) * run.Variant.Options.Lr, null, initial));
-        metrics.Add(new() { Name = MetricNames.InitialEvalLoss, Value = initial.Loss, Unit = "nats" });
-
+        EvalResult initial, lastEval;
         var trainSeconds = 0.0;
         double? lastLoss = null;
+        var firstStep = 1;
+        if (resume)
+        {
+            var p = CheckpointFile.Load(checkpointPath, run.RunId, run.Variant.Kind, workload, optimizer);
+            initial = new EvalResult(p.InitialEvalLoss, p.InitialEvalPerplexity, p.InitialEvalAccuracy);
+            lastEval = new EvalResult(p.LastEvalLoss, p.LastEvalPerplexity, p.LastEvalAccuracy);
+            (trainSeconds, evalSeconds, lastLoss, firstStep) = (p.TrainSeconds, p.EvalSeconds, p.LastTrainLoss, p.Step + 1);
+        }
+        else
+        {
+            initial = lastEval = Evaluate();
+            steps.Append(Row(0, 0, config.Schedule.Multiplier(0, training.Steps) * run.Variant.Options.Lr, null, initial));
+            timingRows.Append(new TimingRecord { Step = 0, ElapsedS = 0 });
+        }
+        metrics.Add(new() { Name = MetricNames.InitialEvalLoss, Value = initial.Loss, Unit = "nats" });
+        var divergence = new DivergenceCheck(training.DivergenceFactor, initial.Loss);
+
         var status = RunStatus.Completed;
         string? message = null;
-        var stepsDone = 0;
-        // Step boundaries are marks on the device's timeline, resolved only at window edges (logged and
-        // evaluated steps), so throughput needs no synchronisation per step.
+        var stepsDone = firstStep - 1;
+        // Step boundaries are marks on the device's timeline, resolved only at window edges (logged,
+        // evaluated and checkpointed steps), so throughput needs no synchronisation per step.
         var pending = new List<(int Step, int Start, int End, double? OptimizerSeconds)>();
         void ResolveWindow()
         {
@@ -128,18 +162,21 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
             {
                 var seconds = timeline.Seconds(a, b);
                 trainSeconds += seconds;
-                timing.OnStepEnd(new StepContext(s, seconds, o, tokensPerStep, s > training.TimingWarmupSteps));
+                timing.OnStepEnd(new StepContext(s, seconds, o, tokensPerStep, s - firstStep >= training.TimingWarmupSteps));
             }
             pending.Clear();
             timeline.Reset();
         }
 
-        for (var step = 1; step <= training.Steps; step++)
+        for (var step = firstStep; step <= training.Steps; step++)
         {
             cancel.ThrowIfCancellationRequested();
+            _faults.BeforeStep(run, step);
             var lr = run.Variant.Options.Lr * config.Schedule.Multiplier(step - 1, training.Steps);
             var logNow = step % training.LogEvery == 0 || step == training.Steps;
             var evalNow = (training.EvalEvery > 0 && step % training.EvalEvery == 0) || step == training.Steps;
+            var checkpointNow = training.CheckpointEvery > 0 && step % training.CheckpointEvery == 0 && step < training.Steps;
+            // The optimizer step is timed (synchronised around it) on logged steps only on CUDA; CPU ops are synchronous anyway.
             var timings = new StepTimings { MeasureOptimizer = logNow || !session.IsCuda };
             session.Memory?.ResetPeak();
             var start = timeline.Mark();
@@ -149,39 +186,49 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
                 var batches = new List<Batch>(training.GradAccumulation);
                 for (var i = 0; i < training.GradAccumulation; i++) batches.Add(workload.NextBatch(Split.Train));
                 var lossTensor = driver.TrainStep(workload, optimizer, batches, lr, timings);
-                var end = timeline.Mark();
-                pending.Add((step, start, end, timings.MeasureOptimizer ? timings.OptimizerSeconds : null));
+                pending.Add((step, start, timeline.Mark(), timings.MeasureOptimizer ? timings.OptimizerSeconds : null));
                 if (session.Memory is { } memory)
                 {
                     var peak = Math.Max(timings.PeakBeforeOptimizerBytes ?? 0, memory.PeakSinceReset);
-                    memoryMeter.OnStep(step > training.TimingWarmupSteps, step == 1, timings.StepTransientBytes, peak, memory.Reserved);
+                    memoryMeter.OnStep(step - firstStep >= training.TimingWarmupSteps, step == 1, timings.StepTransientBytes, peak, memory.Reserved);
                 }
                 if (logNow) loss = lossTensor.item<float>();
             }
             stepsDone = step;
-            if (logNow || evalNow) ResolveWindow();
+            if (logNow || evalNow || checkpointNow) ResolveWindow();
 
             EvalResult? eval = null;
-            if (loss is { } l && !double.IsFinite(l))
+            if (evalNow)
+                eval = lastEval = Evaluate();
+            if (divergence.Check(step, loss, eval, workload) is { } why)
             {
                 status = RunStatus.Diverged;
-                message = $"training loss became {l} at step {step}";
-            }
-            else if (evalNow)
-            {
-                eval = lastEval = Evaluate();
+                message = why;
             }
             if (loss is not null) lastLoss = loss;
             if (loss is not null || eval is not null)
             {
-                var record = Row(step, step * tokensPerStep, trainSeconds, lr, loss, eval);
+                var record = Row(step, step * tokensPerStep, lr, loss, eval);
                 steps.Append(record);
+                timingRows.Append(new TimingRecord { Step = step, ElapsedS = trainSeconds });
                 // Progress display only: includes the warm-up; the reported metric excludes it.
-                double? rate = trainSeconds > 0 ? step * tokensPerStep / trainSeconds : null;
+                double? rate = trainSeconds > 0 ? (step - firstStep + 1) * tokensPerStep / trainSeconds : null;
                 var remaining = TimeSpan.FromSeconds(trainSeconds / step * (training.Steps - step));
                 observer.Progress(run, record, training.Steps, rate, remaining);
             }
             if (status != RunStatus.Completed) break;
+            if (checkpointNow)
+            {
+                var progress = new CheckpointProgress
+                {
+                    Step = step,
+                    InitialEvalLoss = initial.Loss, InitialEvalPerplexity = initial.Perplexity, InitialEvalAccuracy = initial.Accuracy,
+                    LastEvalLoss = lastEval.Loss, LastEvalPerplexity = lastEval.Perplexity, LastEvalAccuracy = lastEval.Accuracy,
+                    LastTrainLoss = lastLoss, TrainSeconds = trainSeconds, EvalSeconds = evalSeconds,
+                };
+                var at = step;
+                CheckpointFile.Write(checkpointPath, run.RunId, run.Variant.Kind, workload, optimizer, progress, () => _faults.MidCheckpointWrite(run, at));
+            }
         }
         ResolveWindow();
 
@@ -195,12 +242,12 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         metrics.Add(new()
         {
             Name = MetricNames.ExpectedStateBytes,
-            // A data-dependent layout (Gefen's periods) is known only to the optimizer once the gradients are gone.
             Value = optimizer is IOptimizerDiagnostics d ? d.ExpectedStateBytes : optimizerDescriptor.ExpectedStateBytes(workload.Parameters, run.Variant.Options),
             Unit = "bytes",
             Note = "closed-form formula of the optimizer",
         });
         metrics.AddRange(memoryMeter.Collect());
+        // After a resume the step-time statistics cover the steps of this attempt only (warm-up excluded again).
         metrics.AddRange(timing.Collect());
         metrics.Add(new() { Name = MetricNames.TrainSeconds, Value = trainSeconds, Unit = "s", Note = "training steps only" });
         metrics.Add(new() { Name = MetricNames.EvalSeconds, Value = evalSeconds, Unit = "s", Note = "evaluation, excluded from throughput" });
@@ -215,17 +262,24 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         _ => throw new NotSupportedException($"training.dtype {dtype} has no parameter dtype here (the planner skips it)"),
     };
 
-    private static StepRecord Row(int step, long tokens, double elapsed, double lr, double? loss, EvalResult? eval) => new()
+    private static StepRecord Row(int step, long tokens, double lr, double? loss, EvalResult? eval) => new()
     {
         Step = step,
         Tokens = tokens,
-        ElapsedS = elapsed,
         Lr = lr,
         TrainLoss = loss,
         EvalLoss = eval?.Loss,
         EvalPerplexity = eval?.Perplexity,
         EvalAccuracy = eval?.Accuracy,
     };
+
+    /// <summary>A crash mid-write leaves the checkpoint's temporary file behind; the checkpoint itself is intact.</summary>
+    private static void DeleteStaleTemporaries(string checkpoint)
+    {
+        var dir = Path.GetDirectoryName(checkpoint)!;
+        if (!Directory.Exists(dir)) return;
+        foreach (var tmp in Directory.EnumerateFiles(dir, $".{Path.GetFileName(checkpoint)}.*.tmp")) File.Delete(tmp);
+    }
 
     private static bool IsOutOfMemory(Exception e) =>
         e is OutOfMemoryException || e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase);

@@ -9,16 +9,19 @@ namespace Harness.Core.Running;
 /// <summary>
 /// Runs a plan one run at a time. Completed runs found on disk are reused, not rerun; runs the planner
 /// skipped get a manifest with their reason, so the summary shows why a cell is empty. The summary is
-/// rebuilt after every run, so results are on disk as soon as they exist.
+/// rebuilt after every run, so results are on disk as soon as they exist. Unfinished runs resume from
+/// their checkpoint. The experiment folder is locked for the whole sweep, so a second harness process on
+/// the same folder is refused (<see cref="ExperimentLockedException"/>) instead of interleaving writes.
 /// </summary>
-public sealed class SweepRunner(ResultStore store, IRunObserver observer, string? cacheDirectory = null)
+public sealed class SweepRunner(ResultStore store, IRunObserver observer, string? cacheDirectory = null, IFaultInjector? faults = null)
 {
     public SweepResult Run(ExperimentConfig config, IReadOnlyList<PlannedRun> plan, Device device, Provenance provenance, CancellationToken cancel) =>
         Run(config, plan, DeviceSession.Basic(device), provenance, cancel);
 
     public SweepResult Run(ExperimentConfig config, IReadOnlyList<PlannedRun> plan, DeviceSession session, Provenance provenance, CancellationToken cancel)
     {
-        var executor = new RunExecutor(store, session, provenance, observer, cacheDirectory);
+        using var folderLock = store.Lock(config.Name);
+        var executor = new RunExecutor(store, session, provenance, observer, cacheDirectory, faults);
         var results = new List<(string, RunStatus)>();
         var reused = 0;
         for (var i = 0; i < plan.Count; i++)

@@ -32,12 +32,15 @@ public static class SafeTensorsFile
     }
 
     /// <summary>Parses the bytes of a safetensors file; <paramref name="path"/> is only used in messages.</summary>
-    public static Dictionary<string, Tensor> Parse(string path, ReadOnlySpan<byte> bytes)
+    public static Dictionary<string, Tensor> Parse(string path, ReadOnlySpan<byte> bytes) => Parse(path, bytes, out _);
+
+    /// <summary>As <see cref="Parse(string, ReadOnlySpan{byte})"/>, also returning the <c>__metadata__</c> strings (empty when absent).</summary>
+    public static Dictionary<string, Tensor> Parse(string path, ReadOnlySpan<byte> bytes, out IReadOnlyDictionary<string, string> metadata)
     {
         // Tensor bytes are copied as they are; on a big-endian host they would need swapping.
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("safetensors data is little-endian; this host is not");
-        var entries = ParseHeader(path, bytes, out var dataStart);
+        var entries = ParseHeader(path, bytes, out var dataStart, out metadata);
         var data = bytes[(int)dataStart..];
         var result = new Dictionary<string, Tensor>(entries.Count, StringComparer.Ordinal);
         try
@@ -56,12 +59,25 @@ public static class SafeTensorsFile
     /// <summary>Writes tensors (any device; copied to the CPU) in the safetensors format, names sorted.</summary>
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors)
     {
+        using var file = File.Create(path);
+        Write(file, tensors, null);
+    }
+
+    /// <summary>Writes tensors and optional <c>__metadata__</c> strings to a stream (the caller flushes and closes it).</summary>
+    public static void Write(Stream file, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata)
+    {
         var names = tensors.Keys.Order(StringComparer.Ordinal).ToList();
         var blobs = new List<byte[]>(names.Count);
         using var header = new MemoryStream();
         using (var json = new Utf8JsonWriter(header))
         {
             json.WriteStartObject();
+            if (metadata is { Count: > 0 })
+            {
+                json.WriteStartObject("__metadata__");
+                foreach (var (key, value) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) json.WriteString(key, value);
+                json.WriteEndObject();
+            }
             long offset = 0;
             foreach (var name in names)
             {
@@ -89,7 +105,6 @@ public static class SafeTensorsFile
         var headerLength = (header.Length + 7) / 8 * 8;
         while (header.Length < headerLength) header.WriteByte((byte)' ');
 
-        using var file = File.Create(path);
         Span<byte> lengthBytes = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(lengthBytes, (ulong)headerLength);
         file.Write(lengthBytes);
@@ -100,8 +115,10 @@ public static class SafeTensorsFile
 
     private sealed record Entry(string Name, string Dtype, ScalarType Type, long[] Shape, long Begin, long End);
 
-    private static List<Entry> ParseHeader(string path, ReadOnlySpan<byte> bytes, out long dataStart)
+    private static List<Entry> ParseHeader(string path, ReadOnlySpan<byte> bytes, out long dataStart, out IReadOnlyDictionary<string, string> metadata)
     {
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        metadata = meta;
         if (bytes.Length < 8)
             throw new TraceFormatException(path, $"is {bytes.Length} bytes long, too short for the 8-byte header length");
         var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
@@ -127,7 +144,16 @@ public static class SafeTensorsFile
                 throw new TraceFormatException(path, "header is not a JSON object");
             foreach (var prop in doc.RootElement.EnumerateObject())
             {
-                if (prop.Name == "__metadata__") continue;
+                if (prop.Name == "__metadata__")
+                {
+                    if (prop.Value.ValueKind != JsonValueKind.Object)
+                        throw new TraceFormatException(path, "__metadata__ is not a JSON object");
+                    foreach (var m in prop.Value.EnumerateObject())
+                        meta[m.Name] = m.Value.ValueKind == JsonValueKind.String
+                            ? m.Value.GetString()!
+                            : throw new TraceFormatException(path, $"__metadata__ entry '{m.Name}' is not a string");
+                    continue;
+                }
                 entries.Add(ParseEntry(path, prop, dataLength));
             }
         }
@@ -151,9 +177,12 @@ public static class SafeTensorsFile
             "I64" => (ScalarType.Int64, 8),
             "I32" => (ScalarType.Int32, 4),
             "U8" => (ScalarType.Byte, 1),
+            "I8" => (ScalarType.Int8, 1),
+            "I16" => (ScalarType.Int16, 2),
+            "BOOL" => (ScalarType.Bool, 1),
             "BF16" => (ScalarType.BFloat16, 2),
             "F16" => (ScalarType.Float16, 2),
-            _ => throw Bad($"unsupported dtype '{dtype}' (supported: F32, F64, I64, I32, U8, BF16, F16)"),
+            _ => throw Bad($"unsupported dtype '{dtype}' (supported: F32, F64, I64, I32, I16, I8, U8, BOOL, BF16, F16)"),
         };
 
         if (!v.TryGetProperty("shape", out var shapeEl) || shapeEl.ValueKind != JsonValueKind.Array)
@@ -195,6 +224,9 @@ public static class SafeTensorsFile
         ScalarType.Int64 => "I64",
         ScalarType.Int32 => "I32",
         ScalarType.Byte => "U8",
+        ScalarType.Int8 => "I8",
+        ScalarType.Int16 => "I16",
+        ScalarType.Bool => "BOOL",
         ScalarType.BFloat16 => "BF16",
         ScalarType.Float16 => "F16",
         _ => null,

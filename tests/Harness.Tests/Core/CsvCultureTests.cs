@@ -17,16 +17,16 @@ public sealed class CsvCultureTests
             CultureInfo.CurrentCulture = CultureInfo.GetCultureInfo(culture);
             var rows = new List<StepRecord>
             {
-                new() { Step = 0, Tokens = 0, ElapsedS = 0, Lr = 3e-4, EvalLoss = 5.545177444479562, EvalPerplexity = 256.0 },
-                new() { Step = 10, Tokens = 20480, ElapsedS = 1.25, Lr = 0.0029999, TrainLoss = 3.1415926535897931 },
-                new() { Step = 20, Tokens = 40960, ElapsedS = 2.5, Lr = 1.0 / 3.0, TrainLoss = double.Epsilon, EvalAccuracy = 0.75 },
+                new() { Step = 0, Tokens = 0, Lr = 3e-4, EvalLoss = 5.545177444479562, EvalPerplexity = 256.0 },
+                new() { Step = 10, Tokens = 20480, Lr = 0.0029999, TrainLoss = 3.1415926535897931 },
+                new() { Step = 20, Tokens = 40960, Lr = 1.0 / 3.0, TrainLoss = double.Epsilon, EvalAccuracy = 0.75 },
             };
             var path = Path.Combine(dir.Path, "steps.csv");
             using (var appender = new CsvFiles.Appender<StepRecord>(path, truncate: true))
                 foreach (var row in rows) appender.Append(row);
 
             var text = File.ReadAllText(path);
-            Assert.StartsWith("step,tokens,elapsed_s,lr,train_loss,eval_loss,eval_perplexity,eval_accuracy\n", text);
+            Assert.StartsWith("step,tokens,lr,train_loss,eval_loss,eval_perplexity,eval_accuracy\n", text);
             Assert.Contains("3.141592653589793", text);
             Assert.DoesNotContain("3,14", text);
             Assert.Equal(rows, CsvFiles.ReadAll<StepRecord>(path));
