@@ -8,10 +8,10 @@ namespace Harness.Reports.Documents;
 public static class HtmlReport
 {
     private const string Style = """
-        body{font-family:"DejaVu Sans",system-ui,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}
+        body{font-family:"DejaVu Sans",system-ui,sans-serif;max-width:1280px;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}
         h1{border-bottom:2px solid #0072B2;padding-bottom:.3rem} h2{margin-top:2.2rem;border-bottom:1px solid #ddd}
         table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;display:block;overflow-x:auto}
-        th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:right;white-space:nowrap} th{background:#f3f5f8}
+        th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:right;white-space:nowrap} th{background:#f3f5f8;white-space:normal;vertical-align:bottom}
         td:first-child,th:first-child{text-align:left} tr.warn td{background:#fff4e5}
         figure{margin:1.5rem 0} figure img{max-width:100%;border:1px solid #eee} figcaption{font-weight:bold;margin-bottom:.3rem}
         .notes{font-size:.85rem;color:#555;margin:.3rem 0 0 1rem} .rule{font-size:.9rem;color:#444;background:#f7f7f7;padding:.5rem;border-left:3px solid #0072B2}

@@ -144,7 +144,8 @@ public sealed class ChartRenderer(Charts.Palette palette, int width = 900, int h
             t.LabelOffsetY = -6;
         }
         plot.Axes.Margins(0.2, 0.2);
-        plot.ShowLegend(Alignment.UpperRight);
+        // Points can sit in any corner: the legend goes outside the data area so it never hides one.
+        plot.ShowLegend(Edge.Right);
         return plot;
     }
 }
