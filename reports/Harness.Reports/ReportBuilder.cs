@@ -1,13 +1,15 @@
-using System.Globalization;
-using System.Text;
 using Harness.Core.Results;
+using Harness.Reports.Charts;
+using Harness.Reports.Data;
+using Harness.Reports.Documents;
+using Harness.Reports.Rendering;
 using Harness.Reports.Tables;
 
 namespace Harness.Reports;
 
 /// <summary>
-/// Turns an experiment folder's stored results, and only them, into <c>report/summary.csv</c> and
-/// <c>report/report.md</c>. Charts and the HTML report build on the same table.
+/// Turns an experiment folder's stored results, and only them, into <c>report/</c>: <c>summary.csv</c>, one
+/// PNG and one SVG per chart, <c>report.md</c> and a self-contained <c>report.html</c>.
 /// </summary>
 public static class ReportBuilder
 {
@@ -15,47 +17,45 @@ public static class ReportBuilder
 
     public static Output Build(string experimentDir)
     {
-        var summaryPath = Path.Combine(experimentDir, ResultStore.SummaryFile);
-        var runs = ResultStore.ReadSummary(summaryPath);
-        var rows = SummaryTable.Build(runs);
+        var results = ResultSet.Load(experimentDir);
+        var content = Compose(results);
         var outDir = Path.Combine(experimentDir, "report");
         Directory.CreateDirectory(outDir);
+        var files = new List<string>();
+        void Write(string name, string text) { var p = Path.Combine(outDir, name); AtomicFile.WriteText(p, text); files.Add(p); }
         var csv = Path.Combine(outDir, "summary.csv");
-        CsvFiles.WriteAll(csv, rows);
-        var md = Path.Combine(outDir, "report.md");
-        AtomicFile.WriteText(md, Markdown(Path.GetFileName(Path.GetFullPath(experimentDir).TrimEnd('/')), runs, rows));
-        return new Output(outDir, rows, [csv, md]);
-    }
-
-    /// <summary>The Markdown report: one table row per configuration, numbers in readable units.</summary>
-    public static string Markdown(string experiment, IReadOnlyList<SummaryRow> runs, IReadOnlyList<ReportRow> rows)
-    {
-        var c = CultureInfo.InvariantCulture;
-        var sb = new StringBuilder();
-        sb.AppendLine(c, $"# {experiment}");
-        sb.AppendLine();
-        var devices = string.Join(", ", runs.Select(r => r.Device).Where(d => d.Length > 0).Distinct());
-        sb.AppendLine(c, $"{runs.Count} runs on {(devices.Length > 0 ? devices : "no device")}. Means over completed seeds; ± is the sample standard deviation.");
-        sb.AppendLine();
-        sb.AppendLine("| configuration | runs | final eval loss | final train loss | state | × AdamW | tokens/s | step ms p50 | optimizer ms p50 | implementation |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
-        foreach (var r in rows)
+        CsvFiles.WriteAll(csv, content.Rows);
+        files.Add(csv);
+        foreach (var chart in content.Charts)
         {
-            var loss = r.FinalEvalLossMean is { } m ? m.ToString("F4", c) + (r.FinalEvalLossStd is { } s ? " ± " + s.ToString("F4", c) : "") : "—";
-            sb.AppendLine(c, $"| {r.Label} | {r.Completed}/{r.Runs} ({r.Statuses}) | {loss} | {F(r.FinalTrainLossMean, "F4")} | {Bytes(r.StateBytesMean)} | {F(r.StateBytesVsAdamw, "F2")} | {F(r.TokensPerSMean, "N0")} | {F(r.StepMsP50Mean, "F1")} | {F(r.OptimizerStepMsP50Mean, "F2")} | {r.Implementation} |");
+            var png = Path.Combine(outDir, chart.Name + ".png");
+            File.WriteAllBytes(png, chart.Png);
+            files.Add(png);
+            Write(chart.Name + ".svg", chart.Svg);
         }
-        return sb.ToString();
+        Write("report.md", MarkdownReport.Build(content));
+        Write("report.html", HtmlReport.Build(content));
+        return new Output(outDir, content.Rows, files);
     }
 
-    private static string F(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "—";
+    /// <summary>Bytes in binary units (KiB, MiB, GiB); the CLI's run table uses it.</summary>
+    public static string Bytes(double? bytes) => ReportFormat.Bytes(bytes);
 
-    /// <summary>Bytes in binary units (KiB, MiB, GiB).</summary>
-    public static string Bytes(double? bytes)
+    /// <summary>The table, the charts (drawn) and the findings of a result set.</summary>
+    public static ReportContent Compose(ResultSet results)
     {
-        if (bytes is not { } b) return "—";
-        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
-        var i = 0;
-        while (b >= 1024 && i < units.Length - 1) { b /= 1024; i++; }
-        return b.ToString(i == 0 ? "F0" : "F2", CultureInfo.InvariantCulture) + " " + units[i];
+        var rows = SummaryTable.Build(results.Runs);
+        var renderer = new ChartRenderer(new Palette(results.Runs.Select(r => r.Optimizer)));
+        var charts = new List<RenderedChart>();
+        foreach (var eval in new[] { true, false })
+            foreach (var axis in Enum.GetValues<LossAxis>())
+                if (LossCurves.Build(results.Runs, axis, eval) is { Series.Count: > 0 } loss) charts.Add(renderer.Render(loss));
+        if (LossCurves.Build(results.Runs, LossAxis.Step, eval: false, logX: true) is { Series.Count: > 0 } logLoss) charts.Add(renderer.Render(logLoss));
+        if (MemoryBars.Build(rows) is { Bars.Count: > 0 } memory) charts.Add(renderer.Render(memory));
+        if (SpeedBars.Throughput(rows) is { Bars.Count: > 0 } tps) charts.Add(renderer.Render(tps));
+        if (SpeedBars.OptimizerStep(rows) is { Bars.Count: > 0 } opt) charts.Add(renderer.Render(opt));
+        if (ParetoFront.Build(rows) is { Points.Count: > 0 } pareto) charts.Add(renderer.Render(pareto));
+        if (SweepCurves.Build(results.Runs) is { } sweep) charts.Add(renderer.Render(sweep));
+        return new ReportContent(results, rows, charts, Findings.Build(rows));
     }
 }

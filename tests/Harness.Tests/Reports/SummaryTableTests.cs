@@ -1,5 +1,6 @@
 using Harness.Core.Results;
-using Harness.Reports;
+using Harness.Reports.Data;
+using Harness.Reports.Documents;
 using Harness.Reports.Tables;
 
 namespace Harness.Tests.Reports;
@@ -49,16 +50,17 @@ public sealed class SummaryTableTests
     [InlineData(512.0, "512 B")]
     [InlineData(1536.0, "1.50 KiB")]
     [InlineData(3.0 * 1024 * 1024 * 1024, "3.00 GiB")]
-    public void Bytes_are_shown_in_binary_units(double bytes, string expected) => Assert.Equal(expected, ReportBuilder.Bytes(bytes));
+    public void Bytes_are_shown_in_binary_units(double bytes, string expected) => Assert.Equal(expected, ReportFormat.Bytes(bytes));
 
     [Fact]
     public void Markdown_table_has_one_row_per_configuration_with_mean_and_spread()
     {
-        IReadOnlyList<SummaryRow> runs = [Run("adamw", "adamw", 0, 3.0, 800, 1000), Run("adamw", "adamw", 1, 3.2, 800, 1200)];
-        var md = ReportBuilder.Markdown("e", runs, SummaryTable.Build(runs));
+        var runs = new[] { ReportFixtures.Run("adamw", "adamw", 0, 1e-3, 4.0, 0.5, 800, 1000), ReportFixtures.Run("adamw", "adamw", 1, 1e-3, 4.2, 0.5, 800, 1200) };
+        var content = new ReportContent(new ResultSet("e", runs), SummaryTable.Build(runs), [], []);
+        var md = MarkdownReport.Build(content);
         var tableRows = md.Split('\n').Where(l => l.StartsWith("| adamw", StringComparison.Ordinal)).ToList();
-        var row = Assert.Single(tableRows);
-        Assert.Contains("3.1000 ± 0.1414", row);
-        Assert.Contains("2/2 (completed:2)", row);
+        var row = tableRows[0];
+        Assert.StartsWith("| adamw (baseline) | 2/2 | 0.001 | 3.1000 ± 0.1414 | ×1.00 |", row, StringComparison.Ordinal);
+        Assert.Contains("| 1,100 ± 141 | ×1.00 |", row, StringComparison.Ordinal);
     }
 }

@@ -1,0 +1,26 @@
+using Harness.Core.Results;
+
+namespace Harness.Reports.Data;
+
+/// <summary>Every run of one experiment folder, read from its files only.</summary>
+public sealed record ResultSet(string Experiment, IReadOnlyList<RunData> Runs)
+{
+    /// <summary>
+    /// Reads <c>summary.csv</c> and, for each row, the run folder's <c>manifest.json</c> and <c>steps.csv</c>
+    /// when present (a run that never logged a step has none; it still appears in the tables).
+    /// </summary>
+    public static ResultSet Load(string experimentDir)
+    {
+        var summary = ResultStore.ReadSummary(Path.Combine(experimentDir, ResultStore.SummaryFile));
+        var runs = summary.Select(row =>
+        {
+            var dir = Path.Combine(experimentDir, row.RunId);
+            var manifest = ResultStore.ReadManifestFile(Path.Combine(dir, ResultStore.ManifestFile));
+            var stepsPath = Path.Combine(dir, ResultStore.StepsFile);
+            var steps = File.Exists(stepsPath) ? CsvFiles.ReadAll<StepRecord>(stepsPath) : [];
+            return new RunData(row, manifest, steps);
+        }).ToList();
+        var name = summary.FirstOrDefault()?.Experiment is { Length: > 0 } e ? e : Path.GetFileName(Path.GetFullPath(experimentDir).TrimEnd('/'));
+        return new ResultSet(name, runs);
+    }
+}
