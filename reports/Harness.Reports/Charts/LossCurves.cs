@@ -13,11 +13,11 @@ public static class LossCurves
     public static LineChart Build(IReadOnlyList<RunData> runs, LossAxis axis, bool eval, bool logX = false)
     {
         Func<StepRecord, double?> metric = eval ? s => s.EvalLoss : s => s.TrainLoss;
-        Func<StepRecord, double> x = axis switch
+        Func<RunData, StepRecord, double> x = axis switch
         {
-            LossAxis.Step => s => s.Step,
-            LossAxis.Tokens => s => s.Tokens,
-            _ => s => s.ElapsedS,
+            LossAxis.Step => (_, s) => s.Step,
+            LossAxis.Tokens => (_, s) => s.Tokens,
+            _ => (r, s) => r.ElapsedAt(s.Step),
         };
         var notes = new List<string>();
         var series = new List<LineSeries>();
@@ -40,8 +40,8 @@ public static class LossCurves
             }
             foreach (var run in group.Where(r => !r.Completed))
             {
-                var points = run.Steps.Where(s => metric(s) is { } y && double.IsFinite(y) && Usable(x(s), logX))
-                    .Select(s => new LinePoint(x(s), metric(s)!.Value, metric(s)!.Value, metric(s)!.Value)).ToList();
+                var points = run.Steps.Where(s => metric(s) is { } y && double.IsFinite(y) && Usable(x(run, s), logX))
+                    .Select(s => new LinePoint(x(run, s), metric(s)!.Value, metric(s)!.Value, metric(s)!.Value)).ToList();
                 if (points.Count > 0)
                     series.Add(new LineSeries
                     {
@@ -75,7 +75,7 @@ public static class LossCurves
     /// Points at the steps every seed logged; x is the mean over seeds (wall-clock differs between seeds;
     /// step and tokens do not).
     /// </summary>
-    private static List<LinePoint> Aggregate(List<RunData> runs, Func<StepRecord, double?> metric, Func<StepRecord, double> x, bool logX)
+    private static List<LinePoint> Aggregate(List<RunData> runs, Func<StepRecord, double?> metric, Func<RunData, StepRecord, double> x, bool logX)
     {
         var perRun = runs.Select(r => r.Steps.Where(s => metric(s) is { } y && double.IsFinite(y))
             .GroupBy(s => s.Step).ToDictionary(g => g.Key, g => g.Last())).ToList();
@@ -84,7 +84,7 @@ public static class LossCurves
         foreach (var step in common)
         {
             var recs = perRun.Select(d => d[step]).ToList();
-            var xs = recs.Average(x);
+            var xs = runs.Zip(recs).Average(p => x(p.First, p.Second));
             if (!Usable(xs, logX)) continue;
             var ys = recs.Select(r => metric(r)!.Value).ToList();
             points.Add(new LinePoint(xs, ys.Average(), ys.Min(), ys.Max()));

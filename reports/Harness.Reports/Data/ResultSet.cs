@@ -6,7 +6,7 @@ namespace Harness.Reports.Data;
 public sealed record ResultSet(string Experiment, IReadOnlyList<RunData> Runs)
 {
     /// <summary>
-    /// Reads <c>summary.csv</c> and, for each row, the run folder's <c>manifest.json</c> and <c>steps.csv</c>
+    /// Reads <c>summary.csv</c> and, for each row, the run folder's <c>manifest.json</c>, <c>steps.csv</c> and <c>timing.csv</c>
     /// when present (a run that never logged a step has none; it still appears in the tables).
     /// </summary>
     public static ResultSet Load(string experimentDir)
@@ -18,7 +18,11 @@ public sealed record ResultSet(string Experiment, IReadOnlyList<RunData> Runs)
             var manifest = ResultStore.ReadManifestFile(Path.Combine(dir, ResultStore.ManifestFile));
             var stepsPath = Path.Combine(dir, ResultStore.StepsFile);
             var steps = File.Exists(stepsPath) ? CsvFiles.ReadAll<StepRecord>(stepsPath) : [];
-            return new RunData(row, manifest, steps);
+            var timingPath = Path.Combine(dir, ResultStore.TimingFile);
+            var elapsed = File.Exists(timingPath)
+                ? CsvFiles.ReadAll<TimingRecord>(timingPath).GroupBy(t => t.Step).ToDictionary(g => g.Key, g => g.Last().ElapsedS)
+                : new Dictionary<int, double>();
+            return new RunData(row, manifest, steps) { Elapsed = elapsed };
         }).ToList();
         var name = summary.FirstOrDefault()?.Experiment is { Length: > 0 } e ? e : Path.GetFileName(Path.GetFullPath(experimentDir).TrimEnd('/'));
         return new ResultSet(name, runs);

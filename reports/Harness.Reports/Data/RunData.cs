@@ -9,6 +9,12 @@ public sealed record RunData(SummaryRow Summary, RunManifest? Manifest, IReadOnl
     public const string CompletedStatus = "completed";
 
     public bool Completed => Summary.Status == CompletedStatus;
+
+    /// <summary>Training seconds at each logged step (from <c>timing.csv</c>, which keeps <c>steps.csv</c> deterministic).</summary>
+    public IReadOnlyDictionary<int, double> Elapsed { get; init; } = new Dictionary<int, double>();
+
+    /// <summary>Training seconds at a logged step, NaN when not recorded.</summary>
+    public double ElapsedAt(int step) => Elapsed.TryGetValue(step, out var e) ? e : double.NaN;
     public string Label => Summary.Label;
     public string Optimizer => Summary.Optimizer;
 

@@ -25,7 +25,7 @@ internal static class ReportFixtures
     {
         var steps = Enumerable.Range(0, 3).Select(k => new StepRecord
         {
-            Step = 10 * k, Tokens = 1000 * k, ElapsedS = 5.0 * k, Lr = lr,
+            Step = 10 * k, Tokens = 1000 * k, Lr = lr,
             TrainLoss = k == 0 ? null : start - k * drop,
             EvalLoss = status == "diverged" && k == 2 ? double.NaN : start - k * drop,
         }).ToList();
@@ -46,7 +46,7 @@ internal static class ReportFixtures
             Status = Enum.Parse<RunStatus>(status, ignoreCase: true), Spec = Spec(lr, optimizer), Provenance = Cpu,
             StartedUtc = DateTimeOffset.UnixEpoch, Implementation = "tensor-ops", StateDtype = "float32",
         };
-        return new RunData(summary, manifest, steps);
+        return new RunData(summary, manifest, steps) { Elapsed = steps.ToDictionary(x => x.Step, x => 0.5 * x.Step) };
     }
 
     /// <summary>AdamW (3 seeds, final eval loss 3.0/3.1/3.2, state 8000 B) and Lion (3 seeds, 2.0/2.1/2.2, state 4000 B), Lion seed 3 diverged.</summary>
@@ -71,6 +71,8 @@ internal static class ReportFixtures
             store.WriteManifest(run.Manifest!);
             using (var steps = store.OpenSteps("fixture", run.Summary.RunId, truncate: true))
                 foreach (var s in run.Steps) steps.Append(s);
+            using (var timing = store.OpenTiming("fixture", run.Summary.RunId, truncate: true))
+                foreach (var s in run.Steps) timing.Append(new TimingRecord { Step = s.Step, ElapsedS = run.ElapsedAt(s.Step) });
             store.WriteMetrics("fixture", run.Summary.RunId,
             [
                 new MetricRecord { Name = MetricNames.ParamCount, Value = run.Summary.ParamCount },
