@@ -29,6 +29,7 @@ public sealed class GaLoreTests(ITestOutputHelper output)
         Assert.Equal("svd_signs/" + known, signs.Name);
         Assert.True(signs.Passed, signs.Detail);
         Assert.Contains("SVD at step 8: v5, v6", signs.Detail);
+        Assert.Contains("explained by SVD sign choice", report.ToTable());
     }
 
     [Theory]
