@@ -59,7 +59,9 @@ public sealed record TraceReport(
         if (Worst is { } w)
             sb.Append(inv, $"worst: {w.Error:0.000e0} at step {w.Step}, {w.Parameter}").AppendLine();
         if (FirstFailure is { } f)
-            sb.Append(inv, $"first over tolerance: step {f.Step}, {f.Parameter} ({f.Error:0.000e0})").AppendLine();
+            sb.Append(inv, $"first over tolerance: step {f.Step}, {f.Parameter} ({f.Error:0.000e0})")
+                .Append(Diagnostics?.Any(d => d.Passed && d.Name == SvdSignSearch.DiagnosticName(f.Parameter)) == true ? "; explained by SVD sign choice (svd_signs above)" : "")
+                .AppendLine();
         return sb.ToString();
 
         string Format(TraceError e) =>

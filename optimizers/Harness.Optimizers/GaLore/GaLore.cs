@@ -40,10 +40,14 @@ public sealed record GaLoreOptions : LowRankAdamOptions
 /// reverse_std → (2·r'·min + r'·max)·b; left → (m·r' + 2·r'·n)·b; right → (r'·n + 2·m·r')·b;
 /// full → (m·r' + r'·n + 2·r'²)·b. Other parameters: 2·numel·b. A rank larger than a matrix side is
 /// clamped to that side, as the reference's SVD slice does (no error).
+/// The moments persist across a refresh, so the result depends on the signs LAPACK gives the singular
+/// vectors (arbitrary per pair); <see cref="ISvdSignChoice"/> lets the golden check replay other signs.
 /// </remarks>
 public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptions options)
-    : PerParameterOptimizer<GaLoreOptions, LowRankAdamState>(parameters, options)
+    : PerParameterOptimizer<GaLoreOptions, LowRankAdamState>(parameters, options), ISvdSignChoice
 {
+    private readonly Dictionary<(string Parameter, long Step), ulong> _signFlips = [];
+
     /// <summary>The closed-form state size, independent of the tensors (the catalog's formula).</summary>
     public static long ExpectedStateBytes(IReadOnlyList<NamedParameter> parameters, GaLoreOptions o) =>
         parameters.Sum(p =>
@@ -59,10 +63,25 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
 
     protected override LowRankAdamState CreateState(NamedParameter p) =>
         new(p.Role == ParamRole.Matrix
-                ? new SvdProjector(p.Value.shape, p.Value.dtype, p.Value.device, Options.Rank, Options.UpdateProjGap, Options.Scale, Options.ProjType)
+                ? new SvdProjector(p.Value.shape, p.Value.dtype, p.Value.device, Options.Rank, Options.UpdateProjGap, Options.Scale, Options.ProjType,
+                    step => _signFlips.GetValueOrDefault((p.Name, step)))
                 : null,
             p.Value);
 
     protected override void Update(NamedParameter p, TorchSharp.torch.Tensor grad, LowRankAdamState s, double lr) =>
         LowRankAdam.Step(p.Value, grad, s, Options, lr);
+
+    public IReadOnlyList<long> SvdSteps(string parameter, long from, long to) =>
+        BasisSize(parameter) == 0 ? [] : SvdProjector.SvdSteps(Options.UpdateProjGap, from, to).ToList();
+
+    public int BasisSize(string parameter) =>
+        Parameters.FirstOrDefault(p => p.Name == parameter) is { Role: ParamRole.Matrix } p && p.Value.dim() == 2
+            ? (int)Math.Min(Options.Rank, Math.Min(p.Value.shape[0], p.Value.shape[1]))
+            : 0;
+
+    public void FlipSingularVectors(string parameter, long step, ulong mask)
+    {
+        if (BasisSize(parameter) == 0) throw new ArgumentException($"'{parameter}' has no SVD basis", nameof(parameter));
+        _signFlips[(parameter, step)] = mask;
+    }
 }

@@ -30,10 +30,14 @@ public sealed class SvdProjector : IProjector
     private readonly double _scale;
     private readonly Tensor? _left;   // A, m×r'
     private readonly Tensor? _right;  // B, r'×n
+    private readonly Func<long, ulong>? _signFlips;
 
     /// <param name="shape">The parameter's shape (m, n).</param>
     /// <param name="rank">Requested rank; clamped to min(m, n) as the reference's slice does.</param>
-    public SvdProjector(long[] shape, ScalarType dtype, Device device, int rank, long updateGap, double scale, string projType)
+    /// <param name="signFlips">Optional, for sign-choice replays (<see cref="ISvdSignChoice"/>): for an SVD step, the
+    /// mask of singular vector pairs (uᵢ, vᵢ) to negate (bit i = the (i+1)-th largest); null keeps LAPACK's signs.</param>
+    public SvdProjector(long[] shape, ScalarType dtype, Device device, int rank, long updateGap, double scale, string projType,
+        Func<long, ulong>? signFlips = null)
     {
         if (shape.Length != 2) throw new ArgumentException($"a projector needs a 2-D parameter (got [{string.Join(",", shape)}])", nameof(shape));
         if (rank <= 0) throw new ArgumentOutOfRangeException(nameof(rank), rank, "must be > 0");
@@ -42,6 +46,7 @@ public sealed class SvdProjector : IProjector
         Rank = Math.Min(rank, Math.Min(m, n));
         _updateGap = updateGap;
         _scale = scale;
+        _signFlips = signFlips;
         var (useLeft, useRight) = Sides(projType, m, n);
         if (useLeft) _left = zeros([m, Rank], dtype, device);
         if (useRight) _right = zeros([Rank, n], dtype, device);
@@ -66,7 +71,7 @@ public sealed class SvdProjector : IProjector
 
     public Tensor Project(Tensor grad, long step)
     {
-        if (step % _updateGap == 0) Refresh(grad);
+        if (step % _updateGap == 0) Refresh(grad, step);
         var low = _left is null ? grad : _left.t().matmul(grad);
         return _right is null ? low : low.matmul(_right.t());
     }
@@ -81,11 +86,22 @@ public sealed class SvdProjector : IProjector
     public IEnumerable<(string Name, Tensor Tensor)> Tensors =>
         new[] { ("proj_left", _left), ("proj_right", _right) }.Where(t => t.Item2 is not null).Select(t => (t.Item1, t.Item2!));
 
-    private void Refresh(Tensor grad)
+    /// <summary>The 0-based steps in [from, to) at which a projector with this gap takes an SVD (from ≥ 0).</summary>
+    public static IEnumerable<long> SvdSteps(long updateGap, long from, long to)
+    {
+        for (var s = (from + updateGap - 1) / updateGap * updateGap; s < to; s += updateGap) yield return s;
+    }
+
+    private void Refresh(Tensor grad, long step)
     {
         using var scope = NewDisposeScope();
         var (u, _, vh) = linalg.svd(grad.to(ScalarType.Float32), fullMatrices: false);
-        _left?.copy_(u[.., ..(int)Rank]);
-        _right?.copy_(vh[..(int)Rank, ..]);
+        var mask = _signFlips?.Invoke(step) ?? 0;
+        var signs = mask == 0 ? null
+            : tensor(Enumerable.Range(0, (int)Rank).Select(i => (mask >> i & 1) == 1 ? -1f : 1f).ToArray()).to(u.device);
+        var a = u[.., ..(int)Rank];
+        var b = vh[..(int)Rank, ..];
+        _left?.copy_(signs is null ? a : a * signs);
+        _right?.copy_(signs is null ? b : b * signs.unsqueeze(1));
     }
 }

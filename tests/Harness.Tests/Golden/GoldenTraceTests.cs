@@ -41,6 +41,24 @@ public sealed class GoldenTraceTests(ITestOutputHelper output)
         Assert.Contains("first over tolerance", report.ToTable());
     }
 
+    [Theory]
+    [InlineData("update_proj_gap", 5)]   // an off-by-one in the refresh schedule: first seen at step 5
+    [InlineData("scale", 0.3)]
+    public void A_real_galore_bug_is_not_explained_by_svd_signs(string key, double value)
+    {
+        using var tmp = GoldenPaths.CopyCaseA(m => m["optimizers"]!["galore"]!["hyperparameters"]![key] = value, "gradients", "galore");
+
+        var report = _checker.Check(tmp.ManifestPath, "galore");
+
+        Assert.Equal(TraceStatus.Failed, report.Status);
+        var failing = report.Errors.Where(e => !e.Within(report.Tolerance)).Select(e => e.Parameter).Distinct().ToList();
+        Assert.NotEmpty(failing);
+        // Every failing parameter was given the sign search, and none is explained by it.
+        Assert.Equal(failing.Select(p => "svd_signs/" + p), report.Diagnostics!.Select(d => d.Name));
+        Assert.All(report.Diagnostics!, d => Assert.False(d.Passed, d.Detail));
+        Assert.Contains("not explained by SVD signs", report.ToTable());
+    }
+
     [Fact]
     public void CheckAll_covers_every_key_and_marks_missing_kinds_not_implemented()
     {
