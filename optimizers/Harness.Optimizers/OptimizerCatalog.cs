@@ -1,5 +1,6 @@
 using Harness.Optimizers.AdamW;
 using Harness.Optimizers.Lion;
+using Harness.Optimizers.Swan;
 
 namespace Harness.Optimizers;
 
@@ -14,10 +15,12 @@ public static class OptimizerCatalog
 
     public static IReadOnlyList<OptimizerDescriptor> All { get; } =
     [
-        OptimizerDescriptor.Of<AdamWOptions>("adamw", OptimizerTraits.PerParameterStep,
+        OptimizerDescriptor.Of<AdamWOptions>("adamw", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep,
             "AdamW, decoupled weight decay (arXiv 1711.05101; torch.optim.AdamW)", (p, _) => 2 * ParamBytes(p), (p, o) => new AdamW.AdamW(p, o)),
-        OptimizerDescriptor.Of<LionOptions>("lion", OptimizerTraits.PerParameterStep,
+        OptimizerDescriptor.Of<LionOptions>("lion", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep,
             "Lion, sign momentum (arXiv 2302.06675; google/automl lion)", (p, _) => ParamBytes(p), (p, o) => new Lion.Lion(p, o)),
+        OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless,
+            "SWAN, stateless GradNorm + GradWhitening, Adam off-matrix (arXiv 2412.13148; no public code)", (p, o) => 2 * ParamBytes(p.Where(q => !Swan.Swan.UsesSwan(q, o)).ToList()), (p, o) => new Swan.Swan(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>

@@ -12,7 +12,7 @@ namespace Harness.Experiments.Workloads;
 /// evenly spaced windows of the validation split, the same at every call and for every seed, so
 /// validation losses compare along a run, across optimizers and across seeds.
 /// </summary>
-public sealed class LanguageModelWorkload : IWorkload
+public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears
 {
     private readonly Llama model;
     private readonly Tensor tokens;          // the whole stream, int32, on the run's device
@@ -69,6 +69,10 @@ public sealed class LanguageModelWorkload : IWorkload
     public Llama Model => model;
 
     public IReadOnlyList<NamedParameter> Parameters { get; }
+
+    public IReadOnlyList<string> RoutableWeights => model.ProjectionWeights();
+
+    public void RouteLinears(ILinearRoute? route) => model.RouteProjections(route);
 
     public long TokensPerBatch => (long)batchSize * seqLen;
 

@@ -41,7 +41,8 @@ public static class Planner
         {
             if (!descriptor.Traits.HasFlag(OptimizerTraits.PerParameterStep))
                 return $"'{descriptor.Kind}' has no per-parameter step, which fused_backward needs";
-            return "step_mode fused_backward (the FORGE driver) is not implemented yet";
+            if (!descriptor.Traits.HasFlag(OptimizerTraits.SlabStep))
+                return $"'{descriptor.Kind}' is not element-wise (no SlabStep trait), so fused_backward cannot step it slab by slab";
         }
         if (config.Training.Dtype != TrainingDType.Float32)
             return $"training.dtype {config.Training.Dtype.ToString().ToLowerInvariant()} is not implemented yet (float32 only)";

@@ -81,7 +81,9 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
         using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ScalarType.Float32, training.BatchSize));
         using var optimizer = optimizerDescriptor.Create(workload.Parameters, run.Variant.Options);
         var clock = new SynchronizedClock(device);
-        var driver = new StandardStepDriver(clock, training.GradClip);
+        using var fused = config.StepMode == StepMode.FusedBackward
+            ? new FusedBackwardStepDriver(clock, FusedBackwardStepDriver.DefaultSlabRows, training.GradClip) : null;
+        IStepDriver driver = fused is null ? new StandardStepDriver(clock, training.GradClip) : fused;
         var timing = new TimingMeter(workload.ThroughputUnit);
         var tokensPerStep = workload.TokensPerBatch * training.GradAccumulation;
         var paramCount = workload.Parameters.Sum(p => p.Value.numel());
