@@ -229,7 +229,7 @@ public sealed class ConfigLoaderErrorTests
             """);
         Assert.Equal(2, problems.Count);
         AssertAt(problems[0], 2, 11, "workload: missing required key 'kind' (known workload kinds: llama)");
-        AssertAt(problems[1], 4, 5, "optimizers[0]: missing required key 'kind' (known optimizer kinds: adamw, lion)");
+        AssertAt(problems[1], 4, 5, "optimizers[0]: missing required key 'kind' (known optimizer kinds: adamw, lion, swan)");
     }
 
     [Fact]
