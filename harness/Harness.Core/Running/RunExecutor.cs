@@ -82,7 +82,7 @@ public sealed class RunExecutor(ResultStore store, Device device, Provenance pro
         using var optimizer = optimizerDescriptor.Create(workload.Parameters, run.Variant.Options);
         var clock = new SynchronizedClock(device);
         using var fused = config.StepMode == StepMode.FusedBackward
-            ? new FusedBackwardStepDriver(clock, FusedBackwardStepDriver.DefaultSlabRows, training.GradClip) : null;
+            ? new FusedBackwardStepDriver(clock, training.FusedSlabRows ?? FusedBackwardStepDriver.DefaultSlabRows, training.GradClip) : null;
         IStepDriver driver = fused is null ? new StandardStepDriver(clock, training.GradClip) : fused;
         var timing = new TimingMeter(workload.ThroughputUnit);
         var tokensPerStep = workload.TokensPerBatch * training.GradAccumulation;

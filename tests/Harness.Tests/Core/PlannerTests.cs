@@ -1,5 +1,6 @@
 using Harness.Core.Config;
 using Harness.Core.Planning;
+using Harness.Optimizers;
 using Harness.Optimizers.AdamW;
 
 namespace Harness.Tests.Core;
@@ -57,6 +58,19 @@ public sealed class PlannerTests
         Assert.Equal("cosine", (string)json["schedule"]!["kind"]!);
         Assert.Equal(32, (int)json["workload"]!["seq_len"]!);
         Assert.Equal(RunSpec.SchemaVersion, (int)json["schema_version"]!);
+    }
+
+    [Fact]
+    public void Fused_slab_rows_enter_the_run_id_only_when_set()
+    {
+        var plain = TestConfigs.Experiment("p", 10, [TestConfigs.AdamW()]);
+        var withDefault = plain with { Training = plain.Training with { FusedSlabRows = null } };
+        var withSlab = plain with { Training = plain.Training with { FusedSlabRows = 16 } };
+        var ids = new[] { plain, withDefault, withSlab }.Select(c => Assert.Single(Planner.Plan(c, "cpu")).RunId).ToList();
+        Assert.Equal(ids[0], ids[1]);
+        Assert.NotEqual(ids[0], ids[2]);
+        Assert.DoesNotContain("fused_slab_rows", Assert.Single(Planner.Plan(plain, "cpu")).Spec.ToJson().ToJsonString());
+        Assert.Contains(new OptionProblem("fused_slab_rows", "must be >= 1 (got 0)"), (plain.Training with { FusedSlabRows = 0 }).Validate());
     }
 
     [Fact]
