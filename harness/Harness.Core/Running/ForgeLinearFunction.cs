@@ -31,7 +31,9 @@ public sealed class ForgeLinearFunction : SingleTensorFunction<ForgeLinearFuncti
         var layer = (FusedLinearLayer)ctx.get_data("layer");
         // The chain rule needs the pre-update weight: the input gradient comes first, the update after.
         var gradInput = grad_output.matmul(weight);
-        layer.Consume(input, grad_output);
+        // An exception must not unwind through libtorch's native backward (it would end the process):
+        // the layer keeps it and the driver rethrows once backward() has returned.
+        layer.ConsumeCapturingErrors(input, grad_output);
         return [gradInput.MoveToOuterDisposeScope(), null!, null!];
     }
 }

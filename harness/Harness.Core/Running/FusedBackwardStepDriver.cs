@@ -59,6 +59,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
                 var loss = workload.Loss(microBatches[k]);
                 var scaled = microBatches.Count == 1 ? loss : loss / microBatches.Count;
                 scaled.backward();
+                RethrowLayerFailure();
                 var detached = scaled.detach();
                 total = total is null ? detached : total + detached;
             }
@@ -79,6 +80,16 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         timings.OptimizerSeconds = _clock.Now() - start;
         optimizer.ZeroGrad();
         return total!;
+    }
+
+    private void RethrowLayerFailure()
+    {
+        foreach (var layer in _layers.Values)
+        {
+            if (layer.Failure is not { } failure) continue;
+            layer.Failure = null;
+            failure.Throw();
+        }
     }
 
     public Tensor Linear(Tensor input, Tensor weight, string weightName) =>

@@ -27,7 +27,23 @@ public sealed class FusedLinearLayer(NamedParameter weight, ISlabStep optimizer,
     /// <summary>Optimizer updates applied (one per step, whatever the slab count).</summary>
     public int Updates { get; private set; }
 
-    internal void Consume(Tensor input, Tensor gradOutput)
+    /// <summary>The first error raised inside a backward, for the driver to rethrow after it.</summary>
+    internal System.Runtime.ExceptionServices.ExceptionDispatchInfo? Failure { get; set; }
+
+    internal void ConsumeCapturingErrors(Tensor input, Tensor gradOutput)
+    {
+        if (Failure is not null) return;
+        try
+        {
+            Consume(input, gradOutput);
+        }
+        catch (Exception e)
+        {
+            Failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+        }
+    }
+
+    private void Consume(Tensor input, Tensor gradOutput)
     {
         using var noGrad = no_grad();
         using var existing = Weight.Value.grad;

@@ -125,6 +125,18 @@ public sealed class FusedBackwardTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void An_error_inside_the_backward_surfaces_after_it_as_an_exception()
+    {
+        using var workload = Tiny();
+        var optimizer = new AdamW(workload.Parameters, new AdamWOptions());
+        using var driver = new FusedBackwardStepDriver(new HostClock(), 8, 0);
+        using var scope = NewDisposeScope();
+        driver.TrainStep(workload, optimizer, [workload.NextBatch(Split.Train)], 1e-3, new StepTimings());
+        optimizer.Dispose(); // the fused layers' optimizer now throws inside the backward
+        Assert.Throws<ObjectDisposedException>(() => driver.TrainStep(workload, optimizer, [workload.NextBatch(Split.Train)], 1e-3, new StepTimings()));
+    }
+
+    [Fact]
     public void A_non_elementwise_optimizer_is_refused()
     {
         using var workload = Tiny();
