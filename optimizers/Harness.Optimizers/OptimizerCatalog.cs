@@ -5,6 +5,7 @@ using Harness.Optimizers.Gefen;
 using Harness.Optimizers.Lion;
 using Harness.Optimizers.QGaLore;
 using Harness.Optimizers.SubTrackPlusPlus;
+using Harness.Optimizers.Swan;
 
 namespace Harness.Optimizers;
 
@@ -19,9 +20,9 @@ public static class OptimizerCatalog
 
     public static IReadOnlyList<OptimizerDescriptor> All { get; } =
     [
-        OptimizerDescriptor.Of<AdamWOptions>("adamw", OptimizerTraits.PerParameterStep,
+        OptimizerDescriptor.Of<AdamWOptions>("adamw", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep,
             "AdamW, decoupled weight decay (arXiv 1711.05101; torch.optim.AdamW)", (p, _) => 2 * ParamBytes(p), (p, o) => new AdamW.AdamW(p, o)),
-        OptimizerDescriptor.Of<LionOptions>("lion", OptimizerTraits.PerParameterStep,
+        OptimizerDescriptor.Of<LionOptions>("lion", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep,
             "Lion, sign momentum (arXiv 2302.06675; google/automl lion)", (p, _) => ParamBytes(p), (p, o) => new Lion.Lion(p, o)),
         OptimizerDescriptor.Of<Adam8bitOptions>("adam8bit", OptimizerTraits.PerParameterStep | OptimizerTraits.QuantizedState,
             "8-bit Adam, block-wise dynamic quantization (arXiv 2110.02861; bitsandbytes 0.43.1)", (p, o) => p.Sum(x => o.StateBytes(x.Value.numel())), (p, o) => new Adam8bit.Adam8bit(p, o)),
@@ -34,6 +35,8 @@ public static class OptimizerCatalog
             SubTrackPlusPlus.SubTrackPlusPlus.ExpectedStateBytes, (p, o) => new SubTrackPlusPlus.SubTrackPlusPlus(p, o)),
         OptimizerDescriptor.Of<GefenOptions>("gefen", OptimizerTraits.QuantizedState,
             "Gefen by Nadav Benedek, block-shared v + uint8 codebook m (arXiv 2606.13894; ndvbd/Gefen v1.2.3)", Gefen.Gefen.ExpectedStateBytesFromGradients, (p, o) => new Gefen.Gefen(p, o)),
+        OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless,
+            "SWAN, stateless GradNorm + GradWhitening, Adam off-matrix (arXiv 2412.13148; no public code)", (p, o) => 2 * ParamBytes(p.Where(q => !Swan.Swan.UsesSwan(q, o)).ToList()), (p, o) => new Swan.Swan(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>

@@ -15,4 +15,6 @@ public enum OptimizerTraits
     Stateless = 8,
     /// <summary>A fused CUDA kernel exists for the step.</summary>
     HasCudaKernel = 16,
+    /// <summary>The rule is element-wise, so it can run on row slabs of a weight (<see cref="ISlabStep"/>; FORGE).</summary>
+    SlabStep = 32,
 }

@@ -9,7 +9,7 @@ namespace Harness.Optimizers;
 /// caller scope, exact state bytes, state-dict save/load with shape checks, and the per-parameter entry
 /// point used by the fused-backward driver.
 /// </summary>
-public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPerParameterStep
+public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPerParameterStep, ISlabStep
     where TOptions : OptimizerOptions
     where TState : ParameterState
 {
@@ -44,6 +44,41 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
     /// step counter has already been incremented.
     /// </summary>
     protected abstract void Update(NamedParameter parameter, Tensor grad, TState state, double learningRate);
+
+    /// <summary>True for element-wise rules, which then override <see cref="SliceState"/>.</summary>
+    public virtual bool SupportsSlabs => false;
+
+    /// <summary>A state whose tensors are views of rows [start, start + length) of <paramref name="state"/>'s (element-wise rules only).</summary>
+    protected virtual TState SliceState(TState state, long start, long length) =>
+        throw new NotSupportedException($"{GetType().Name} has no element-wise rule to apply per slab");
+
+    public void StepSlabs(NamedParameter parameter, IEnumerable<GradientSlab> slabs, double learningRate)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(parameter);
+        ArgumentNullException.ThrowIfNull(slabs);
+        if (!SupportsSlabs) throw new NotSupportedException($"{GetType().Name} cannot step row slabs: its rule is not element-wise");
+        if (!_index.TryGetValue(parameter.Name, out var i))
+            throw new ArgumentException($"parameter '{parameter.Name}' is not managed by this optimizer", nameof(parameter));
+        using var noGrad = no_grad();
+        var state = StateOf(i);
+        state.Step++; // once per step, however many slabs follow
+        var full = Parameters[i];
+        using var slab = slabs.GetEnumerator();
+        while (true)
+        {
+            // The slab's gradient is produced by MoveNext inside this scope, so it dies with the update.
+            using var scope = NewDisposeScope();
+            if (!slab.MoveNext()) break;
+            var (start, grad) = slab.Current;
+            var rows = grad.shape[0];
+            // A Parameter aliasing the rows (no copy): Update sees a parameter of the slab's shape.
+            var view = new TorchSharp.Modules.Parameter(full.Value.narrow(0, start, rows), requires_grad: false);
+            var sliced = SliceState(state, start, rows);
+            sliced.Step = state.Step;
+            Update(full with { Value = view }, grad, sliced, learningRate);
+        }
+    }
 
     public void Step(double learningRate)
     {

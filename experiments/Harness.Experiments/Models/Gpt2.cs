@@ -45,4 +45,12 @@ public sealed class Gpt2 : nn.Module<Tensor, Tensor>, ICausalLanguageModel
     public Tensor Logits(Tensor tokens) => forward(tokens);
 
     public IReadOnlyList<NamedParameter> NamedParameters() => ParameterRoles.Collect(this);
+
+    /// <summary>
+    /// None yet: GPT-2's linear layers carry biases (and the head is tied to the embedding), which the
+    /// fused-backward function does not handle, so under FORGE every GPT-2 weight takes the standard path.
+    /// </summary>
+    public IReadOnlyList<string> ProjectionWeights() => [];
+
+    public void RouteProjections(ILinearRoute? route) { }
 }

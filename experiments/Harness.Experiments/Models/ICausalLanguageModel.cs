@@ -22,4 +22,10 @@ public interface ICausalLanguageModel : IDisposable
 
     /// <summary>The underlying module (for train/eval mode, dtype and device moves).</summary>
     nn.Module Module { get; }
+
+    /// <summary>Names of the weights whose linear layers can be routed through a fused-backward function.</summary>
+    IReadOnlyList<string> ProjectionWeights();
+
+    /// <summary>Routes those layers' training forward through <paramref name="route"/> (null restores the plain path).</summary>
+    void RouteProjections(ILinearRoute? route);
 }

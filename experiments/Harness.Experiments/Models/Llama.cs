@@ -50,6 +50,17 @@ public sealed class Llama : nn.Module<Tensor, Tensor>, ICausalLanguageModel
         return lm_head.forward(hidden);
     }
 
+    /// <summary>Full names of every projection weight (all untied and bias-free, so each has one consumer).</summary>
+    public IReadOnlyList<string> ProjectionWeights() =>
+        named_modules().Where(m => m.module is Projection).Select(m => $"{m.name}.weight").ToList();
+
+    /// <summary>Routes every projection's training forward through <paramref name="route"/> (null restores <c>F.linear</c>).</summary>
+    public void RouteProjections(ILinearRoute? route)
+    {
+        foreach (var (name, module) in named_modules())
+            if (module is Projection projection) projection.RouteThrough(route, $"{name}.weight");
+    }
+
     /// <summary>
     /// Every parameter in <c>named_parameters()</c> order with the role of the module that owns it
     /// (projections are matrices, the embedding and head have their own roles, norms are vectors).

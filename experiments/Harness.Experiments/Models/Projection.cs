@@ -23,5 +23,11 @@ internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole
 
     public ParamRole Role { get; }
 
-    public override Tensor forward(Tensor input) => nn.functional.linear(input, weight);
+    private (ILinearRoute Route, string WeightName)? route;
+
+    /// <summary>Routes the training forward through <paramref name="to"/> (null: plain <c>F.linear</c>); evaluation never is.</summary>
+    public void RouteThrough(ILinearRoute? to, string weightName) => route = to is null ? null : (to, weightName);
+
+    public override Tensor forward(Tensor input) =>
+        route is { } r && training ? r.Route.Linear(input, weight, r.WeightName) : nn.functional.linear(input, weight);
 }

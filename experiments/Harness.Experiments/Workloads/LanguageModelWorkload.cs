@@ -14,7 +14,7 @@ namespace Harness.Experiments.Workloads;
 /// copied out of the token stream on the CPU (a memory-mapped file is never loaded whole) and moved to
 /// the run's device.
 /// </summary>
-public sealed class LanguageModelWorkload : IWorkload
+public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears
 {
     private readonly ICausalLanguageModel model;
     private readonly Generator trainDraws, validationDraws;
@@ -100,6 +100,10 @@ public sealed class LanguageModelWorkload : IWorkload
     public nn.Module Model => model.Module;
 
     public IReadOnlyList<NamedParameter> Parameters { get; }
+
+    public IReadOnlyList<string> RoutableWeights => model.ProjectionWeights();
+
+    public void RouteLinears(ILinearRoute? route) => model.RouteProjections(route);
 
     public long TokensPerBatch => (long)batchSize * seqLen;
 

@@ -92,6 +92,11 @@ public static partial class ConfigLoader
         if (map["seeds"] is SequenceNode seedsNode && config.Seeds.Count == seedsNode.Items.Count)
             CheckSeeds(config.Seeds, seedsNode, problems);
 
+        if (config.StepMode == StepMode.FusedBackward && config.Training.GradClip > 0
+            && map["training"] is MappingNode trainingNode && trainingNode["grad_clip"] is { } clipNode)
+            problems.Add(clipNode.Mark, "training.grad_clip: step_mode fused_backward updates weights during the backward, "
+                + "so a global-norm clip cannot be applied; set grad_clip: 0");
+
         var variants = new List<OptimizerVariant>();
         if (map["optimizers"] is { } optimizersNode)
         {

@@ -11,6 +11,12 @@ public sealed record TrainingConfig : IValidatable
     public TrainingDType Dtype { get; init; } = TrainingDType.Float32;
     /// <summary>Global gradient-norm clip; 0 turns it off.</summary>
     public double GradClip { get; init; }
+    /// <summary>
+    /// step_mode fused_backward only: output rows per weight-gradient slab (default 64). Left out of the run
+    /// spec when unset, so adding the key kept existing run ids.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? FusedSlabRows { get; init; }
     public int LogEvery { get; init; } = 10;
     /// <summary>Evaluate every N steps (and always after the last step); 0 = only at the end.</summary>
     public int EvalEvery { get; init; } = 50;
@@ -35,6 +41,7 @@ public sealed record TrainingConfig : IValidatable
         if (BatchSize < 1) yield return new("batch_size", $"must be >= 1 (got {BatchSize})");
         if (GradAccumulation < 1) yield return new("grad_accumulation", $"must be >= 1 (got {GradAccumulation})");
         if (!(GradClip >= 0)) yield return new("grad_clip", $"must be >= 0, 0 turns clipping off (got {GradClip:R})");
+        if (FusedSlabRows is < 1) yield return new("fused_slab_rows", $"must be >= 1 (got {FusedSlabRows})");
         if (LogEvery < 1) yield return new("log_every", $"must be >= 1 (got {LogEvery})");
         if (EvalEvery < 0) yield return new("eval_every", $"must be >= 0, 0 evaluates only at the end (got {EvalEvery})");
         if (EvalBatches < 1) yield return new("eval_batches", $"must be >= 1 (got {EvalBatches})");

@@ -41,7 +41,8 @@ public static class Planner
         {
             if (!descriptor.Traits.HasFlag(OptimizerTraits.PerParameterStep))
                 return $"'{descriptor.Kind}' has no per-parameter step, which fused_backward needs";
-            return "step_mode fused_backward (the FORGE driver) is not implemented yet";
+            if (!descriptor.Traits.HasFlag(OptimizerTraits.SlabStep))
+                return $"'{descriptor.Kind}' is not element-wise (no SlabStep trait), so fused_backward cannot step it slab by slab";
         }
         if (config.Training.Dtype == TrainingDType.Mixed)
             return "training.dtype mixed (bf16 compute, fp32 master weights) is not implemented yet; use float32 or bfloat16";

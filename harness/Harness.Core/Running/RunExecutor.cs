@@ -113,7 +113,9 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         var optimizerOptions = run.Variant.Options is IRunSeeded seeded ? seeded.WithRunSeed(run.Seed) : run.Variant.Options;
         using var optimizer = optimizerDescriptor.Create(workload.Parameters, optimizerOptions);
         var clock = new SynchronizedClock(session);
-        var driver = new StandardStepDriver(clock, training.GradClip, session.Memory);
+        using var fused = config.StepMode == StepMode.FusedBackward
+            ? new FusedBackwardStepDriver(clock, training.FusedSlabRows ?? FusedBackwardStepDriver.DefaultSlabRows, training.GradClip) : null;
+        IStepDriver driver = fused is null ? new StandardStepDriver(clock, training.GradClip, session.Memory) : fused;
         using var timeline = session.NewTimeline();
         var timing = new TimingMeter(workload.ThroughputUnit, timeline.Method);
         var memoryMeter = new MemoryMeter(session.Memory, session.ProbeStatus);

@@ -42,6 +42,10 @@ public sealed class AdamW(IReadOnlyList<NamedParameter> parameters, AdamWOptions
 
     protected override State CreateState(NamedParameter p) => new(zeros_like(p.Value), zeros_like(p.Value));
 
+    public override bool SupportsSlabs => true;
+
+    protected override State SliceState(State s, long start, long length) => new(s.M.narrow(0, start, length), s.V.narrow(0, start, length));
+
     protected override void Update(NamedParameter p, Tensor grad, State s, double lr)
     {
         var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);

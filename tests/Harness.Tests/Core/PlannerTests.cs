@@ -1,5 +1,6 @@
 using Harness.Core.Config;
 using Harness.Core.Planning;
+using Harness.Optimizers;
 using Harness.Optimizers.AdamW;
 
 namespace Harness.Tests.Core;
@@ -60,11 +61,27 @@ public sealed class PlannerTests
     }
 
     [Fact]
+    public void Fused_slab_rows_enter_the_run_id_only_when_set()
+    {
+        var plain = TestConfigs.Experiment("p", 10, [TestConfigs.AdamW()]);
+        var withDefault = plain with { Training = plain.Training with { FusedSlabRows = null } };
+        var withSlab = plain with { Training = plain.Training with { FusedSlabRows = 16 } };
+        var ids = new[] { plain, withDefault, withSlab }.Select(c => Assert.Single(Planner.Plan(c, "cpu")).RunId).ToList();
+        Assert.Equal(ids[0], ids[1]);
+        Assert.NotEqual(ids[0], ids[2]);
+        Assert.DoesNotContain("fused_slab_rows", Assert.Single(Planner.Plan(plain, "cpu")).Spec.ToJson().ToJsonString());
+        Assert.Contains(new OptionProblem("fused_slab_rows", "must be >= 1 (got 0)"), (plain.Training with { FusedSlabRows = 0 }).Validate());
+    }
+
+    [Fact]
     public void Unsupported_modes_are_planned_as_skips_with_a_reason()
     {
-        var fused = TestConfigs.Experiment("p", 10, [TestConfigs.AdamW()]) with { StepMode = StepMode.FusedBackward };
-        var run = Assert.Single(Planner.Plan(fused, "cpu"));
-        Assert.Contains("fused_backward", run.SkipReason);
+        var swan = new OptimizerVariant("swan", "swan", new Harness.Optimizers.Swan.SwanOptions(), [], 0);
+        var fused = TestConfigs.Experiment("p", 10, [TestConfigs.AdamW(), TestConfigs.Lion(), swan]) with { StepMode = StepMode.FusedBackward };
+        var runs = Planner.Plan(fused, "cpu");
+        Assert.Null(runs[0].SkipReason);
+        Assert.Null(runs[1].SkipReason);
+        Assert.Contains("not element-wise", runs[2].SkipReason);
 
         var bf16 = TestConfigs.Experiment("p", 10, [TestConfigs.AdamW()]);
         bf16 = bf16 with { Training = bf16.Training with { Dtype = TrainingDType.Mixed } };

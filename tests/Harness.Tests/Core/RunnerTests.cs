@@ -53,6 +53,24 @@ public sealed class RunnerTests
     }
 
     [Fact]
+    public void A_fused_backward_run_ends_where_the_standard_run_ends()
+    {
+        using var dir = new TestConfigs.TempDir();
+        var store = new ResultStore(dir.Path);
+        var standard = TestConfigs.Experiment("std", 10, [TestConfigs.AdamW(3e-3)]);
+        standard = standard with { Training = standard.Training with { GradAccumulation = 2 } };
+        var fused = standard with { Name = "forge", StepMode = Harness.Core.Config.StepMode.FusedBackward };
+        Assert.True(Run(store, standard).AllCompleted);
+        Assert.True(Run(store, fused).AllCompleted);
+        var a = Assert.Single(ResultStore.ReadSummary(store.SummaryPath("std")));
+        var b = Assert.Single(ResultStore.ReadSummary(store.SummaryPath("forge")));
+        Assert.NotEqual(a.RunId, b.RunId); // step_mode is part of the run spec
+        Assert.Equal(a.StateBytes, b.StateBytes);
+        Assert.True(Math.Abs(a.FinalEvalLoss!.Value - b.FinalEvalLoss!.Value) < 1e-5, $"eval loss {a.FinalEvalLoss} vs {b.FinalEvalLoss}");
+        Assert.True(b.FinalEvalLoss < b.InitialEvalLoss - 0.2);
+    }
+
+    [Fact]
     public void A_rerun_reuses_completed_runs_and_reruns_unfinished_ones()
     {
         using var dir = new TestConfigs.TempDir();
@@ -100,12 +118,14 @@ public sealed class RunnerTests
     {
         using var dir = new TestConfigs.TempDir();
         var store = new ResultStore(dir.Path);
-        var config = TestConfigs.Experiment("skip", 5, [TestConfigs.AdamW()]) with { StepMode = Harness.Core.Config.StepMode.FusedBackward };
+        var swan = new Harness.Core.Config.OptimizerVariant("swan", "swan", new Harness.Optimizers.Swan.SwanOptions(), [], 0);
+        var config = TestConfigs.Experiment("skip", 5, [swan]) with { StepMode = Harness.Core.Config.StepMode.FusedBackward };
         var result = Run(store, config);
         Assert.True(result.AllCompleted);
         var row = Assert.Single(ResultStore.ReadSummary(store.SummaryPath("skip")));
         Assert.Equal("skipped", row.Status);
         Assert.Contains("fused_backward", row.Message);
+        Assert.Contains("element-wise", row.Message);
     }
 
     private sealed class LiveTensorProbe : IRunObserver
@@ -118,12 +138,14 @@ public sealed class RunnerTests
         public void RunFinished(PlannedRun run, RunStatus status, string? message) { }
     }
 
-    [Fact]
-    public void Live_tensor_count_stays_flat_across_training_steps()
+    [Theory]
+    [InlineData(Harness.Core.Config.StepMode.Standard, 1)]
+    [InlineData(Harness.Core.Config.StepMode.FusedBackward, 2)]
+    public void Live_tensor_count_stays_flat_across_training_steps(Harness.Core.Config.StepMode mode, int gradAccumulation)
     {
         using var dir = new TestConfigs.TempDir();
-        var config = TestConfigs.Experiment("leak", 12, [TestConfigs.AdamW()]);
-        config = config with { Training = config.Training with { LogEvery = 1, EvalEvery = 4 } };
+        var config = TestConfigs.Experiment("leak", 12, [TestConfigs.AdamW()]) with { StepMode = mode };
+        config = config with { Training = config.Training with { LogEvery = 1, EvalEvery = 4, GradAccumulation = gradAccumulation } };
         var probe = new LiveTensorProbe();
         var result = new SweepRunner(new ResultStore(dir.Path), probe).Run(config, Planner.Plan(config, "cpu"), CPU, ProvenanceProbe.Collect(CPU), CancellationToken.None);
         Assert.True(result.AllCompleted);

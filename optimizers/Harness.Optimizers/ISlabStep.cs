@@ -1,0 +1,19 @@
+namespace Harness.Optimizers;
+
+/// <summary>
+/// Optimizers whose rule is element-wise (each output element depends only on the same element of the
+/// parameter, gradient and state), so it can be applied to row slabs of a weight as their gradients are
+/// produced, without the whole gradient ever existing (the FORGE fused-backward driver).
+/// </summary>
+public interface ISlabStep
+{
+    /// <summary>False when the rule needs the whole gradient (a norm, a projection, a whitening).</summary>
+    bool SupportsSlabs { get; }
+
+    /// <summary>
+    /// One step of <paramref name="parameter"/> whose gradient arrives as <paramref name="slabs"/>, enumerated
+    /// lazily, one at a time, inside a dispose scope that frees each slab after its update. The step counter
+    /// advances once for the whole call, not once per slab. Slabs must not overlap.
+    /// </summary>
+    void StepSlabs(NamedParameter parameter, IEnumerable<GradientSlab> slabs, double learningRate);
+}

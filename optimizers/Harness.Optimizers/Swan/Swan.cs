@@ -1,0 +1,204 @@
+using Harness.Optimizers.AdamW;
+using static TorchSharp.torch;
+
+namespace Harness.Optimizers.Swan;
+
+/// <summary>Options of <see cref="Swan"/>; the unverified details are options with the spec's best values.</summary>
+public sealed record SwanOptions : OptimizerOptions
+{
+    /// <summary>Matrix step = lr · matrix_lr_scale. The 3rd-party recipe is 0.05 with a 20× larger global lr.</summary>
+    public double MatrixLrScale { get; init; } = 1.0;
+    /// <summary>Newton–Schulz iterations (k); β = 0.5 needs about 10 on well-conditioned input.</summary>
+    public int NsSteps { get; init; } = 10;
+    /// <summary>Newton–Schulz β; 0.5 converges to the exact inverse square root, other values only approximately.</summary>
+    public double NsBeta { get; init; } = 0.5;
+    public SwanNormAxis NormAxis { get; init; } = SwanNormAxis.Input;
+    /// <summary>Added to each row's standard deviation in GradNorm.</summary>
+    public double NormEps { get; init; } = 1e-8;
+    /// <summary>Rescale the whitened update to unit RMS (√(mn)·ΔW/‖ΔW‖_F).</summary>
+    public bool UnitRms { get; init; } = true;
+    /// <summary>Put the LM head (OutputHead role) on SWAN instead of Adam.</summary>
+    public bool SwanOnHead { get; init; }
+    /// <summary>Adam settings for the embeddings, head and vectors.</summary>
+    public IReadOnlyList<double> Betas { get; init; } = [0.9, 0.999];
+    public double Eps { get; init; } = 1e-8;
+    /// <summary>Decoupled weight decay of the Adam part only (the SWAN recipe uses none on matrices).</summary>
+    public double WeightDecay { get; init; }
+
+    public override IEnumerable<OptionProblem> Validate()
+    {
+        foreach (var p in base.Validate().Concat(ValidateBetas(Betas)).Concat(Positive(Eps, "eps"))
+                     .Concat(NonNegative(WeightDecay, "weight_decay")).Concat(Positive(MatrixLrScale, "matrix_lr_scale"))
+                     .Concat(Positive(NormEps, "norm_eps")))
+            yield return p;
+        if (NsSteps < 1) yield return new("ns_steps", $"must be >= 1 (got {NsSteps})");
+        if (!(NsBeta > 0 && NsBeta < 1)) yield return new("ns_beta", $"must be in (0, 1) (got {NsBeta:R})");
+    }
+
+    internal AdamWOptions AdamPart => new() { Lr = Lr, Betas = Betas, Eps = Eps, WeightDecay = WeightDecay };
+}
+
+/// <summary>
+/// SWAN, "SGD with Whitening And Normalization": Ma, Gong, Scetbon, Meeds, "SWAN: SGD with Normalization
+/// and Whitening Enables Stateless LLM Training", ICML 2025, arXiv 2412.13148. Reference code: none public
+/// (announced at microsoft/msr_optim, not available); formulas from the authors' follow-up arXiv 2502.07752
+/// App. B.7–B.8 as collected in <c>specs/swan-subtrack-forge.md</c> §1.
+/// </summary>
+/// <remarks>
+/// For each Matrix-role parameter, with gradient G (m×n) and learning rate η, stateless:
+/// <code>
+/// G̃ = (G − mean) / (std + ε)          GradNorm, per vector along norm_axis, population std
+/// orient so that G̃ is m'×n', m' ≤ n' (transpose if needed)
+/// X = G̃/‖G̃‖_F;  Y = XXᵀ;  Z = I;  k times: T = 3I − ZY;  Y ← βYT;  Z ← βTZ
+/// ΔW = Z X  (≈ (G̃G̃ᵀ)^{-1/2} G̃, the polar factor), in fp32, transposed back
+/// ΔW ← √(mn)·ΔW/‖ΔW‖_F                 (unit_rms)
+/// W ← W − η·matrix_lr_scale·ΔW
+/// </code>
+/// Embeddings, the head (unless swan_on_head) and vectors are stepped by <see cref="AdamW.AdamW"/> with
+/// lr η (composition, not a copy). State: 0 B for SWAN matrices; 2 × numel × element size for the Adam part.
+/// Verified (abstract, paper quotes): stateless, GradNorm then GradWhitening by Newton–Schulz, fp32 whitening,
+/// GradNorm's formula (2502.07752 eq. 30). Not verified (no paper body or code): the GradNorm axis, β and k,
+/// unit-RMS scaling, the lr multiplier, and which parameters use Adam (inferred from the GaLore benchmark
+/// and the authors' SinkGD recipe).
+/// </remarks>
+public sealed class Swan : IOptimizer, IPerParameterStep
+{
+    private readonly AdamW.AdamW _adam;
+    private readonly HashSet<string> _swanNames;
+    private bool _disposed;
+
+    public Swan(IReadOnlyList<NamedParameter> parameters, SwanOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(options);
+        var problems = options.Validate().ToList();
+        if (problems.Count > 0)
+            throw new ArgumentException(string.Join("; ", problems.Select(p => $"{p.Key}: {p.Message}")), nameof(options));
+        Options = options;
+        Parameters = parameters;
+        var swan = parameters.Where(p => UsesSwan(p, options)).ToList();
+        _swanNames = swan.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        _adam = new AdamW.AdamW(parameters.Where(p => !_swanNames.Contains(p.Name)).ToList(), options.AdamPart);
+    }
+
+    public SwanOptions Options { get; }
+    public IReadOnlyList<NamedParameter> Parameters { get; }
+    public string Implementation => "tensor-ops";
+    public string StateDtype => _adam.StateDtype;
+    public long StateBytes => _adam.StateBytes;
+
+    /// <summary>Whether a parameter is whitened (2-D Matrix role, or the head when asked) rather than given to Adam.</summary>
+    public static bool UsesSwan(NamedParameter p, SwanOptions options) =>
+        p.Value.dim() == 2 && (p.Role == ParamRole.Matrix || (options.SwanOnHead && p.Role == ParamRole.OutputHead));
+
+    public void Step(double learningRate)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var noGrad = no_grad();
+        foreach (var p in Parameters)
+        {
+            if (!_swanNames.Contains(p.Name)) continue;
+            using var grad = p.Value.grad;
+            if (grad is null) continue;
+            StepMatrix(p, grad, learningRate);
+        }
+        _adam.Step(learningRate);
+    }
+
+    public void StepParameter(NamedParameter parameter, Tensor grad, double learningRate)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_swanNames.Contains(parameter.Name))
+        {
+            _adam.StepParameter(parameter, grad, learningRate);
+            return;
+        }
+        using var noGrad = no_grad();
+        StepMatrix(parameter, grad, learningRate);
+    }
+
+    private void StepMatrix(NamedParameter p, Tensor grad, double lr)
+    {
+        using var scope = NewDisposeScope();
+        var normalized = GradNorm(grad.to_type(ScalarType.Float32), Options.NormAxis, Options.NormEps);
+        var update = Whiten(normalized, Options.NsSteps, Options.NsBeta);
+        if (Options.UnitRms)
+        {
+            var norm = update.norm().item<float>();
+            if (norm > 0) update.mul_(Math.Sqrt(update.numel()) / norm);
+        }
+        p.Value.add_(update.to_type(p.Value.dtype), alpha: -lr * Options.MatrixLrScale);
+    }
+
+    /// <summary>GradNorm: standardise each vector along <paramref name="axis"/> to mean 0 and population std 1 (+ε).</summary>
+    public static Tensor GradNorm(Tensor g, SwanNormAxis axis, double eps)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        var dim = axis switch
+        {
+            SwanNormAxis.Input => 1L,
+            SwanNormAxis.Output => 0L,
+            _ => g.shape[0] <= g.shape[1] ? 1L : 0L,
+        };
+        using var scope = NewDisposeScope();
+        var centered = g - g.mean([dim], keepdim: true);
+        var std = centered.square().mean([dim], keepdim: true).sqrt_().add_(eps);
+        return centered.div_(std).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// GradWhitening: (GGᵀ)^{-1/2}G by the coupled Newton–Schulz iteration in fp32, on the orientation whose
+    /// Gram matrix is the smaller one. A zero input gives a zero output.
+    /// </summary>
+    public static Tensor Whiten(Tensor g, int steps, double beta)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        using var scope = NewDisposeScope();
+        var tall = g.shape[0] > g.shape[1];
+        var x = (tall ? g.t() : g).to_type(ScalarType.Float32);
+        var norm = x.norm().item<float>();
+        if (norm == 0) return zeros_like(g, dtype: ScalarType.Float32).MoveToOuterDisposeScope();
+        x = x / norm;
+        var m = x.shape[0];
+        var identity = eye(m, dtype: ScalarType.Float32, device: x.device);
+        var y = x.mm(x.t());
+        var z = identity.clone();
+        for (var i = 0; i < steps; i++)
+        {
+            var t = identity * 3 - z.mm(y);
+            y = y.mm(t).mul_(beta);
+            z = t.mm(z).mul_(beta);
+        }
+        var result = z.mm(x);
+        return (tall ? result.t().contiguous() : result).MoveToOuterDisposeScope();
+    }
+
+    public void ZeroGrad()
+    {
+        foreach (var p in Parameters)
+        {
+            var g = p.Value.grad;
+            if (g is null) continue;
+            p.Value.grad = null;
+            g.Dispose();
+        }
+    }
+
+    public IReadOnlyDictionary<string, Tensor> StateDict() => _adam.StateDict();
+
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        foreach (var key in state.Keys)
+            if (_swanNames.Contains(key[..Math.Max(0, key.LastIndexOf('/'))]))
+                throw new OptimizerStateException($"'{key}': SWAN matrices are stateless, the state dict must not hold them");
+        _adam.LoadStateDict(state);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _adam.Dispose();
+    }
+}
