@@ -92,11 +92,6 @@ public static partial class ConfigLoader
         if (map["seeds"] is SequenceNode seedsNode && config.Seeds.Count == seedsNode.Items.Count)
             CheckSeeds(config.Seeds, seedsNode, problems);
 
-        if (config.StepMode == StepMode.FusedBackward && config.Training.GradClip > 0
-            && map["training"] is MappingNode trainingNode && trainingNode["grad_clip"] is { } clipNode)
-            problems.Add(clipNode.Mark, "training.grad_clip: step_mode fused_backward updates weights during the backward, "
-                + "so a global-norm clip cannot be applied; set grad_clip: 0");
-
         var variants = new List<OptimizerVariant>();
         if (map["optimizers"] is { } optimizersNode)
         {
@@ -108,6 +103,11 @@ public static partial class ConfigLoader
                 variants = OptimizerEntries.Expand(binder, list, problems);
         }
 
+        // FORGE updates weights during the backward, so a global-norm clip over all gradients cannot exist.
+        if (config.Training.GradClip > 0 && variants.FirstOrDefault(v => v.EffectiveStepMode(config.StepMode) == StepMode.FusedBackward) is { } fusedVariant
+            && map["training"] is MappingNode trainingNode && trainingNode["grad_clip"] is { } clipNode)
+            problems.Add(clipNode.Mark, $"training.grad_clip: step_mode fused_backward ('{fusedVariant.Label}') updates weights during the backward, "
+                + "so a global-norm clip cannot be applied; set grad_clip: 0");
         if (problems.Count > 0) throw new ConfigException(problems.All);
         return config with { Optimizers = variants };
     }

@@ -14,7 +14,7 @@ internal static class OptimizerEntries
     /// <summary>Variants over the whole list; a grid larger than this is a typo, not an experiment.</summary>
     public const int MaxVariants = 10_000;
 
-    private static readonly HashSet<string> EntryKeys = ["kind", "label", "sweep"];
+    private static readonly HashSet<string> EntryKeys = ["kind", "label", "sweep", "step_mode"];
 
     public static List<OptimizerVariant> Expand(ConfigBinder binder, SequenceNode list, ProblemList problems)
     {
@@ -33,6 +33,9 @@ internal static class OptimizerEntries
             var label = kind;
             if (entry["label"] is { } labelNode && binder.TryBind(typeof(string), labelNode, KeyNames.Child(path, "label"), false, out var l))
                 label = (string)l!;
+            StepMode? stepMode = null;
+            if (entry["step_mode"] is { } modeNode && binder.TryBind(typeof(StepMode), modeNode, KeyNames.Child(path, "step_mode"), false, out var mode))
+                stepMode = (StepMode)mode!;
 
             var sweep = entry["sweep"] is { } sweepNode ? ReadSweep(binder, type, kind, sweepNode, KeyNames.Child(path, "sweep")) : [];
             if (sweep is null)
@@ -61,7 +64,7 @@ internal static class OptimizerEntries
                 if (!ok) continue;
                 var sweepValues = point.Select(p => KeyValuePair.Create(p.Key.Value, ((ScalarNode)p.Value).Value)).ToList();
                 var fullLabel = label + string.Concat(sweepValues.Select(kv => $" {kv.Key}={kv.Value}"));
-                variants.Add(new OptimizerVariant(kind, fullLabel, options, sweepValues, i));
+                variants.Add(new OptimizerVariant(kind, fullLabel, options, sweepValues, i) { StepMode = stepMode });
             }
         }
 

@@ -16,4 +16,11 @@ public sealed record OptimizerVariant(
     string Label,
     OptimizerOptions Options,
     IReadOnlyList<KeyValuePair<string, string>> SweepValues,
-    int EntryIndex);
+    int EntryIndex)
+{
+    /// <summary>This entry's own <c>step_mode:</c>, overriding the experiment's (e.g. FORGE beside standard AdamW).</summary>
+    public StepMode? StepMode { get; init; }
+
+    /// <summary>The step mode this configuration runs with.</summary>
+    public StepMode EffectiveStepMode(StepMode experiment) => StepMode ?? experiment;
+}

@@ -23,10 +23,10 @@ public static class Planner
                 ?? throw new InvalidOperationException($"optimizer kind '{variant.Kind}' is not in the catalog");
             foreach (var seed in config.Seeds)
             {
-                var spec = new RunSpec(config.Name, DeviceKind(resolvedDevice), config.StepMode, workloadKind, config.Workload,
+                var spec = new RunSpec(config.Name, DeviceKind(resolvedDevice), variant.EffectiveStepMode(config.StepMode), workloadKind, config.Workload,
                     config.Training, config.Schedule, variant.Kind, variant.Options, seed);
                 var id = spec.RunId();
-                if (seen.Add(id)) runs.Add(new PlannedRun(id, spec, variant, seed, SkipReason(config, descriptor)));
+                if (seen.Add(id)) runs.Add(new PlannedRun(id, spec, variant, seed, SkipReason(config, variant, descriptor)));
             }
         }
         return runs;
@@ -35,9 +35,9 @@ public static class Planner
     /// <summary>CPU and CUDA runs differ in their numbers; which CUDA ordinal ran them does not.</summary>
     private static string DeviceKind(string device) => device.StartsWith("cuda", StringComparison.Ordinal) ? "cuda" : "cpu";
 
-    private static string? SkipReason(ExperimentConfig config, OptimizerDescriptor descriptor)
+    private static string? SkipReason(ExperimentConfig config, OptimizerVariant variant, OptimizerDescriptor descriptor)
     {
-        if (config.StepMode == StepMode.FusedBackward)
+        if (variant.EffectiveStepMode(config.StepMode) == StepMode.FusedBackward)
         {
             if (!descriptor.Traits.HasFlag(OptimizerTraits.PerParameterStep))
                 return $"'{descriptor.Kind}' has no per-parameter step, which fused_backward needs";

@@ -113,7 +113,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         var optimizerOptions = run.Variant.Options is IRunSeeded seeded ? seeded.WithRunSeed(run.Seed) : run.Variant.Options;
         using var optimizer = optimizerDescriptor.Create(workload.Parameters, optimizerOptions);
         var clock = new SynchronizedClock(session);
-        using var fused = config.StepMode == StepMode.FusedBackward
+        using var fused = run.Spec.StepMode == StepMode.FusedBackward
             ? new FusedBackwardStepDriver(clock, training.FusedSlabRows ?? FusedBackwardStepDriver.DefaultSlabRows, training.GradClip) : null;
         IStepDriver driver = fused is null ? new StandardStepDriver(clock, training.GradClip, session.Memory) : fused;
         using var timeline = session.NewTimeline();

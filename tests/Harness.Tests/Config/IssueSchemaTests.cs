@@ -59,7 +59,9 @@ public sealed class IssueSchemaTests
         var root = TestPaths.RepoRoot();
         var config = ConfigLoader.Load(Path.Combine(root, "configs", "quickstart.yaml"));
         Assert.Equal("quickstart", config.Name);
-        Assert.Equal(["adamw", "lion"], config.Optimizers.Select(o => o.Kind));
+        // Every optimizer of the catalog is in the default comparison, and FORGE runs beside standard AdamW.
+        Assert.Equal(Harness.Optimizers.OptimizerCatalog.All.Select(d => d.Kind).Order(), config.Optimizers.Select(o => o.Kind).Distinct().Order());
+        Assert.Contains(config.Optimizers, o => o.Kind == "adamw" && o.StepMode == StepMode.FusedBackward);
         Assert.All(Planner.Plan(config, "cpu"), p => Assert.Null(p.SkipReason));
     }
 }
@@ -80,5 +82,49 @@ public sealed class WorkloadValidationTests
         Assert.Equal(expectedLine, problem.Line);
         Assert.Equal(expectedColumn, problem.Column);
         Assert.Contains(message, problem.Message);
+    }
+}
+
+public sealed class StepModeOverrideTests
+{
+    private const string Yaml = """
+        name: forge
+        workload: { kind: llama }
+        training: { grad_clip: 0.0 }
+        optimizers:
+          - { kind: adamw, lr: 1.0e-3 }
+          - { kind: adamw, label: forge-adamw, step_mode: fused_backward, lr: 1.0e-3 }
+          - { kind: swan, step_mode: fused_backward }
+        """;
+
+    [Fact]
+    public void An_entry_can_run_fused_backward_beside_the_standard_driver()
+    {
+        var config = ConfigLoader.Parse(Yaml, "forge.yaml");
+        Assert.Equal([null, StepMode.FusedBackward, StepMode.FusedBackward], config.Optimizers.Select(o => o.StepMode));
+        var plan = Planner.Plan(config, "cpu");
+        Assert.Equal(3, plan.Count);
+        Assert.Equal([StepMode.Standard, StepMode.FusedBackward, StepMode.FusedBackward], plan.Select(p => p.Spec.StepMode));
+        Assert.NotEqual(plan[0].RunId, plan[1].RunId); // same options, other driver: another run
+        Assert.Null(plan[1].SkipReason);
+        Assert.Contains("SlabStep", plan[2].SkipReason);
+    }
+
+    [Fact]
+    public void Clipping_with_a_fused_entry_is_an_error_at_the_grad_clip_line()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(Yaml.Replace("grad_clip: 0.0", "grad_clip: 1.0"), "forge.yaml"));
+        var problem = Assert.Single(e.Problems);
+        Assert.Equal(3, problem.Line);
+        Assert.Contains("training.grad_clip: step_mode fused_backward ('forge-adamw')", problem.Message);
+    }
+
+    [Fact]
+    public void A_bad_step_mode_value_is_reported_at_its_line()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(Yaml.Replace("step_mode: fused_backward, lr", "step_mode: fused, lr"), "forge.yaml"));
+        var problem = Assert.Single(e.Problems);
+        Assert.Equal(6, problem.Line);
+        Assert.Contains("optimizers[1].step_mode", problem.Message);
     }
 }
