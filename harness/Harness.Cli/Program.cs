@@ -11,6 +11,7 @@ var root = new RootCommand("harness: train the same workloads under many optimiz
     TraceCheckCommand.Create(),
     EnvCommand.Create(),
     BundleCommand.Create(),
+    GpuCheckCommand.Create(),
     DataCommand.Create(),
 };
 
