@@ -16,7 +16,7 @@ namespace alloc = c10::cuda::CUDACachingAllocator;
 extern "C" {
 
 // Version of this ABI; bumped when a signature changes so a stale cached build is rebuilt.
-int hp_abi_version() { return 1; }
+int hp_abi_version() { return 2; }
 
 // allocated = bytes in live tensors, peak = max of allocated since the last reset, reserved = bytes
 // the caching allocator holds from the driver (segments), all for one device, aggregated over pools.
@@ -36,6 +36,17 @@ int hp_memory_stats(int device, int64_t* allocated, int64_t* peak, int64_t* rese
 int hp_reset_peak(int device) {
   try {
     alloc::resetPeakStats(static_cast<c10::DeviceIndex>(device));
+    return 0;
+  } catch (...) {
+    return -1;
+  }
+}
+
+// Returns cached, unused blocks to the driver, so one run's cache does not inflate the next run's
+// reserved bytes (runs of a sweep share the process and so the caching allocator).
+int hp_empty_cache() {
+  try {
+    alloc::emptyCache();
     return 0;
   } catch (...) {
     return -1;

@@ -18,8 +18,9 @@ public sealed unsafe class CudaProbe : IDeviceMemoryProbe, IDisposable
     private readonly delegate* unmanaged<nint, int> _eventDestroy;
     private readonly delegate* unmanaged<int, int> _synchronize;
     private readonly delegate* unmanaged<int, long*, long*, int> _memGetInfo;
+    private readonly delegate* unmanaged<int> _emptyCache;
 
-    public const int AbiVersion = 1;
+    public const int AbiVersion = 2;
 
     public CudaProbe(string libraryPath, int device)
     {
@@ -35,6 +36,7 @@ public sealed unsafe class CudaProbe : IDeviceMemoryProbe, IDisposable
         _eventDestroy = (delegate* unmanaged<nint, int>)Export("hp_event_destroy");
         _synchronize = (delegate* unmanaged<int, int>)Export("hp_stream_synchronize");
         _memGetInfo = (delegate* unmanaged<int, long*, long*, int>)Export("hp_mem_get_info");
+        _emptyCache = (delegate* unmanaged<int>)Export("hp_empty_cache");
     }
 
     private nint Export(string name) => NativeLibrary.GetExport(_library, name);
@@ -58,6 +60,9 @@ public sealed unsafe class CudaProbe : IDeviceMemoryProbe, IDisposable
     public string Level => "allocator";
 
     public void Synchronize() => Check(_synchronize(_device), "stream synchronisation");
+
+    /// <summary>Returns the caching allocator's unused blocks to the driver (between runs).</summary>
+    public void EmptyCache() => Check(_emptyCache(), "emptyCache");
 
     /// <summary>Device-level used bytes (context and other processes included), for cross-checks.</summary>
     public long DeviceUsed

@@ -36,6 +36,17 @@ public sealed class DeviceSession : IDisposable
         else if (IsCuda) cuda.synchronize(Device);
     }
 
+    /// <summary>
+    /// Between runs: frees what the finished run left to the garbage collector and returns the allocator's
+    /// cache, so each run's reserved bytes and peaks start from the same place.
+    /// </summary>
+    public void ReleaseBetweenRuns()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        _native?.EmptyCache();
+    }
+
     /// <summary>A session without the native probe (CPU, or CUDA with device-level memory sampling).</summary>
     public static DeviceSession Basic(Device device) => device.type == DeviceType.CUDA
         ? new DeviceSession(device, new DriverMemoryProbe(), null, "device-level memory (cuMemGetInfo sampling); no native probe requested")

@@ -79,6 +79,15 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         }
         timings.OptimizerSeconds = _clock.Now() - start;
         optimizer.ZeroGrad();
+        // On CUDA, libtorch runs the backward on its own device thread, which has no dispose scope: the
+        // wrappers TorchSharp makes there for the custom function's saved inputs and returned gradients are
+        // only freed by their finalizers. Collect them every step, or their device memory piles up (seen on
+        // an H100: 74 GiB after a few dozen LLaMA-60M steps).
+        if (_layers.Values.FirstOrDefault()?.Weight.Value.device_type == TorchSharp.DeviceType.CUDA)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
         return total!;
     }
 

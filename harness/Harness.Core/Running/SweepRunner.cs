@@ -44,6 +44,7 @@ public sealed class SweepRunner(ResultStore store, IRunObserver observer, string
                 continue;
             }
             observer.RunStarting(run, i, plan.Count);
+            session.ReleaseBetweenRuns();
             try
             {
                 results.Add((run.RunId, executor.Execute(config, run, cancel)));

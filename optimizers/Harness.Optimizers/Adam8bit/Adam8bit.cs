@@ -1,3 +1,4 @@
+using TorchSharp;
 using Harness.Optimizers.Quantization;
 using static TorchSharp.torch;
 
@@ -61,12 +62,28 @@ public sealed record Adam8bitOptions : OptimizerOptions
 /// </remarks>
 public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.State>
 {
-    private readonly Tensor _signedMap = DynamicMap.Create(signed: true).DetachFromDisposeScope();
-    private readonly Tensor _unsignedMap = DynamicMap.Create(signed: false).DetachFromDisposeScope();
+    private readonly Tensor _signedMap;
+    private readonly Tensor _unsignedMap;
     private readonly float _paddedLaneCode; // code1[128]: what the kernel loads for lanes past the end
 
-    public Adam8bit(IReadOnlyList<NamedParameter> parameters, Adam8bitOptions options) : base(parameters, options) =>
-        _paddedLaneCode = _signedMap.data<float>()[128];
+    public Adam8bit(IReadOnlyList<NamedParameter> parameters, Adam8bitOptions options) : base(parameters, options)
+    {
+        // The code books live where the parameters do: the quantizer indexes them with device tensors.
+        var device = parameters.Count > 0 ? parameters[0].Value.device : CPU;
+        var signedMap = DynamicMap.Create(signed: true);
+        _paddedLaneCode = signedMap.data<float>()[128];
+        _signedMap = OnDevice(signedMap, device);
+        _unsignedMap = OnDevice(DynamicMap.Create(signed: false), device);
+    }
+
+    private static Tensor OnDevice(Tensor map, Device device)
+    {
+        // TorchSharp's to() returns the same tensor when nothing moves, so only a real move frees the original.
+        if (map.device_type == device.type && (device.type == DeviceType.CPU || map.device_index == device.index)) return map.DetachFromDisposeScope();
+        var moved = map.to(device).DetachFromDisposeScope();
+        map.Dispose();
+        return moved;
+    }
 
     /// <summary>One parameter's state: uint8 codes + absmax (8-bit) or fp32 moments (small tensors).</summary>
     public sealed class State : ParameterState

@@ -141,7 +141,7 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
         var updated = param.detach().clone();
         LowRankAdam.Apply(updated, update, stepSize, lr, Options.WeightDecay);
         var changed = updated.ne(param).any();
-        using var generator = Options.StochasticRound ? new Generator(DrawSeed(p.Name, s.Step), param.device) : null;
+        using var generator = Options.StochasticRound ? new Generator(DrawSeed(p.Name, s.Step), CPU) : null;
         var onGrid = GroupQuantizer.FakeQuantize(updated, Options.WeightGroupSize, Options.WeightBits, generator);
         param.copy_(where(changed, onGrid, param));
     }

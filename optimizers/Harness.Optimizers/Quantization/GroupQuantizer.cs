@@ -92,7 +92,9 @@ public static class GroupQuantizer
             var down = y.floor();
             var up = y.ceil();
             var pUp = y.sub(down);
-            var u = rand(y.shape, dtype: ScalarType.Float32, device: y.device, generator: generator);
+            // Drawn on the generator's device (the CPU) and moved: the same draws on every device, and no
+            // CUDA generator, which TorchSharp 0.107 cannot create against a newer libtorch.
+            var u = rand(y.shape, dtype: ScalarType.Float32, device: generator.device, generator: generator).to(y.device);
             rounded = where(u.lt(pUp), up, down);
         }
         var deq = rounded.add_(z).clamp_(0, MaxInt(bits)).sub_(z).mul_(s);
