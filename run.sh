@@ -106,6 +106,8 @@ case "$verb" in
     # Debugger support libraries are not needed to run and would crowd the size a GPU host can be sent.
     rm -f "$out/bin/libmscordaccore.so" "$out/bin/libmscordbi.so" "$out/bin/createdump"
     cli bundle-assemble "$out" --repo "$ROOT"
+    # The GPU host has no checkout: record the commit (and whether the tree had changes) for the manifests.
+    { git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown; git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo dirty || echo clean; } > "$out/COMMIT"
     ;;
   *)
     build

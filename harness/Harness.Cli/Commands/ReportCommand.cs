@@ -9,7 +9,7 @@ public static class ReportCommand
     public static Command Create()
     {
         var dir = new Argument<string>("dir") { Description = "an experiment folder, e.g. runs/quickstart" };
-        var command = new Command("report", "write report/summary.csv and report/report.md from stored results") { dir };
+        var command = new Command("report", "write report/ (summary.csv, charts as PNG and SVG, report.md, report.html) from stored results") { dir };
         command.SetAction(parse =>
         {
             var path = parse.GetValue(dir)!;

@@ -59,9 +59,18 @@ public static class ProvenanceProbe
     private static (string Commit, bool Dirty) Git(string dir)
     {
         var commit = RunGit(dir, "rev-parse HEAD");
-        if (commit is null) return ("unknown", false);
+        if (commit is null) return BundleCommit(dir);
         var status = RunGit(dir, "status --porcelain --untracked-files=no");
         return (commit, !string.IsNullOrEmpty(status));
+    }
+
+    /// <summary>A GPU bundle has no checkout; <c>./run.sh bundle</c> writes the commit into <c>COMMIT</c> beside <c>bin/</c>.</summary>
+    private static (string Commit, bool Dirty) BundleCommit(string dir)
+    {
+        var file = Path.Combine(dir, "..", "COMMIT");
+        if (!File.Exists(file)) return ("unknown", false);
+        var lines = File.ReadAllLines(file);
+        return (lines.Length > 0 && lines[0].Length > 0 ? lines[0] : "unknown", lines.Length > 1 && lines[1] == "dirty");
     }
 
     private static string? RunGit(string dir, string args)
