@@ -20,17 +20,10 @@ public sealed record Gpt2Spec : WorkloadSpec
     public override IEnumerable<OptionProblem> Validate()
     {
         foreach (var p in base.Validate()) yield return p;
-        if (SeqLen < 2) yield return new("seq_len", $"must be >= 2 (got {SeqLen})");
-        if (Hidden is < 1) yield return new("hidden", $"must be >= 1 (got {Hidden})");
-        if (Layers is < 1) yield return new("layers", $"must be >= 1 (got {Layers})");
-        if (Heads is < 1) yield return new("heads", $"must be >= 1 (got {Heads})");
-        if (Context is < 1) yield return new("context", $"must be >= 1 (got {Context})");
-        foreach (var p in Data.Validate()) yield return p with { Key = $"data.{p.Key}" };
-        if (!Models.Gpt2Config.KnownSizes.Contains(Size))
-        {
-            yield return new("size", $"unknown size '{Size}'; known sizes: {string.Join(", ", Models.Gpt2Config.KnownSizes)}");
-            yield break;
-        }
+        foreach (var p in SequenceModelBasics(SeqLen, Data, Size, Models.Gpt2Config.KnownSizes,
+                     ("hidden", Hidden), ("layers", Layers), ("heads", Heads), ("context", Context)))
+            yield return p;
+        if (!Models.Gpt2Config.KnownSizes.Contains(Size)) yield break;
         if (Hidden is < 1 || Layers is < 1 || Heads is < 1 || Context is < 1) yield break;
         Models.Gpt2Config? config = null;
         string? shapeProblem = null;

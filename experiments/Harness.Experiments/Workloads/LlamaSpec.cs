@@ -47,17 +47,10 @@ public sealed record LlamaSpec : WorkloadSpec
     public override IEnumerable<OptionProblem> Validate()
     {
         foreach (var p in base.Validate()) yield return p;
-        if (SeqLen < 2) yield return new("seq_len", $"must be >= 2 (got {SeqLen})");
-        if (Hidden is < 1) yield return new("hidden", $"must be >= 1 (got {Hidden})");
-        if (Layers is < 1) yield return new("layers", $"must be >= 1 (got {Layers})");
-        if (Heads is < 1) yield return new("heads", $"must be >= 1 (got {Heads})");
-        if (Ffn is < 1) yield return new("ffn", $"must be >= 1 (got {Ffn})");
-        foreach (var p in Data.Validate()) yield return p with { Key = $"data.{p.Key}" };
-        if (!Models.LlamaConfig.KnownSizes.Contains(Size))
-        {
-            yield return new("size", $"unknown size '{Size}'; known sizes: {string.Join(", ", Models.LlamaConfig.KnownSizes)}");
-            yield break;
-        }
+        foreach (var p in SequenceModelBasics(SeqLen, Data, Size, Models.LlamaConfig.KnownSizes,
+                     ("hidden", Hidden), ("layers", Layers), ("heads", Heads), ("ffn", Ffn)))
+            yield return p;
+        if (!Models.LlamaConfig.KnownSizes.Contains(Size)) yield break;
         // The model's shape must work whatever the tokenizer (its vocabulary only sizes the embedding).
         string? shapeProblem = null;
         try
