@@ -34,6 +34,12 @@ public sealed class ForgeLinearFunction : SingleTensorFunction<ForgeLinearFuncti
         // An exception must not unwind through libtorch's native backward (it would end the process):
         // the layer keeps it and the driver rethrows once backward() has returned.
         layer.ConsumeCapturingErrors(input, grad_output);
-        return [gradInput.MoveToOuterDisposeScope(), null!, null!];
+        // TorchSharp wraps each incoming gradient in a fresh Tensor it never disposes; free ours now rather
+        // than at the next garbage collection (libtorch keeps its own reference while it needs one).
+        grad_output.Dispose();
+        gradInput.DetachFromDisposeScope();
+        layer.ReleaseReturned();
+        layer.Returned.Add(gradInput);
+        return [gradInput, null!, null!];
     }
 }

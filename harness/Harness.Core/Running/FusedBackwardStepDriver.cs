@@ -67,6 +67,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         finally
         {
             routable.RouteLinears(null);
+            foreach (var layer in _layers.Values) layer.ReleaseReturned();
         }
         // The fused weights were stepped inside the backward; this times only the remaining parameters.
         var start = _clock.Now();

@@ -27,6 +27,21 @@ public sealed class FusedLinearLayer(NamedParameter weight, ISlabStep optimizer,
     /// <summary>Optimizer updates applied (one per step, whatever the slab count).</summary>
     public int Updates { get; private set; }
 
+    /// <summary>
+    /// Input gradients this layer's backward returned. TorchSharp hands libtorch a copy of each and never
+    /// frees its own wrapper, which on CUDA (where the backward runs on libtorch's device thread, outside any
+    /// dispose scope) would keep the tensor alive until a garbage collection. They are freed at this
+    /// layer's next backward or by the driver at the end of the step, once libtorch holds its copy.
+    /// </summary>
+    internal List<Tensor> Returned { get; } = [];
+
+    /// <summary>Frees the wrappers kept by <see cref="Returned"/>.</summary>
+    internal void ReleaseReturned()
+    {
+        foreach (var t in Returned) t.Dispose();
+        Returned.Clear();
+    }
+
     /// <summary>The first error raised inside a backward, for the driver to rethrow after it.</summary>
     internal System.Runtime.ExceptionServices.ExceptionDispatchInfo? Failure { get; set; }
 
@@ -87,6 +102,7 @@ public sealed class FusedLinearLayer(NamedParameter weight, ISlabStep optimizer,
 
     public void Dispose()
     {
+        ReleaseReturned();
         _pending?.Dispose();
         _pending = null;
     }
