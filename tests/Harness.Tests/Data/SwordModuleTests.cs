@@ -69,6 +69,7 @@ public sealed class SwordModuleTests
     public void Markup_stripping_drops_notes_breaks_lines_and_decodes_entities()
     {
         Assert.Equal("a\nb c < d", SwordModule.StripMarkup("a<note n=\"1\">gone\n<b>x</b></note><note n=\"2\"/><br/>\n\n  <p>b <i>c</i> &lt; d</p>"));
+        Assert.Equal("Psalm 1\nBlessed\nx\ny", SwordModule.StripMarkup("<title>Psalm 1</title><w lemma=\"s\">Blessed</w><table><row><cell>x</cell><cell>y</cell></row></table>"));
     }
 
     [Fact]

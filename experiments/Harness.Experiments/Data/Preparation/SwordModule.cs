@@ -57,7 +57,8 @@ public static partial class SwordModule
 
     /// <summary>
     /// OSIS/ThML to plain text: notes (<c>&lt;note…&gt;…&lt;/note&gt;</c>) are dropped, line-level elements
-    /// (<c>lb</c>, <c>br</c>, <c>p</c>, <c>l</c>, <c>div</c>) become line breaks, other tags vanish, entities are decoded,
+    /// (<c>lb</c>, <c>br</c>, <c>p</c>, <c>l</c>, <c>lg</c>, <c>div</c>, and headings, list items and table rows and cells:
+    /// <c>title</c>, <c>item</c>, <c>row</c>, <c>cell</c>, <c>chapter</c>) become line breaks, other tags vanish, entities are decoded,
     /// trailing spaces trimmed and blank lines removed.
     /// </summary>
     public static string StripMarkup(string markup)
@@ -132,7 +133,7 @@ public static partial class SwordModule
     [GeneratedRegex(@"<note\b[^>]*/>|<note\b[^>]*>.*?</note\s*>", RegexOptions.Singleline | RegexOptions.IgnoreCase)]
     private static partial Regex NoteElement();
 
-    [GeneratedRegex(@"</?(?:lb|br|p|l|div)\b[^>]*>", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"</?(?:lb|br|p|l|lg|div|title|item|row|cell|chapter)\b[^>]*>", RegexOptions.IgnoreCase)]
     private static partial Regex LineTag();
 
     [GeneratedRegex(@"<[^>]*>")]
