@@ -18,7 +18,8 @@ namespace Harness.Core.Running;
 /// checkpoint resumes from it (rows written after the checkpoint are dropped first), so a resumed run
 /// writes the same <c>steps.csv</c> as an uninterrupted one. A failure ends this run only: diverged, oom
 /// or failed with its message in the manifest, and the sweep continues. A checkpoint that cannot be used
-/// is not a run failure but bad input: its <see cref="CheckpointException"/> goes to the caller.
+/// is not a run failure but bad input: its <see cref="CheckpointException"/> goes to the caller, and so does a
+/// <see cref="Harness.Experiments.Data.DataException"/> (missing or corrupt data fails every run of the sweep alike).
 /// </summary>
 /// <param name="cacheDirectory">Token files and prepared datasets (null: tokenize in memory, no prepared data).</param>
 public sealed class RunExecutor(ResultStore store, DeviceSession session, Provenance provenance, IRunObserver observer,
@@ -62,7 +63,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
                 GC.WaitForPendingFinalizers();
                 outcome = new Outcome(RunStatus.Oom, FirstLine(e.Message), "", "");
             }
-            catch (Exception e) when (e is not CheckpointException)
+            catch (Exception e) when (e is not CheckpointException and not Harness.Experiments.Data.DataException)
             {
                 outcome = new Outcome(RunStatus.Failed, $"{e.GetType().Name}: {FirstLine(e.Message)}", "", "");
             }
