@@ -15,7 +15,7 @@ public sealed record Adam8bitOptions : OptimizerOptions
     public int BlockSize { get; init; } = BlockwiseQuantization.DefaultBlockSize;
     /// <summary>Tensors with fewer elements keep fp32 states (bnb's <c>min_8bit_size</c>).</summary>
     [OptionKey("min_8bit_size")]
-    public long Min8BitSize { get; init; } = 4096;
+    public long Min8BitSize { get; init; } = Adam8bitMoments.DefaultMin8BitSize;
 
     public override IEnumerable<OptionProblem> Validate()
     {
@@ -30,8 +30,7 @@ public sealed record Adam8bitOptions : OptimizerOptions
     public bool Quantizes(long numel) => numel >= Min8BitSize;
 
     /// <summary>Exact state bytes of one parameter: 2 B/element + 2 × 4 B per block, or 8 B/element (fp32 m, v).</summary>
-    public long StateBytes(long numel) =>
-        Quantizes(numel) ? 2 * numel + 2 * 4 * BlockwiseQuantization.BlockCount(numel, BlockSize) : 2 * 4 * numel;
+    public long StateBytes(long numel) => Adam8bitMoments.StateBytes(numel, Quantizes(numel), BlockSize);
 }
 
 /// <summary>
@@ -62,28 +61,11 @@ public sealed record Adam8bitOptions : OptimizerOptions
 /// </remarks>
 public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.State>
 {
-    private readonly Tensor _signedMap;
-    private readonly Tensor _unsignedMap;
-    private readonly float _paddedLaneCode; // code1[128]: what the kernel loads for lanes past the end
+    private readonly Adam8bitCodebooks _maps;
 
-    public Adam8bit(IReadOnlyList<NamedParameter> parameters, Adam8bitOptions options) : base(parameters, options)
-    {
+    public Adam8bit(IReadOnlyList<NamedParameter> parameters, Adam8bitOptions options) : base(parameters, options) =>
         // The code books live where the parameters do: the quantizer indexes them with device tensors.
-        var device = parameters.Count > 0 ? parameters[0].Value.device : CPU;
-        var signedMap = DynamicMap.Create(signed: true);
-        _paddedLaneCode = signedMap.data<float>()[128];
-        _signedMap = OnDevice(signedMap, device);
-        _unsignedMap = OnDevice(DynamicMap.Create(signed: false), device);
-    }
-
-    private static Tensor OnDevice(Tensor map, Device device)
-    {
-        // TorchSharp's to() returns the same tensor when nothing moves, so only a real move frees the original.
-        if (map.device_type == device.type && (device.type == DeviceType.CPU || map.device_index == device.index)) return map.DetachFromDisposeScope();
-        var moved = map.to(device).DetachFromDisposeScope();
-        map.Dispose();
-        return moved;
-    }
+        _maps = new Adam8bitCodebooks(parameters.Count > 0 ? parameters[0].Value.device : CPU);
 
     /// <summary>One parameter's state: uint8 codes + absmax (8-bit) or fp32 moments (small tensors).</summary>
     public sealed class State : ParameterState
@@ -110,75 +92,28 @@ public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.S
     public override string StateDtype => "uint8+float32";
 
     /// <summary>The signed code book (first moment); owned by the optimizer.</summary>
-    public Tensor SignedMap => _signedMap;
+    public Tensor SignedMap => _maps.Signed;
     /// <summary>The unsigned code book (second moment); owned by the optimizer.</summary>
-    public Tensor UnsignedMap => _unsignedMap;
+    public Tensor UnsignedMap => _maps.Unsigned;
 
     protected override State CreateState(NamedParameter p)
     {
-        var n = p.Value.numel();
-        if (!Options.Quantizes(n))
-            return State.Full(zeros(p.Value.shape, ScalarType.Float32, p.Value.device), zeros(p.Value.shape, ScalarType.Float32, p.Value.device));
-        var blocks = BlockwiseQuantization.BlockCount(n, Options.BlockSize);
-        return State.Quantized(
-            zeros(p.Value.shape, ScalarType.Byte, p.Value.device), zeros(p.Value.shape, ScalarType.Byte, p.Value.device),
-            zeros(blocks, ScalarType.Float32, p.Value.device), zeros(blocks, ScalarType.Float32, p.Value.device));
+        var (first, second, absmax1, absmax2) = Adam8bitMoments.Create(p.Value.shape, Options.Quantizes(p.Value.numel()), Options.BlockSize, p.Value.device);
+        return absmax1 is null ? State.Full(first, second) : State.Quantized(first, second, absmax1, absmax2!);
     }
 
     protected override void Update(NamedParameter p, Tensor grad, State s, double lr)
     {
-        // Scalars exactly as the kernel forms them: float32, powf, step_size = −lr·c2/c1.
-        var (beta1, beta2, eps) = ((float)Options.Betas[0], (float)Options.Betas[1], (float)Options.Eps);
+        // Scalars exactly as the kernel forms them: float32, powf, step_size = −lr·c2/c1 (inside the helper).
         var lrF = (float)lr;
-        var correction1 = 1f - MathF.Pow(beta1, s.Step);
-        var correction2 = MathF.Sqrt(1f - MathF.Pow(beta2, s.Step));
-        var stepSize = -lrF * correction2 / correction1;
         var decay = 1f - lrF * (float)Options.WeightDecay;
-
-        var param = p.Value;
-        var g = grad.reshape(-1).to(ScalarType.Float32);
-        Tensor m, v;
-        Tensor? finite = null;
-        if (s.IsQuantized)
-        {
-            var blockSize = Options.BlockSize;
-            finite = g.isfinite();
-            var notFinite = finite.logical_not();
-            g = g.masked_fill(notFinite, 0f);
-            var oldAbsmax1 = s.Absmax1!.clone();
-            m = BlockwiseQuantization.Dequantize(s.First, s.Absmax1!, _signedMap, blockSize).reshape(-1);
-            v = BlockwiseQuantization.Dequantize(s.Second, s.Absmax2!, _unsignedMap, blockSize).reshape(-1);
-            v = v.mul(beta2).add_(g.mul(1f - beta2).mul_(g)).masked_fill_(notFinite, 0f);
-            m = m.mul(beta1).add_(g.mul(1f - beta1)).masked_fill_(notFinite, 0f);
-
-            var absmax1 = BlockwiseQuantization.BlockAbsmax(m, blockSize);
-            var absmax2 = BlockwiseQuantization.BlockAbsmax(v, blockSize);
-            if (m.numel() % blockSize != 0)
-            {
-                // Lanes past n load code 128 and g = 0; their β1·code1[128]·absmax_old joins the max.
-                var last = absmax1.numel() - 1;
-                var padded = oldAbsmax1.narrow(0, last, 1).mul(_paddedLaneCode).mul_(beta1).abs_();
-                absmax1.narrow(0, last, 1).copy_(absmax1.narrow(0, last, 1).maximum(padded));
-            }
-
-            var codes1 = BlockwiseQuantization.QuantizeWithAbsmax(m, absmax1, _signedMap, blockSize, keepSign: true);
-            var codes2 = BlockwiseQuantization.QuantizeWithAbsmax(v, absmax2, _unsignedMap, blockSize);
-            s.First.copy_(codes1.reshape(s.First.shape));
-            s.Second.copy_(codes2.reshape(s.Second.shape));
-            s.Absmax1!.copy_(absmax1);
-            s.Absmax2!.copy_(absmax2);
-        }
-        else
-        {
-            m = s.First.reshape(-1);
-            v = s.Second.reshape(-1);
-            v.mul_(beta2).add_(g.mul(1f - beta2).mul_(g));
-            m.mul_(beta1).add_(g.mul(1f - beta1));
-        }
+        var (delta, finite) = Adam8bitMoments.Step(s.First, s.Second, s.Absmax1, s.Absmax2, grad, _maps, Options.BlockSize,
+            (float)Options.Betas[0], (float)Options.Betas[1], (float)Options.Eps, lrF, s.Step);
 
         // p ← T(p + step_size·(m / (√v + c2·ε))); then T(p·(1 − lr·wd)) when wd > 0.
+        var param = p.Value;
         var p32 = param.reshape(-1).to(ScalarType.Float32);
-        var updated = p32.add(m.div(v.sqrt().add_(correction2 * eps)).mul_(stepSize)).to(param.dtype);
+        var updated = p32.add(delta).to(param.dtype);
         if (Options.WeightDecay > 0) updated = updated.to(ScalarType.Float32).mul_(decay).to(param.dtype);
         if (finite is not null) updated = updated.where(finite, param.reshape(-1));
         param.copy_(updated.reshape(param.shape));
@@ -188,8 +123,7 @@ public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.S
     {
         if (disposing)
         {
-            _signedMap.Dispose();
-            _unsignedMap.Dispose();
+            _maps.Dispose();
         }
         base.Dispose(disposing);
     }

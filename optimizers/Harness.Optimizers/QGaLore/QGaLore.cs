@@ -47,6 +47,19 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
     /// <summary>Stochastic rounding when writing weights back (<c>--stochastic_round</c>); else round to nearest.</summary>
     public bool StochasticRound { get; init; } = true;
 
+    /// <summary>Moment storage: <c>int8</c> (bnb AdamW8bit, the reference) or <c>fp32</c>.</summary>
+    public QGaLoreMoments Moments { get; init; } = QGaLoreMoments.Int8;
+
+    /// <summary>Elements per absmax block of the 8-bit moments (bnb 0.43.1: 2048).</summary>
+    public int BlockSize { get; init; } = BlockwiseQuantization.DefaultBlockSize;
+
+    /// <summary>Moment tensors with fewer elements stay fp32 under <c>moments: int8</c> (bnb's <c>min_8bit_size</c>).</summary>
+    [OptionKey("min_8bit_size")]
+    public long Min8BitSize { get; init; } = Adam8bitMoments.DefaultMin8BitSize;
+
+    /// <summary>True when a moment tensor of <paramref name="numel"/> elements gets 8-bit codes.</summary>
+    public bool Quantizes(long numel) => Moments == QGaLoreMoments.Int8 && numel >= Min8BitSize;
+
     /// <summary>Seed of the rounding draws; the runner adds the run's seed.</summary>
     public long Seed { get; init; }
 
@@ -66,6 +79,10 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
         if (QueueSize <= 0) yield return new("queue_size", $"must be > 0 (got {QueueSize})");
         if (!GroupQuantizer.IsSupported(WeightBits)) yield return new("weight_bits", $"must be in {GroupQuantizer.MinBits}..{GroupQuantizer.MaxBits} (got {WeightBits})");
         if (WeightGroupSize <= 0) yield return new("weight_group_size", $"must be > 0 (got {WeightGroupSize})");
+        if (!Enum.IsDefined(Moments)) yield return new("moments", $"must be int8 or fp32 (got {Moments})");
+        if (!BlockwiseQuantization.IsValidBlockSize(BlockSize))
+            yield return new("block_size", $"must be a power of two in [{BlockwiseQuantization.MinBlockSize}, {BlockwiseQuantization.MaxBlockSize}] (got {BlockSize})");
+        if (Min8BitSize < 0) yield return new("min_8bit_size", $"must be >= 0 (got {Min8BitSize})");
     }
 }
 
@@ -83,11 +100,18 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
 ///     stored as group codes (proj_bits, proj_group_size); T_layer doubles per AdaptiveUpdateGap
 /// R = project(G) with the dequantized basis
 /// M ← β1·M + (1−β1)·R;  V ← β2·V + (1−β2)·R²
-/// W' = W − lr·(c2/(1−β1^t))·α·project_back(M / (√V + ε·c2))     (= bnb Adam: m̂/(√v̂ + ε))
-/// W' ← W' − lr·wd·W'
+/// D = −lr·(c2/(1−β1^t))·M / (√V + ε·c2)                           (= bnb Adam: m̂/(√v̂ + ε))
+/// W' = W + α·project_back(D);  W' ← W' − lr·wd·W'
 /// W ← dequant(quant_SR(W'))  per weight_group_size group, weight_bits   (if weight_quant and W' ≠ W)
 /// </code>
-/// Other parameters: the same Adam without projection or weight quantization.
+/// Other parameters: the same Adam without projection or weight quantization (under int8 moments the decay is
+/// bnb's in-kernel W·(1 − lr·wd), applied after the update).
+/// Moments (<c>moments</c>): <c>int8</c> (default, the reference's bnb 0.43.1 AdamW8bit) keeps M, V of each
+/// moment tensor with ≥ <c>min_8bit_size</c> elements as uint8 dynamic-map codes + an fp32 absmax per
+/// <c>block_size</c> block and runs <see cref="Adam8bitMoments.Step"/> (the exact <c>Adam8bit</c> update, float32
+/// scalars; D is that step's increment on the reference's zero placeholder, non-finite R entries give D = 0);
+/// smaller ones keep fp32 moments on the kernel's 32-bit path. <c>fp32</c> keeps plain moments (dtype of W) and the
+/// transformers-style step (ε·c2 inside, step size in double).
 /// Simulated INT8 (the reference's <c>--simulation</c> path): W stays an fp32 Parameter for the model, but
 /// after every update it holds exactly the values its INT8 codes decode to; scales and zero points are
 /// recomputed from W each step (as the reference does), so they are not state, and the codes are not
@@ -95,42 +119,74 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
 /// exactly zero leaves W as it is (the reference re-quantizes anyway, which only matters for a weight not
 /// yet on its grid). The rounding draws are float32 uniforms (the reference draws in the weight dtype) from a
 /// generator seeded per (seed, parameter name, step): counter-based, so a checkpoint needs no RNG state.
-/// Moments: fp32, not bnb 8-bit blockwise (issue 4 builds those); <see cref="Implementation"/> says so.
 /// State bytes per Matrix parameter, s = min(m,n), L = max(m,n), b = element size, G = ⌈s·r'/proj_group_size⌉:
-/// 2·r'·L·b (moments) + s·r' (codes) + 5·G (fp32 scales, uint8 zeros) + 4·s (top vector) + 24 + 8·queue_size;
-/// without proj_quant 4·s·r' replaces s·r' + 5·G. Other parameters: 2·numel·b.
+/// mom(r'·L) (moments) + s·r' (codes) + 5·G (fp32 scales, uint8 zeros) + 4·s (top vector) + 24 + 8·queue_size;
+/// without proj_quant 4·s·r' replaces s·r' + 5·G. Other parameters: mom(numel). Moments of k elements:
+/// int8 and k ≥ min_8bit_size: mom(k) = 2·k + 8·⌈k/block_size⌉; int8 below: 8·k; fp32: 2·k·b.
 /// </remarks>
 public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOptions options)
-    : PerParameterOptimizer<QGaLoreOptions, LowRankAdamState>(parameters, options)
+    : PerParameterOptimizer<QGaLoreOptions, LowRankMomentsState>(parameters, options)
 {
-    public override string Implementation => "tensor-ops (fp32 moments)";
-    public override string StateDtype => "float32 moments, uint8 basis codes";
+    // The code books live where the parameters do; only int8 moments use them.
+    private readonly Adam8bitCodebooks? _maps = options.Moments == QGaLoreMoments.Int8
+        ? new Adam8bitCodebooks(parameters.Count > 0 ? parameters[0].Value.device : CPU) : null;
+
+    public override string Implementation => Options.Moments == QGaLoreMoments.Int8 ? "tensor-ops (8-bit moments)" : "tensor-ops (fp32 moments)";
+    public override string StateDtype => Options.Moments == QGaLoreMoments.Int8
+        ? "uint8+float32 moments (float32 below min_8bit_size), uint8 basis codes" : "float32 moments, uint8 basis codes";
 
     /// <summary>The closed-form state size (the catalog's formula).</summary>
     public static long ExpectedStateBytes(IReadOnlyList<NamedParameter> parameters, QGaLoreOptions o) =>
         parameters.Sum(p =>
         {
-            var b = p.Value.element_size();
-            if (!IsProjected(p)) return 2 * p.Value.numel() * b;
+            if (!IsProjected(p)) return MomentBytes(p.Value.numel(), p.Value.element_size(), o);
             var (m, n) = (p.Value.shape[0], p.Value.shape[1]);
             var r = Math.Min(o.Rank, Math.Min(m, n));
-            return 2 * r * Math.Max(m, n) * b + QuantizedSvdProjector.StateBytes(m, n, o.ProjectorSettings());
+            return MomentBytes(r * Math.Max(m, n), p.Value.element_size(), o) + QuantizedSvdProjector.StateBytes(m, n, o.ProjectorSettings());
         });
+
+    private static long MomentBytes(long numel, long elementSize, QGaLoreOptions o) => o.Moments == QGaLoreMoments.Int8
+        ? Adam8bitMoments.StateBytes(numel, o.Quantizes(numel), o.BlockSize)
+        : 2 * numel * elementSize;
 
     private static bool IsProjected(NamedParameter p) => p.Role == ParamRole.Matrix && p.Value.dim() == 2;
 
-    protected override LowRankAdamState CreateState(NamedParameter p) =>
-        new(IsProjected(p) ? new QuantizedSvdProjector(p.Value.shape[0], p.Value.shape[1], Options.ProjectorSettings(), p.Value.device) : null, p.Value);
+    protected override LowRankMomentsState CreateState(NamedParameter p) =>
+        new(IsProjected(p) ? new QuantizedSvdProjector(p.Value.shape[0], p.Value.shape[1], Options.ProjectorSettings(), p.Value.device) : null,
+            p.Value, _maps is not null, Options.Min8BitSize, Options.BlockSize);
 
-    protected override void Update(NamedParameter p, Tensor grad, LowRankAdamState s, double lr)
+    protected override void Update(NamedParameter p, Tensor grad, LowRankMomentsState s, double lr)
     {
         var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
-        var c2 = Math.Sqrt(1 - Math.Pow(beta2, s.Step));
         var g = s.Projector is { } projector ? projector.Project(grad, s.Step - 1) : grad;
-        // ε·c2 inside the shared transformers-style step gives bnb's m̂/(√v̂ + ε) exactly.
-        var n = LowRankAdam.Direction(s.M, s.V, g, beta1, beta2, Options.Eps * c2);
-        var update = s.Projector?.ProjectBack(n) ?? n;
-        var stepSize = LowRankAdam.StepSize(lr, s.Step, beta1, beta2);
+        Tensor update;
+        double stepSize;
+        if (_maps is not null)
+        {
+            // bnb's kernel on the reference's zero placeholder: D = T(0 + increment), 0 where R is not finite.
+            var (delta, finite) = Adam8bitMoments.Step(s.First, s.Second, s.Absmax1, s.Absmax2, g, _maps, Options.BlockSize,
+                (float)beta1, (float)beta2, (float)Options.Eps, (float)lr, s.Step);
+            if (finite is not null) delta = delta.where(finite, 0f);
+            var d = delta.reshape(g.shape).to(p.Value.dtype);
+            if (s.Projector is null)
+            {
+                // Plain bnb step: p ← p + D where finite, then the kernel's p·(1 − lr·wd).
+                var plain = p.Value.add(d);
+                if (Options.WeightDecay > 0) plain.mul_(1f - (float)lr * (float)Options.WeightDecay);
+                p.Value.copy_(finite is null ? plain : plain.where(finite.reshape(g.shape), p.Value));
+                return;
+            }
+            (update, stepSize) = (s.Projector.ProjectBack(d), -1.0);
+        }
+        else
+        {
+            var c2 = Math.Sqrt(1 - Math.Pow(beta2, s.Step));
+            // ε·c2 inside the shared transformers-style step gives bnb's m̂/(√v̂ + ε) exactly.
+            var n = LowRankAdam.Direction(s.First, s.Second, g, beta1, beta2, Options.Eps * c2);
+            update = s.Projector?.ProjectBack(n) ?? n;
+            stepSize = LowRankAdam.StepSize(lr, s.Step, beta1, beta2);
+        }
+
         var param = p.Value;
         if (s.Projector is null || !Options.WeightQuant)
         {
@@ -152,6 +208,12 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
         var h = 14695981039346656037UL; // FNV-1a of the name: stable across processes, unlike string.GetHashCode
         foreach (var ch in parameterName) h = (h ^ ch) * 1099511628211UL;
         return Mix(Mix(Mix((ulong)Options.Seed) ^ h) ^ (ulong)step);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _maps?.Dispose();
+        base.Dispose(disposing);
     }
 
     private static ulong Mix(ulong x)
