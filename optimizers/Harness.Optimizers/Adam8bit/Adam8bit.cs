@@ -16,6 +16,13 @@ public sealed record Adam8bitOptions : OptimizerOptions
     /// <summary>Tensors with fewer elements keep fp32 states (bnb's <c>min_8bit_size</c>).</summary>
     [OptionKey("min_8bit_size")]
     public long Min8BitSize { get; init; } = Adam8bitMoments.DefaultMin8BitSize;
+    /// <summary>
+    /// Keep 32-bit state for <see cref="ParamRole.Embedding"/> parameters, as bitsandbytes recommends when
+    /// the model has no StableEmbedding (<c>GlobalOptimManager.override_config(emb, "optim_bits", 32)</c>).
+    /// Off by default, as in the reference's defaults; the paper's language models used StableEmbedding.
+    /// </summary>
+    [OptionKey("fp32_embedding")]
+    public bool Fp32Embedding { get; init; }
 
     public override IEnumerable<OptionProblem> Validate()
     {
@@ -29,8 +36,14 @@ public sealed record Adam8bitOptions : OptimizerOptions
     /// <summary>True when a tensor of <paramref name="numel"/> elements gets 8-bit states.</summary>
     public bool Quantizes(long numel) => numel >= Min8BitSize;
 
-    /// <summary>Exact state bytes of one parameter: 2 B/element + 2 × 4 B per block, or 8 B/element (fp32 m, v).</summary>
+    /// <summary>True when this parameter gets 8-bit states (size and, with <see cref="Fp32Embedding"/>, role).</summary>
+    public bool Quantizes(NamedParameter p) => Quantizes(p.Value.numel()) && !(Fp32Embedding && p.Role == ParamRole.Embedding);
+
+    /// <summary>Exact state bytes of one tensor: 2 B/element + 2 × 4 B per block, or 8 B/element (fp32 m, v).</summary>
     public long StateBytes(long numel) => Adam8bitMoments.StateBytes(numel, Quantizes(numel), BlockSize);
+
+    /// <summary>Exact state bytes of one parameter, its role included.</summary>
+    public long StateBytes(NamedParameter p) => Adam8bitMoments.StateBytes(p.Value.numel(), Quantizes(p), BlockSize);
 }
 
 /// <summary>
@@ -98,7 +111,7 @@ public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.S
 
     protected override State CreateState(NamedParameter p)
     {
-        var (first, second, absmax1, absmax2) = Adam8bitMoments.Create(p.Value.shape, Options.Quantizes(p.Value.numel()), Options.BlockSize, p.Value.device);
+        var (first, second, absmax1, absmax2) = Adam8bitMoments.Create(p.Value.shape, Options.Quantizes(p), Options.BlockSize, p.Value.device);
         return absmax1 is null ? State.Full(first, second) : State.Quantized(first, second, absmax1, absmax2!);
     }
 
