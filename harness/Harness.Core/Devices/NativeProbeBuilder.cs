@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -63,27 +62,7 @@ public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibT
 
     private static (bool Ok, string Output) Run(string file, string args, int timeoutSeconds)
     {
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo(file, args)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            });
-            if (p is null) return (false, "");
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            if (!p.WaitForExit(timeoutSeconds * 1000))
-            {
-                p.Kill(entireProcessTree: true);
-                return (false, "timed out");
-            }
-            return (p.ExitCode == 0, stdout.Result + stderr.Result);
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            return (false, e.Message);
-        }
+        var r = HostCommand.Run(file, args, timeoutSeconds);
+        return (r.Ok, r.StdOut + r.StdErr);
     }
 }

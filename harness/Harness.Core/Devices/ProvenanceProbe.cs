@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Harness.Core.Results;
 using TorchSharp;
@@ -27,19 +26,9 @@ public static class ProvenanceProbe
     private static string GpuName(Device device)
     {
         var index = Math.Max(0, (int)device.index);
-        try
-        {
-            var psi = new ProcessStartInfo("nvidia-smi", $"--query-gpu=name,memory.total,driver_version --format=csv,noheader -i {index}")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            using var p = Process.Start(psi);
-            var line = p?.StandardOutput.ReadToEnd().Trim();
-            if (p is not null && p.WaitForExit(5000) && p.ExitCode == 0 && !string.IsNullOrEmpty(line)) return line;
-        }
-        catch (System.ComponentModel.Win32Exception) { }
+        var r = HostCommand.Run("nvidia-smi", $"--query-gpu=name,memory.total,driver_version --format=csv,noheader -i {index}", 5);
+        var line = r.StdOut.Trim();
+        if (r.Ok && line.Length > 0) return line;
         return $"CUDA device {index}";
     }
 
@@ -75,24 +64,7 @@ public static class ProvenanceProbe
 
     private static string? RunGit(string dir, string args)
     {
-        try
-        {
-            var psi = new ProcessStartInfo("git", args)
-            {
-                WorkingDirectory = dir,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            using var p = Process.Start(psi);
-            if (p is null) return null;
-            var output = p.StandardOutput.ReadToEnd();
-            if (!p.WaitForExit(5000) || p.ExitCode != 0) return null;
-            return output.Trim();
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return null;
-        }
+        var r = HostCommand.Run("git", args, 5, dir);
+        return r.Ok ? r.StdOut.Trim() : null;
     }
 }
