@@ -30,7 +30,8 @@ relax_native() {
   local lib="$packages/torchsharp/0.107.0/runtimes/linux-x64/native/libLibTorchSharp.so"
   [[ -f "$lib" ]] || return 0
   local host
-  host="$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')"
+  # awk reads to the end (no early exit): an early exit can SIGPIPE ldconfig, which pipefail turns into exit 141.
+  host="$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !found {print $NF; found=1}' || true)"
   [[ -n "$host" ]] || host=/usr/lib/x86_64-linux-gnu/libstdc++.so.6
   [[ -f "$host" ]] || return 0
   if ! grep -q GLIBCXX_3.4.32 "$host"; then
@@ -107,7 +108,7 @@ case "$verb" in
     rm -f "$out/bin/libmscordaccore.so" "$out/bin/libmscordbi.so" "$out/bin/createdump"
     cli bundle-assemble "$out" --repo "$ROOT"
     # The GPU host has no checkout: record the commit (and whether the tree had changes) for the manifests.
-    { git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown; git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo dirty || echo clean; } > "$out/COMMIT"
+    { git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown; [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null || true)" ]] && echo dirty || echo clean; } > "$out/COMMIT"
     ;;
   *)
     build
