@@ -12,6 +12,7 @@ var root = new RootCommand("harness: train the same workloads under many optimiz
     EnvCommand.Create(),
     BundleCommand.Create(),
     GpuCheckCommand.Create(),
+    BenchStepCommand.Create(),
     DataCommand.Create(),
 };
 

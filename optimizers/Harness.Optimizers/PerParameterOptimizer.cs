@@ -80,10 +80,28 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
         }
     }
 
+    /// <summary>True when <see cref="StepFused"/> should take the parameters <see cref="CanFuse"/> accepts (a fused kernel is attached).</summary>
+    protected virtual bool FusedEnabled => false;
+
+    /// <summary>True when this parameter's update can go through <see cref="StepFused"/>.</summary>
+    protected virtual bool CanFuse(NamedParameter parameter, Tensor grad, TState state) => false;
+
+    /// <summary>
+    /// Updates many parameters at once (a multi-tensor kernel launch). Runs under <c>no_grad</c>; each state's
+    /// step counter has already been incremented. Must apply exactly the rule of <see cref="Update"/>.
+    /// </summary>
+    protected virtual void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, TState State)> items, double learningRate) =>
+        throw new NotSupportedException($"{GetType().Name} has no fused step");
+
     public void Step(double learningRate)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var noGrad = no_grad();
+        if (FusedEnabled)
+        {
+            StepWithFused(learningRate);
+            return;
+        }
         for (var i = 0; i < Parameters.Count; i++)
         {
             // The .grad getter returns a new native handle each call; without this using, every step
@@ -91,6 +109,36 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
             using var grad = Parameters[i].Value.grad;
             if (grad is null) continue;
             UpdateOne(i, grad, learningRate);
+        }
+    }
+
+    private void StepWithFused(double learningRate)
+    {
+        var grads = new List<Tensor>(Parameters.Count);
+        try
+        {
+            var fused = new List<(NamedParameter, Tensor, TState)>(Parameters.Count);
+            for (var i = 0; i < Parameters.Count; i++)
+            {
+                var grad = Parameters[i].Value.grad;
+                if (grad is null) continue;
+                grads.Add(grad);
+                var state = StateOf(i);
+                if (CanFuse(Parameters[i], grad, state))
+                {
+                    state.Step++;
+                    fused.Add((Parameters[i], grad, state));
+                }
+                else
+                {
+                    UpdateOne(i, grad, learningRate);
+                }
+            }
+            if (fused.Count > 0) StepFused(fused, learningRate);
+        }
+        finally
+        {
+            foreach (var g in grads) g.Dispose();
         }
     }
 

@@ -13,6 +13,7 @@ public static class BundleAssembler
         ("tools/harness-launcher.sh", "harness"),
         ("configs", "configs"),
         ("harness/native", "native"),
+        ("optimizers/kernels", "kernels"),
         ("README.md", "README.md"),
     ];
 

@@ -31,6 +31,7 @@ public static class EnvCommand
             {
                 using var session = DeviceSession.Open(CUDA, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory());
                 Console.WriteLine($"memory probe: {session.ProbeStatus}");
+                Console.WriteLine($"optimizer kernels: {session.KernelStatus}");
             }
             return ExitCodes.Ok;
         });

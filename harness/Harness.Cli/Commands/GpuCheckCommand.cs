@@ -74,6 +74,14 @@ public static class GpuCheckCommand
             });
             foreach (var d in OptimizerCatalog.All)
                 Check($"{d.Kind} on CUDA equals CPU over 5 steps", () => CompareDevices(d));
+            Check("fused optimizer kernels loaded", () => (session.Kernels is not null, session.KernelStatus));
+            if (session.Kernels is { } kernels)
+            {
+                foreach (var kind in FusedEquivalence.Kinds)
+                    foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+                        Check($"{kind} cuda-fused equals tensor-ops ({dtype.ToString().ToLowerInvariant()}, 6 steps)",
+                            () => FusedEquivalence.Compare(kind, dtype, kernels, session.KernelStatus));
+            }
 
             var passed = results.Count(r => r.Ok);
             Console.WriteLine($"gpu-check: {passed} passed, {results.Count - passed} failed");

@@ -1,3 +1,4 @@
+using Harness.Optimizers.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,15 +14,22 @@ public sealed class DeviceSession : IDisposable
 {
     private readonly CudaProbe? _native;
 
-    private DeviceSession(Device device, IDeviceMemoryProbe? memory, CudaProbe? native, string probeStatus)
+    private DeviceSession(Device device, IDeviceMemoryProbe? memory, CudaProbe? native, string probeStatus,
+        FusedKernels? kernels = null, string? kernelStatus = null)
     {
         Device = device;
         Memory = memory;
         _native = native;
         ProbeStatus = probeStatus;
+        Kernels = kernels;
+        KernelStatus = kernelStatus ?? (device.type == DeviceType.CUDA ? "fused kernels not requested" : "cpu: no fused CUDA kernels");
     }
 
     public Device Device { get; }
+
+    /// <summary>The fused CUDA optimizer kernels, or null (CPU, or they could not be built; see <see cref="KernelStatus"/>).</summary>
+    public FusedKernels? Kernels { get; }
+    public string KernelStatus { get; }
     public IDeviceMemoryProbe? Memory { get; }
     public string ProbeStatus { get; }
     public bool IsCuda => Device.type == DeviceType.CUDA;
@@ -61,6 +69,8 @@ public sealed class DeviceSession : IDisposable
         if (device.type != DeviceType.CUDA) return Basic(device);
         // The caching allocator initialises lazily: allocate once so its statistics exist before the first reset.
         using (var warm = zeros(1, device: device)) { }
+        var index = device.index < 0 ? 0 : device.index;
+        var (kernels, kernelStatus) = OpenKernels(FindSource(KernelsSourceRelative), cacheRoot, libTorch, index);
         var build = probeSource is null
             ? new ProbeBuild(null, "probe source not found beside the binaries")
             : new NativeProbeBuilder(probeSource, cacheRoot, libTorch).EnsureBuilt();
@@ -68,15 +78,48 @@ public sealed class DeviceSession : IDisposable
         {
             try
             {
-                var probe = new CudaProbe(path, device.index < 0 ? 0 : device.index);
-                return new DeviceSession(device, probe, probe, $"allocator statistics and CUDA events from the native probe ({build.Status})");
+                var probe = new CudaProbe(path, index);
+                return new DeviceSession(device, probe, probe, $"allocator statistics and CUDA events from the native probe ({build.Status})", kernels, kernelStatus);
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException or BadImageFormatException)
             {
                 build = new ProbeBuild(null, $"{path} did not load: {e.Message}");
             }
         }
-        return new DeviceSession(device, new DriverMemoryProbe(), null, $"device-level memory (cuMemGetInfo sampling): {build.Status}");
+        return new DeviceSession(device, new DriverMemoryProbe(), null, $"device-level memory (cuMemGetInfo sampling): {build.Status}", kernels, kernelStatus);
+    }
+
+    /// <summary>Where the fused-kernel source lives, relative to a bundle root or the repository root.</summary>
+    public static readonly string[] KernelsSourceRelative = [Path.Combine("kernels", "harness_optim_kernels.cu"), Path.Combine("optimizers", "kernels", "harness_optim_kernels.cu")];
+
+    /// <summary>Builds (or reuses) and loads the fused optimizer kernels; null with the reason when that fails.</summary>
+    public static (FusedKernels? Kernels, string Status) OpenKernels(string? source, string cacheRoot, LibTorchInfo libTorch, int deviceIndex)
+    {
+        if (Environment.GetEnvironmentVariable("HARNESS_NO_FUSED_KERNELS") is "1" or "true")
+            return (null, "fused kernels disabled by HARNESS_NO_FUSED_KERNELS");
+        if (source is null) return (null, "fused-kernel source not found beside the binaries");
+        var build = new NativeProbeBuilder(source, cacheRoot, libTorch, NativeProbeBuilder.KernelsLibraryName).EnsureBuilt();
+        if (build.LibraryPath is not { } path) return (null, $"fused kernels unavailable: {build.Status}");
+        try
+        {
+            return (new FusedKernels(path, deviceIndex), $"fused kernels ({build.Status})");
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException or BadImageFormatException)
+        {
+            return (null, $"fused kernels unavailable: {path} did not load: {e.Message}");
+        }
+    }
+
+    /// <summary>The first of <paramref name="relative"/> found beside the binaries or in a parent folder.</summary>
+    public static string? FindSource(IEnumerable<string> relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            foreach (var r in relative)
+            {
+                var candidate = Path.Combine(dir.FullName, r);
+                if (File.Exists(candidate)) return candidate;
+            }
+        return null;
     }
 
     /// <summary>Where the probe source lives: beside a bundle's binaries, or in the repository.</summary>
@@ -90,5 +133,9 @@ public sealed class DeviceSession : IDisposable
         return null;
     }
 
-    public void Dispose() => _native?.Dispose();
+    public void Dispose()
+    {
+        _native?.Dispose();
+        Kernels?.Dispose();
+    }
 }

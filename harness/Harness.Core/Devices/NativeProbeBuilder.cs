@@ -7,14 +7,16 @@ namespace Harness.Core.Devices;
 public sealed record ProbeBuild(string? LibraryPath, string Status);
 
 /// <summary>
-/// Builds harness/native/harness_cuda_probe.cpp with the host's nvcc against the host PyTorch, on first
-/// CUDA use, and caches it under a hash of the source, the torch version, the nvcc version and the GPU,
-/// so a changed source, PyTorch or GPU gives a fresh build. Writes to a temporary name and renames, so
-/// two processes building at once cannot leave a torn library.
+/// Builds a native CUDA source of the harness (harness/native/harness_cuda_probe.cpp, the probe, or
+/// optimizers/kernels/harness_optim_kernels.cu, the fused optimizer steps) with the host's nvcc against the
+/// host PyTorch, on first CUDA use, and caches it under a hash of the source, the torch version, the nvcc
+/// version and the GPU, so a changed source, PyTorch or GPU gives a fresh build. Writes to a temporary
+/// name and renames, so two processes building at once cannot leave a torn library.
 /// </summary>
-public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibTorchInfo libTorch)
+public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibTorchInfo libTorch, string libraryName = NativeProbeBuilder.LibraryName)
 {
     public const string LibraryName = "libharness_cuda_probe.so";
+    public const string KernelsLibraryName = "libharness_optim_kernels.so";
 
     public ProbeBuild EnsureBuilt()
     {
@@ -31,12 +33,12 @@ public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibT
         var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
             string.Join("\n", source, libTorch.Version ?? "", nvccVersion.Trim(), gpu.Trim()))))[..16];
         var dir = Path.Combine(cacheRoot, "native", key);
-        var target = Path.Combine(dir, LibraryName);
+        var target = Path.Combine(dir, libraryName);
         if (File.Exists(target)) return new(target, $"cached build {target}");
         Directory.CreateDirectory(dir);
         var tmp = Path.Combine(dir, $".{Environment.ProcessId}.{Guid.NewGuid():N}.so");
         var args = string.Join(' ',
-            "-O2 -shared -Xcompiler -fPIC -std=c++17 -arch=native -D_GLIBCXX_USE_CXX11_ABI=1",
+            "-O3 -shared -Xcompiler -fPIC -std=c++17 -arch=native -D_GLIBCXX_USE_CXX11_ABI=1",
             $"-I\"{torch}/include\" -I\"{torch}/include/torch/csrc/api/include\"",
             $"-L\"{libTorch.LibDir}\" -Xlinker -rpath -Xlinker \"{libTorch.LibDir}\" -lc10_cuda -lc10 -lcudart",
             $"-o \"{tmp}\" \"{sourceFile}\"");

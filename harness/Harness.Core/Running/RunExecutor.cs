@@ -113,6 +113,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         // Optimizers with randomness of their own (Q-GaLore's stochastic rounding) are seeded from the run.
         var optimizerOptions = run.Variant.Options is IRunSeeded seeded ? seeded.WithRunSeed(run.Seed) : run.Variant.Options;
         using var optimizer = optimizerDescriptor.Create(workload.Parameters, optimizerOptions);
+        if (optimizer is Harness.Optimizers.Kernels.IFusedKernelUser fusedUser) fusedUser.AttachKernels(session.Kernels, session.KernelStatus);
         var clock = new SynchronizedClock(session);
         using var fused = run.Spec.StepMode == StepMode.FusedBackward
             ? new FusedBackwardStepDriver(clock, training.FusedSlabRows ?? FusedBackwardStepDriver.DefaultSlabRows, training.GradClip) : null;

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Harness.Optimizers.Kernels;
 using Harness.Optimizers.Quantization;
 using static TorchSharp.torch;
 
@@ -23,6 +24,8 @@ public sealed record Adam8bitOptions : OptimizerOptions
     /// </summary>
     [OptionKey("fp32_embedding")]
     public bool Fp32Embedding { get; init; }
+    /// <summary><c>auto</c> (the fused CUDA kernel on CUDA, tensor ops elsewhere), <c>tensor-ops</c> or <c>cuda-fused</c>.</summary>
+    public string Implementation { get; init; } = ImplementationChoice.Auto;
 
     public override IEnumerable<OptionProblem> Validate()
     {
@@ -31,6 +34,7 @@ public sealed record Adam8bitOptions : OptimizerOptions
         if (!BlockwiseQuantization.IsValidBlockSize(BlockSize))
             yield return new("block_size", $"must be a power of two in [{BlockwiseQuantization.MinBlockSize}, {BlockwiseQuantization.MaxBlockSize}] (got {BlockSize})");
         if (Min8BitSize < 0) yield return new("min_8bit_size", $"must be >= 0 (got {Min8BitSize})");
+        foreach (var p in ImplementationChoice.Validate(Implementation)) yield return p;
     }
 
     /// <summary>True when a tensor of <paramref name="numel"/> elements gets 8-bit states.</summary>
@@ -71,10 +75,62 @@ public sealed record Adam8bitOptions : OptimizerOptions
 /// paging and StableEmbedding are not implemented (off by default in the reference).
 /// State: 1 B (m) + 1 B (v) per element + 2 × 4 B per block of B (= 2.0039 B/param at B = 2048), or
 /// 8 B/param for small tensors. The two 256-entry code books (2 KiB, shared, constant) are not counted.
+/// On CUDA the 8-bit tensors step in one multi-tensor kernel (<c>implementation: cuda-fused</c>): one CUDA
+/// block per quantization block, the same float32 ops and the same nearest-code search, no temporaries.
 /// </remarks>
-public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.State>
+public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.State>, IFusedKernelUser
 {
     private readonly Adam8bitCodebooks _maps;
+    private FusedKernels? _kernels;
+    private Tensor? _mid1, _mid2;
+    private int _zero1, _zero2;
+
+    public override string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
+
+    public void AttachKernels(FusedKernels? kernels, string status)
+    {
+        _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status,
+            Parameters.Count > 0 && Parameters.All(p => p.Value.device_type == TorchSharp.DeviceType.CUDA), "adam8bit");
+        if (_kernels is null) return;
+        using var noGrad = no_grad();
+        _mid1?.Dispose();
+        _mid2?.Dispose();
+        _mid1 = Midpoints(_maps.Signed);
+        _mid2 = Midpoints(_maps.Unsigned);
+        _zero1 = (int)BlockwiseQuantization.ZeroIndex(_maps.Signed);
+        _zero2 = (int)BlockwiseQuantization.ZeroIndex(_maps.Unsigned);
+    }
+
+    // The float32 decision boundaries (c[k] + c[k+1])·0.5 of BlockwiseQuantization.NearestCode, contiguous.
+    private static Tensor Midpoints(Tensor code)
+    {
+        var c = code.to(ScalarType.Float32);
+        return ((c.narrow(0, 0, DynamicMap.Size - 1) + c.narrow(0, 1, DynamicMap.Size - 1)) * 0.5f).contiguous().DetachFromDisposeScope();
+    }
+
+    protected override bool FusedEnabled => _kernels is not null;
+
+    protected override bool CanFuse(NamedParameter p, Tensor grad, State s) =>
+        _kernels is { } k && s.IsQuantized && k.Accepts(p.Value) && k.Accepts(grad, p.Value.dtype)
+        && k.Accepts(s.First, ScalarType.Byte) && k.Accepts(s.Second, ScalarType.Byte)
+        && k.Accepts(s.Absmax1!, ScalarType.Float32) && k.Accepts(s.Absmax2!, ScalarType.Float32);
+
+    protected override void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, State State)> items, double lr)
+    {
+        var kernels = _kernels!;
+        var (beta1, beta2, eps) = ((float)Options.Betas[0], (float)Options.Betas[1], (float)Options.Eps);
+        var lrF = (float)lr;
+        foreach (var group in items.GroupBy(x => (x.Parameter.Value.dtype, x.State.Step)))
+        {
+            // The scalars of Adam8bitMoments.Step and Update, formed the same way (float32, powf).
+            var correction1 = 1f - MathF.Pow(beta1, group.Key.Step);
+            var correction2 = MathF.Sqrt(1f - MathF.Pow(beta2, group.Key.Step));
+            var scalars = new Adam8bitScalars(beta1, beta2, 1f - beta1, 1f - beta2, correction2 * eps, -lrF * correction2 / correction1,
+                1f - lrF * (float)Options.WeightDecay, _maps.PaddedLaneCode, Options.WeightDecay > 0, Options.BlockSize, _zero1, _zero2);
+            kernels.Adam8bit(group.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State.First, x.State.Second, x.State.Absmax1!, x.State.Absmax2!)).ToList(),
+                _maps.Signed, _maps.Unsigned, _mid1!, _mid2!, scalars);
+        }
+    }
 
     public Adam8bit(IReadOnlyList<NamedParameter> parameters, Adam8bitOptions options) : base(parameters, options) =>
         // The code books live where the parameters do: the quantizer indexes them with device tensors.
@@ -137,6 +193,8 @@ public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.S
         if (disposing)
         {
             _maps.Dispose();
+            _mid1?.Dispose();
+            _mid2?.Dispose();
         }
         base.Dispose(disposing);
     }

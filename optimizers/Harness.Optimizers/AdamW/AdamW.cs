@@ -1,3 +1,4 @@
+using Harness.Optimizers.Kernels;
 using static TorchSharp.torch;
 
 namespace Harness.Optimizers.AdamW;
@@ -8,9 +9,12 @@ public sealed record AdamWOptions : OptimizerOptions
     public IReadOnlyList<double> Betas { get; init; } = [0.9, 0.999];
     public double Eps { get; init; } = 1e-8;
     public double WeightDecay { get; init; }
+    /// <summary><c>auto</c> (the fused CUDA kernel on CUDA, tensor ops elsewhere), <c>tensor-ops</c> or <c>cuda-fused</c>.</summary>
+    public string Implementation { get; init; } = ImplementationChoice.Auto;
 
     public override IEnumerable<OptionProblem> Validate() =>
-        base.Validate().Concat(ValidateBetas(Betas)).Concat(Positive(Eps, "eps")).Concat(NonNegative(WeightDecay, "weight_decay"));
+        base.Validate().Concat(ValidateBetas(Betas)).Concat(Positive(Eps, "eps")).Concat(NonNegative(WeightDecay, "weight_decay"))
+            .Concat(ImplementationChoice.Validate(Implementation));
 }
 
 /// <summary>
@@ -27,10 +31,46 @@ public sealed record AdamWOptions : OptimizerOptions
 /// p ← p − (η / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)
 /// </code>
 /// State: m and v in the parameter's dtype, 2 × numel × element size (8 B/param in fp32).
+/// On CUDA the step runs as one multi-tensor kernel (<c>optimizers/kernels</c>, <c>implementation: cuda-fused</c>)
+/// that applies the same ops with the same roundings; <c>tensor-ops</c> keeps the per-tensor ops above.
 /// </remarks>
 public sealed class AdamW(IReadOnlyList<NamedParameter> parameters, AdamWOptions options)
-    : PerParameterOptimizer<AdamWOptions, AdamW.State>(parameters, options)
+    : PerParameterOptimizer<AdamWOptions, AdamW.State>(parameters, options), IFusedKernelUser
 {
+    private FusedKernels? _kernels;
+
+    public override string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
+
+    public void AttachKernels(FusedKernels? kernels, string status) =>
+        _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status,
+            Parameters.Count > 0 && Parameters.All(p => p.Value.device_type == TorchSharp.DeviceType.CUDA), "adamw");
+
+    protected override bool FusedEnabled => _kernels is not null;
+
+    protected override bool CanFuse(NamedParameter p, Tensor grad, State s) =>
+        _kernels is { } k && k.Accepts(p.Value) && k.Accepts(grad, p.Value.dtype) && k.Accepts(s.M, p.Value.dtype) && k.Accepts(s.V, p.Value.dtype);
+
+    protected override void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, State State)> items, double lr)
+    {
+        var kernels = _kernels!;
+        var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
+        // One launch group per (dtype, step): the bias corrections depend on the step.
+        foreach (var group in items.GroupBy(x => (x.Parameter.Value.dtype, x.State.Step)))
+        {
+            var step = group.Key.Step;
+            var scalars = new AdamWScalars(
+                Decay: (float)(1 - lr * Options.WeightDecay),
+                W1: (float)(1 - beta1),
+                Beta2: (float)beta2,
+                W2: (float)(1 - beta2),
+                InvBc2Sqrt: 1f / (float)Math.Sqrt(1 - Math.Pow(beta2, step)),
+                Eps: (float)Options.Eps,
+                NegStep: (float)(-lr / (1 - Math.Pow(beta1, step))),
+                ApplyDecay: Options.WeightDecay != 0);
+            kernels.AdamW(group.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State.M, x.State.V)).ToList(), scalars);
+        }
+    }
+
     public sealed class State(Tensor m, Tensor v) : ParameterState
     {
         public Tensor M { get; } = m;

@@ -1,3 +1,4 @@
+using Harness.Optimizers.Kernels;
 using static TorchSharp.torch;
 
 namespace Harness.Optimizers.Gefen;
@@ -26,8 +27,12 @@ public sealed record GefenOptions : OptimizerOptions
     /// </summary>
     public bool PadSparseCodebook { get; init; }
 
+    /// <summary><c>auto</c> (the fused CUDA kernel on CUDA, tensor ops elsewhere), <c>tensor-ops</c> or <c>cuda-fused</c>.</summary>
+    public string Implementation { get; init; } = ImplementationChoice.Auto;
+
     public override IEnumerable<OptionProblem> Validate() =>
-        base.Validate().Concat(ValidateBetas(Betas)).Concat(Positive(Eps, "eps")).Concat(NonNegative(WeightDecay, "weight_decay"));
+        base.Validate().Concat(ValidateBetas(Betas)).Concat(Positive(Eps, "eps")).Concat(NonNegative(WeightDecay, "weight_decay"))
+            .Concat(ImplementationChoice.Validate(Implementation));
 }
 
 /// <summary>
@@ -56,8 +61,14 @@ public sealed record GefenOptions : OptimizerOptions
 /// <c>n + s·n/P + s·n/P</c> for P &gt; 1, <c>n + s·n + s·n/D</c> for P = 1; plus the 1 KiB codebook once.
 /// Not a per-parameter step: the first step needs every parameter's gradient for the codebook.
 /// A state dict without the codebook is refused (upstream would silently re-learn one under old indices).
+/// <para>On CUDA every step after the first runs as one multi-tensor kernel (<c>implementation: cuda-fused</c>,
+/// <c>optimizers/kernels</c>): vmean and the fused update together, one CUDA block per segment, no
+/// temporaries, the same ops as above (the non-fused reference path, not the official fused kernels: μ read
+/// back in the state dtype, lerp, torch's step-size form). Known differences to the tensor ops: the Σg² order
+/// (ULPs in v), and a NaN momentum is ignored by the block max (as the official fused kernel) where
+/// <c>amax</c> would propagate it.</para>
 /// </remarks>
-public sealed class Gefen : IOptimizer, IOptimizerDiagnostics
+public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
 {
     /// <summary>State dict key of the global codebook (the name the golden trace uses).</summary>
     public const string CodebookKey = "gefen.codebook";
@@ -100,7 +111,13 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics
                 throw new ArgumentException($"duplicate parameter name '{parameters[i].Name}'", nameof(parameters));
     }
 
-    public string Implementation => "tensor-ops";
+    private FusedKernels? _kernels;
+
+    public string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
+
+    public void AttachKernels(FusedKernels? kernels, string status) =>
+        _kernels = ImplementationChoice.Resolve(_options.Implementation, kernels, status,
+            _parameters.Count > 0 && _parameters.All(p => p.Value.device_type == TorchSharp.DeviceType.CUDA), "gefen");
     public string StateDtype => "uint8+" + (_states.FirstOrDefault(s => s is not null)?.VMean.dtype ?? ScalarType.Float32).ToString().ToLowerInvariant();
     public long StateBytes => _states.Sum(s => s?.Bytes ?? 0) + (_codebook is null ? 0 : CodebookDp.Codewords * sizeof(float));
     /// <summary>Optimizer steps taken (counting steps where no parameter had a gradient).</summary>
@@ -148,8 +165,14 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics
         try
         {
             if (_codebook is null) LearnCodebook(grads);
+            var fused = new List<(int Index, Tensor Grad, State State)>();
             for (var i = 0; i < grads.Length; i++)
-                if (grads[i] is { } g && g.numel() > 0) Update(i, g, learningRate);
+            {
+                if (grads[i] is not { } g || g.numel() == 0) continue;
+                if (_kernels is { } k && StateOf(i, g) is var s && CanFuse(k, i, g, s)) fused.Add((i, g, s));
+                else Update(i, g, learningRate);
+            }
+            if (fused.Count > 0) StepFused(_kernels!, fused, learningRate);
             _globalStep++;
         }
         finally
@@ -201,6 +224,30 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics
         s.Codes.copy_(codes.to(ScalarType.Byte));
         var quantized = codebook.take(codes).to(grad.dtype) * ScalesFor(s);
         param.add_((quantized * stepSize).reshape(param.shape).mul_(lr).neg_());
+    }
+
+    private bool CanFuse(FusedKernels k, int i, Tensor grad, State s)
+    {
+        var p = _parameters[i].Value;
+        return k.Accepts(p) && k.Accepts(grad, p.dtype) && k.Accepts(s.Codes, ScalarType.Byte)
+            && FusedKernels.DTypeCode(s.VMean.dtype) >= 0 && k.Accepts(s.VMean, s.VMean.dtype) && k.Accepts(s.Magnitude, s.VMean.dtype)
+            && _codebook is { } c && k.Accepts(c, ScalarType.Float32);
+    }
+
+    private void StepFused(FusedKernels kernels, List<(int Index, Tensor Grad, State State)> items, double lr)
+    {
+        var (beta1, beta2) = (_options.Betas[0], _options.Betas[1]);
+        foreach (var (_, _, s) in items) s.Step++;
+        foreach (var group in items.GroupBy(x => (x.Grad.dtype, x.State.VMean.dtype, x.State.Step)))
+        {
+            var step = group.Key.Step;
+            var bc1 = 1 - Math.Pow(beta1, step);
+            var bc2 = 1 - Math.Pow(beta2, step);
+            var scalars = new GefenScalars((float)beta2, (float)(1 - beta2), (float)(1 - beta1), (float)(1 - lr * _options.WeightDecay),
+                1f / (float)Math.Sqrt(bc2), (float)_options.Eps, (float)(1 / bc1), (float)lr, _options.WeightDecay > 0);
+            kernels.Gefen(group.Select(x => ((Tensor)_parameters[x.Index].Value, x.Grad, x.State.Codes, x.State.Magnitude, x.State.VMean,
+                x.State.Period, x.State.ScaleRun)).ToList(), _codebook!, scalars);
+        }
     }
 
     // The momentum scale of every element, shaped like the [n/P, P] view (P = 1: each run of D repeated).

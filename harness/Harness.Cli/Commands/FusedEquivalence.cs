@@ -1,0 +1,93 @@
+using System.Globalization;
+using Harness.Optimizers;
+using Harness.Optimizers.Adam8bit;
+using Harness.Optimizers.AdamW;
+using Harness.Optimizers.Gefen;
+using Harness.Optimizers.Kernels;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Harness.Cli.Commands;
+
+/// <summary>
+/// The GPU equivalence checks of the fused kernels: the same parameters and gradients stepped by the
+/// <c>cuda-fused</c> and the <c>tensor-ops</c> implementation of one optimizer, on CUDA; parameters compared
+/// element by element (bit-identical count and worst relative difference) and quantized states compared code
+/// by code (flips counted and bounded).
+/// </summary>
+public static class FusedEquivalence
+{
+    public static readonly string[] Kinds = ["adamw", "adam8bit", "gefen"];
+
+    // Shapes that exercise vector tails, partial 8-bit blocks, the fp32 path of small tensors, Gefen's
+    // P = 1 runs and segments longer than the kernel's register cache.
+    private static readonly long[][] Shapes = [[96, 768], [37, 1377], [300], [513, 3000], [4, 20000], [2048]];
+
+    public static (bool, string) Compare(string kind, ScalarType dtype, FusedKernels kernels, string status)
+    {
+        using var scope = NewDisposeScope();
+        var gen = new Generator(11, CPU);
+        // Row-structured gradients (one scale per row), as real weight gradients have, so Gefen finds P = row length.
+        var init = Shapes.Select(s => randn(s, generator: gen)).ToArray();
+        var rowScale = Shapes.Select(s => exp(randn(s.Length == 2 ? new[] { s[0], 1L } : new[] { 1L }, generator: gen) * 2) * 0.01).ToArray();
+        var grads = Enumerable.Range(0, 6).Select(_ => Shapes.Select((s, i) => (randn(s, generator: gen) * rowScale[i]).to(dtype).to(CUDA)).ToArray()).ToArray();
+
+        (Tensor[] Params, IReadOnlyDictionary<string, Tensor> State, string Impl) Run(string implementation)
+        {
+            var ps = init.Select((t, i) => new NamedParameter($"p{i}", new TorchSharp.Modules.Parameter(t.to(dtype).to(CUDA).clone()),
+                t.dim() == 2 ? ParamRole.Matrix : ParamRole.Vector)).ToList();
+            IOptimizer opt = kind switch
+            {
+                "adamw" => new AdamW(ps, new AdamWOptions { WeightDecay = 0.01, Implementation = implementation }),
+                "adam8bit" => new Adam8bit(ps, new Adam8bitOptions { WeightDecay = 0.01, Implementation = implementation }),
+                "gefen" => new Gefen(ps, new GefenOptions { WeightDecay = 0.01, Implementation = implementation }),
+                _ => throw new ArgumentException(kind),
+            };
+            ((IFusedKernelUser)opt).AttachKernels(kernels, status);
+            foreach (var step in grads)
+            {
+                for (var i = 0; i < ps.Count; i++) ps[i].Value.grad = step[i].clone();
+                opt.Step(1e-3);
+                opt.ZeroGrad();
+            }
+            var state = opt.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().cpu());
+            var impl = opt.Implementation;
+            opt.Dispose();
+            return (ps.Select(p => p.Value.detach().to(ScalarType.Float32).cpu()).ToArray(), state, impl);
+        }
+
+        var reference = Run(ImplementationChoice.TensorOps);
+        var fused = Run(ImplementationChoice.CudaFused);
+        if (fused.Impl != ImplementationChoice.CudaFused || reference.Impl != ImplementationChoice.TensorOps)
+            return (false, $"implementations ran as {fused.Impl} and {reference.Impl}");
+
+        long total = 0, identical = 0;
+        double worst = 0;
+        for (var i = 0; i < init.Length; i++)
+        {
+            var a = fused.Params[i];
+            var b = reference.Params[i];
+            total += a.numel();
+            identical += a.eq(b).sum().item<long>();
+            var moved = (b - init[i].to(dtype).to(ScalarType.Float32)).abs().max().item<float>();
+            worst = Math.Max(worst, (a - b).abs().max().item<float>() / Math.Max(moved, 1e-30));
+        }
+        long codes = 0, flips = 0;
+        foreach (var (key, t) in reference.State)
+        {
+            if (t.dtype != ScalarType.Byte) continue;
+            codes += t.numel();
+            flips += t.ne(fused.State[key]).sum().item<long>();
+        }
+        // fp32: the same ops with the same roundings, so differences come only from reduction order (Gefen's Σg²)
+        // and rare code flips they cause; bf16 rounds where the reference rounds, but its state dtype makes a
+        // flip or a differently rounded ulp larger relative to a step.
+        var fp32 = dtype == ScalarType.Float32;
+        var bound = kind == "adamw" ? (fp32 ? 1e-6 : 2e-2) : (fp32 ? 5e-2 : 1e-1);
+        var flipBound = fp32 ? 1e-3 : 1e-2;
+        var flipRate = codes == 0 ? 0 : (double)flips / codes;
+        var ok = worst <= bound && flipRate <= flipBound;
+        return (ok, string.Create(CultureInfo.InvariantCulture,
+            $"{identical}/{total} parameters bit-identical, worst difference {worst:E2} of the largest update (bound {bound:E0}); {flips}/{codes} codes differ ({flipRate:E2}, bound {flipBound:E0})"));
+    }
+}

@@ -1,0 +1,165 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Harness.Optimizers.Kernels;
+
+/// <summary>
+/// The fused CUDA optimizer steps of <c>optimizers/kernels/harness_optim_kernels.cu</c> (built on the GPU
+/// host on first CUDA use, like the native probe), called with the device pointers of TorchSharp tensors.
+/// Multi-tensor: one launch per group of up to 48 tensors. Launches go on PyTorch's current stream, so they
+/// are ordered with TorchSharp's own ops and need no synchronisation.
+/// </summary>
+public sealed unsafe class FusedKernels : IDisposable
+{
+    /// <summary>The kernel library's ABI version this binding speaks.</summary>
+    public const int AbiVersion = 1;
+
+    private readonly nint _library;
+    private readonly delegate* unmanaged<nint> _lastError;
+    private readonly delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, long*, float*, int> _adamw;
+    private readonly delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, nint*, nint*, long*, nint, nint, nint, nint, float*, int*, int> _adam8bit;
+    private readonly delegate* unmanaged<int, int, int, int, nint*, nint*, nint*, nint*, nint*, long*, long*, long*, nint, float*, int> _gefen;
+    private readonly delegate* unmanaged<int, long, int, double*, int> _copyBandwidth;
+    private readonly delegate* unmanaged<nint, nint> _dataPtr;
+
+    public FusedKernels(string libraryPath, int device)
+    {
+        _library = NativeLibrary.Load(libraryPath);
+        Device = device;
+        LibraryPath = libraryPath;
+        var abi = (delegate* unmanaged<int>)Export("hk_abi_version");
+        if (abi() != AbiVersion)
+            throw new InvalidOperationException($"{libraryPath}: kernel ABI version {abi()}, expected {AbiVersion}; delete it to rebuild");
+        _lastError = (delegate* unmanaged<nint>)Export("hk_last_error");
+        _adamw = (delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, long*, float*, int>)Export("hk_adamw");
+        _adam8bit = (delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, nint*, nint*, long*, nint, nint, nint, nint, float*, int*, int>)Export("hk_adam8bit");
+        _gefen = (delegate* unmanaged<int, int, int, int, nint*, nint*, nint*, nint*, nint*, long*, long*, long*, nint, float*, int>)Export("hk_gefen");
+        _copyBandwidth = (delegate* unmanaged<int, long, int, double*, int>)Export("hk_copy_bandwidth");
+        _dataPtr = (delegate* unmanaged<nint, nint>)LibTorchSharpExport("THSTensor_data");
+    }
+
+    /// <summary>The CUDA device index the kernels launch on.</summary>
+    public int Device { get; }
+    public string LibraryPath { get; }
+
+    private nint Export(string name) => NativeLibrary.GetExport(_library, name);
+
+    // LibTorchSharp exports THSTensor_data(tensor) = tensor->data_ptr() (storage offset included).
+    private static nint LibTorchSharpExport(string name)
+    {
+        var assembly = typeof(torch).Assembly;
+        foreach (var candidate in new[] { "LibTorchSharp", "libLibTorchSharp.so", "libLibTorchSharp" })
+            if (NativeLibrary.TryLoad(candidate, assembly, null, out var handle) && NativeLibrary.TryGetExport(handle, name, out var export))
+                return export;
+        var beside = Path.Combine(AppContext.BaseDirectory, "libLibTorchSharp.so");
+        if (NativeLibrary.TryLoad(beside, out var h) && NativeLibrary.TryGetExport(h, name, out var e)) return e;
+        throw new InvalidOperationException($"LibTorchSharp's {name} export was not found");
+    }
+
+    /// <summary>The device address of a tensor's first element.</summary>
+    public nint DataPointer(Tensor t) => _dataPtr(t.Handle);
+
+    private void Check(int code, string what)
+    {
+        if (code == 0) return;
+        var message = Marshal.PtrToStringUTF8(_lastError()) ?? "";
+        throw new InvalidOperationException($"fused kernel {what} failed ({code}): {message}");
+    }
+
+    /// <summary>The dtype code of the kernels (0 float32, 1 bfloat16), or -1 for a dtype they lack.</summary>
+    public static int DTypeCode(ScalarType t) => t switch { ScalarType.Float32 => 0, ScalarType.BFloat16 => 1, _ => -1 };
+
+    /// <summary>
+    /// True when the fused kernels can take this tensor: on this CUDA device, contiguous, float32 or bfloat16
+    /// (or, for state tensors, the given dtype).
+    /// </summary>
+    public bool Accepts(Tensor t, ScalarType? dtype = null) =>
+        t.device_type == DeviceType.CUDA && (t.device_index < 0 ? 0 : t.device_index) == Device && t.is_contiguous()
+        && (dtype is { } d ? t.dtype == d : DTypeCode(t.dtype) >= 0);
+
+    /// <summary>One AdamW step over tensors of one dtype, each (p, g, m, v) of one shape; scalars as <see cref="AdamWScalars"/>.</summary>
+    public void AdamW(IReadOnlyList<(Tensor P, Tensor G, Tensor M, Tensor V)> items, in AdamWScalars s)
+    {
+        if (items.Count == 0) return;
+        var n = items.Count;
+        var p = new nint[n]; var g = new nint[n]; var m = new nint[n]; var v = new nint[n]; var numel = new long[n];
+        for (var i = 0; i < n; i++)
+        {
+            (p[i], g[i], m[i], v[i]) = (DataPointer(items[i].P), DataPointer(items[i].G), DataPointer(items[i].M), DataPointer(items[i].V));
+            numel[i] = items[i].P.numel();
+        }
+        var scalars = new[] { s.Decay, s.W1, s.Beta2, s.W2, s.InvBc2Sqrt, s.Eps, s.NegStep, s.ApplyDecay ? 1f : 0f };
+        fixed (nint* pp = p, gp = g, mp = m, vp = v)
+        fixed (long* np = numel)
+        fixed (float* sp = scalars)
+            Check(_adamw(Device, DTypeCode(items[0].P.dtype), n, pp, gp, mp, vp, np, sp), "hk_adamw");
+    }
+
+    /// <summary>One 8-bit Adam step over tensors of one parameter dtype (uint8 codes, float32 absmax per block).</summary>
+    public void Adam8bit(IReadOnlyList<(Tensor P, Tensor G, Tensor C1, Tensor C2, Tensor A1, Tensor A2)> items,
+        Tensor code1, Tensor code2, Tensor mid1, Tensor mid2, in Adam8bitScalars s)
+    {
+        if (items.Count == 0) return;
+        var n = items.Count;
+        var p = new nint[n]; var g = new nint[n]; var c1 = new nint[n]; var c2 = new nint[n]; var a1 = new nint[n]; var a2 = new nint[n];
+        var numel = new long[n];
+        for (var i = 0; i < n; i++)
+        {
+            var it = items[i];
+            (p[i], g[i], c1[i], c2[i], a1[i], a2[i]) = (DataPointer(it.P), DataPointer(it.G), DataPointer(it.C1), DataPointer(it.C2), DataPointer(it.A1), DataPointer(it.A2));
+            numel[i] = it.P.numel();
+        }
+        var scalars = new[] { s.Beta1, s.Beta2, s.W1, s.W2, s.C2Eps, s.StepSize, s.Decay, s.PadCode, s.ApplyDecay ? 1f : 0f };
+        var ints = new[] { s.BlockSize, s.Zero1, s.Zero2 };
+        fixed (nint* pp = p, gp = g, c1p = c1, c2p = c2, a1p = a1, a2p = a2)
+        fixed (long* np = numel)
+        fixed (float* sp = scalars)
+        fixed (int* ip = ints)
+            Check(_adam8bit(Device, DTypeCode(items[0].P.dtype), n, pp, gp, c1p, c2p, a1p, a2p, np,
+                DataPointer(code1), DataPointer(code2), DataPointer(mid1), DataPointer(mid2), sp, ip), "hk_adam8bit");
+    }
+
+    /// <summary>One Gefen step (vmean + fused update) over tensors of one parameter dtype and one state dtype.</summary>
+    public void Gefen(IReadOnlyList<(Tensor P, Tensor G, Tensor Codes, Tensor Magnitude, Tensor VMean, long Period, long Run)> items,
+        Tensor codebook, in GefenScalars s)
+    {
+        if (items.Count == 0) return;
+        var n = items.Count;
+        var p = new nint[n]; var g = new nint[n]; var q = new nint[n]; var mag = new nint[n]; var vm = new nint[n];
+        var numel = new long[n]; var period = new long[n]; var run = new long[n];
+        for (var i = 0; i < n; i++)
+        {
+            var it = items[i];
+            (p[i], g[i], q[i], mag[i], vm[i]) = (DataPointer(it.P), DataPointer(it.G), DataPointer(it.Codes), DataPointer(it.Magnitude), DataPointer(it.VMean));
+            (numel[i], period[i], run[i]) = (it.P.numel(), it.Period, it.Run);
+        }
+        var scalars = new[] { s.Beta2, s.W2, s.W1, s.Decay, s.InvBc2Sqrt, s.Eps, s.InvBc1, s.Lr, s.ApplyDecay ? 1f : 0f };
+        fixed (nint* pp = p, gp = g, qp = q, mp = mag, vp = vm)
+        fixed (long* np = numel, pr = period, rp = run)
+        fixed (float* sp = scalars)
+            Check(_gefen(Device, DTypeCode(items[0].P.dtype), DTypeCode(items[0].VMean.dtype), n, pp, gp, qp, mp, vp, np, pr, rp,
+                DataPointer(codebook), sp), "hk_gefen");
+    }
+
+    /// <summary>Device-to-device copy bandwidth in bytes (read + written) per second: the median of <paramref name="reps"/> copies.</summary>
+    public double CopyBandwidth(long bytes, int reps)
+    {
+        double result;
+        Check(_copyBandwidth(Device, bytes, reps, &result), "hk_copy_bandwidth");
+        return result;
+    }
+
+    public void Dispose() => NativeLibrary.Free(_library);
+}
+
+/// <summary>AdamW's per-step scalars, each formed in double and rounded to float as TorchSharp passes them to the tensor ops.</summary>
+public readonly record struct AdamWScalars(float Decay, float W1, float Beta2, float W2, float InvBc2Sqrt, float Eps, float NegStep, bool ApplyDecay);
+
+/// <summary>8-bit Adam's per-step scalars, formed in float32 as the bitsandbytes kernel does.</summary>
+public readonly record struct Adam8bitScalars(float Beta1, float Beta2, float W1, float W2, float C2Eps, float StepSize, float Decay,
+    float PadCode, bool ApplyDecay, int BlockSize, int Zero1, int Zero2);
+
+/// <summary>Gefen's per-step scalars (double → float, as the tensor-ops path passes them).</summary>
+public readonly record struct GefenScalars(float Beta2, float W2, float W1, float Decay, float InvBc2Sqrt, float Eps, float InvBc1, float Lr, bool ApplyDecay);

@@ -1,0 +1,40 @@
+namespace Harness.Optimizers.Kernels;
+
+/// <summary>
+/// An optimizer with a fused CUDA step. The runner hands it the session's kernels (or null when there are
+/// none, with the reason); the optimizer's <c>implementation</c> option decides what happens: <c>auto</c>
+/// uses them when its parameters are on CUDA, <c>tensor-ops</c> never does, <c>cuda-fused</c> requires them.
+/// </summary>
+public interface IFusedKernelUser
+{
+    /// <summary>Attaches the kernels; throws <see cref="InvalidOperationException"/> when <c>cuda-fused</c> was asked for and cannot run.</summary>
+    void AttachKernels(FusedKernels? kernels, string status);
+}
+
+/// <summary>The values of the <c>implementation</c> option shared by the optimizers with fused kernels.</summary>
+public static class ImplementationChoice
+{
+    public const string Auto = "auto", TensorOps = "tensor-ops", CudaFused = "cuda-fused";
+    public static readonly IReadOnlyList<string> Values = [Auto, TensorOps, CudaFused];
+
+    public static IEnumerable<OptionProblem> Validate(string value)
+    {
+        if (!Values.Contains(value))
+            yield return new("implementation", $"must be one of {string.Join(", ", Values)} (got '{value}')");
+    }
+
+    /// <summary>
+    /// Decides whether to use <paramref name="kernels"/>: null (tensor-ops) or the kernels; throws when
+    /// <c>cuda-fused</c> was asked for and they are missing or the parameters are not on CUDA.
+    /// </summary>
+    public static FusedKernels? Resolve(string choice, FusedKernels? kernels, string status, bool parametersOnCuda, string optimizer)
+    {
+        if (choice == TensorOps) return null;
+        if (kernels is not null && parametersOnCuda) return kernels;
+        if (choice == CudaFused)
+            throw new InvalidOperationException(parametersOnCuda
+                ? $"{optimizer}: implementation 'cuda-fused' asked for, but the fused kernels are unavailable ({status})"
+                : $"{optimizer}: implementation 'cuda-fused' needs parameters on a CUDA device");
+        return null;
+    }
+}

@@ -1,0 +1,688 @@
+// Harness fused optimizer steps: AdamW, 8-bit Adam (bitsandbytes 0.43.1 block-wise semantics) and Gefen,
+// multi-tensor (one launch per group of up to kMaxTensors tensors), fp32 or bf16 parameters, launched on
+// PyTorch's current CUDA stream (where TorchSharp's ops run). Called through P/Invoke from
+// Harness.Optimizers.Kernels.FusedKernels with raw device pointers.
+//
+// Built on the GPU host, on first CUDA use, like the native probe (harness/native):
+//   nvcc -O3 -shared -Xcompiler -fPIC -std=c++17 -arch=native -D_GLIBCXX_USE_CXX11_ABI=1
+//     (cont.) -I$T/include -I$T/include/torch/csrc/api/include -L$T/lib -lc10_cuda -lc10 -lcudart
+// No fast-math: the element rules below are written op by op, with explicit rounding (__f*_rn) and
+// explicit fmaf where the tensor-ops reference's CUDA kernels contract, so that fp32 results can match the
+// tensor-ops implementation bit for bit where that is possible. For bf16, every op of the reference that
+// rounds its output to bf16 is rounded here too (R<T>), so the fused step tracks the tensor-ops one closely.
+//
+// Each rule is the tensor-ops implementation in optimizers/Harness.Optimizers (the reference), restated:
+//   AdamW     AdamW/AdamW.cs
+//   8-bit     Quantization/Adam8bitMoments.cs + Adam8bit/Adam8bit.cs + Quantization/BlockwiseQuantization.cs
+//   Gefen     Gefen/Gefen.cs (the reference's non-fused path) + Gefen/CodebookDp.cs (nearest codeword)
+//
+// Every entry point returns 0 on success, a CUDA error code (> 0) or -1 for a bad argument; hk_last_error()
+// then says what went wrong.
+#ifdef HK_SYNTAX_CHECK
+#include "hk_syntax_shim.h"
+#else
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#endif
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#ifdef HK_SYNTAX_CHECK
+#define HK_LAUNCH(kernel, grid, block, shmem, stream, ...) ((void)(grid), (void)(stream), kernel(__VA_ARGS__))
+#else
+#define HK_LAUNCH(kernel, grid, block, shmem, stream, ...) kernel<<<(grid), (block), (shmem), (stream)>>>(__VA_ARGS__)
+#endif
+
+namespace {
+
+thread_local char g_error[512] = "";
+
+int fail(const char* message) {
+  std::snprintf(g_error, sizeof(g_error), "%s", message);
+  return -1;
+}
+
+int check_launch(const char* what) {
+  const cudaError_t err = cudaGetLastError();
+  if (err == cudaSuccess) return 0;
+  std::snprintf(g_error, sizeof(g_error), "%s: %s", what, cudaGetErrorString(err));
+  return static_cast<int>(err);
+}
+
+cudaStream_t current_stream(int device) {
+#ifdef HK_SYNTAX_CHECK
+  (void)device;
+  return nullptr;
+#else
+  return c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device)).stream();
+#endif
+}
+
+// ---- element types ------------------------------------------------------------------------------------
+// dtype codes shared with the managed side: 0 = float32, 1 = bfloat16.
+using bf16 = __nv_bfloat16;
+
+template <typename T> struct Num;
+template <> struct Num<float> {
+  static __device__ __forceinline__ float load(const float* p, int64_t i) { return p[i]; }
+  static __device__ __forceinline__ void store(float* p, int64_t i, float x) { p[i] = x; }
+  static __device__ __forceinline__ float round(float x) { return x; }
+};
+template <> struct Num<bf16> {
+  static __device__ __forceinline__ float load(const bf16* p, int64_t i) { return __bfloat162float(p[i]); }
+  static __device__ __forceinline__ void store(bf16* p, int64_t i, float x) { p[i] = __float2bfloat16_rn(x); }
+  static __device__ __forceinline__ float round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+};
+
+// Rounds an fp32 intermediate to T, as a tensor op with a T output does.
+template <typename T> __device__ __forceinline__ float R(float x) { return Num<T>::round(x); }
+
+// The rounding of a T × S product in torch's type promotion: bf16 only when both operands are bf16.
+template <typename T, typename S> struct Promoted { static __device__ __forceinline__ float round(float x) { return x; } };
+template <> struct Promoted<bf16, bf16> { static __device__ __forceinline__ float round(float x) { return Num<bf16>::round(x); } };
+
+// Four consecutive elements as one aligned load/store (16 B for fp32, 8 B for bf16).
+template <typename T> struct Vec4;
+template <> struct Vec4<float> {
+  static __device__ __forceinline__ void load(const float* p, float out[4]) {
+    const float4 x = *reinterpret_cast<const float4*>(p);
+    out[0] = x.x; out[1] = x.y; out[2] = x.z; out[3] = x.w;
+  }
+  static __device__ __forceinline__ void store(float* p, const float in[4]) {
+    float4 x; x.x = in[0]; x.y = in[1]; x.z = in[2]; x.w = in[3];
+    *reinterpret_cast<float4*>(p) = x;
+  }
+};
+template <> struct Vec4<bf16> {
+  static __device__ __forceinline__ void load(const bf16* p, float out[4]) {
+    const uint2 raw = *reinterpret_cast<const uint2*>(p);
+    bf16 h[4];
+    memcpy(h, &raw, sizeof(raw));
+    for (int k = 0; k < 4; ++k) out[k] = __bfloat162float(h[k]);
+  }
+  static __device__ __forceinline__ void store(bf16* p, const float in[4]) {
+    bf16 h[4];
+    for (int k = 0; k < 4; ++k) h[k] = __float2bfloat16_rn(in[k]);
+    uint2 raw;
+    memcpy(&raw, h, sizeof(raw));
+    *reinterpret_cast<uint2*>(p) = raw;
+  }
+};
+
+// The tensor of a flat work item: the last t with start[t] <= item (start[0] = 0, ascending).
+__device__ __forceinline__ int find_tensor(const int64_t* start, int count, int64_t item) {
+  int lo = 0, hi = count - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) >> 1;
+    if (start[mid] <= item) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+__device__ __forceinline__ float warp_max(float x) {
+  for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+  return x;
+}
+__device__ __forceinline__ float warp_sum(float x) {
+  for (int o = 16; o > 0; o >>= 1) x = __fadd_rn(x, __shfl_xor_sync(0xffffffffu, x, o));
+  return x;
+}
+
+// Block-wide max and sum (blockDim a multiple of 32, at most 1024); every thread gets the results.
+__device__ __forceinline__ void block_max_sum(float& mx, float& sm) {
+  __shared__ float s_max[32], s_sum[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  mx = warp_max(mx);
+  sm = warp_sum(sm);
+  if (lane == 0) { s_max[warp] = mx; s_sum[warp] = sm; }
+  __syncthreads();
+  if (warp == 0) {
+    float a = lane < warps ? s_max[lane] : 0.0f;
+    float b = lane < warps ? s_sum[lane] : 0.0f;
+    a = warp_max(a);
+    b = warp_sum(b);
+    if (lane == 0) { s_max[0] = a; s_sum[0] = b; }
+  }
+  __syncthreads();
+  mx = s_max[0];
+  sm = s_sum[0];
+  __syncthreads();  // the shared slots may be reused by a later call
+}
+
+// =======================================================================================================
+// AdamW
+// =======================================================================================================
+constexpr int kMaxTensors = 48;
+constexpr int kAdamWThreads = 256;
+constexpr int64_t kAdamWChunk = 8192;  // elements per CUDA block
+
+struct AdamWTable {
+  void* p[kMaxTensors];
+  const void* g[kMaxTensors];
+  void* m[kMaxTensors];
+  void* v[kMaxTensors];
+  int64_t numel[kMaxTensors];
+  int64_t start[kMaxTensors + 1];  // prefix sum of chunks
+  int count;
+};
+
+// Scalars formed on the managed side exactly as the tensor-ops AdamW passes them (double → float).
+struct AdamWScalars {
+  float decay;      // 1 − lr·wd
+  float w1;         // 1 − β1 (the lerp weight)
+  float beta2;
+  float w2;         // 1 − β2
+  float inv_bc2sqrt;  // 1/√(1 − β2^t): torch divides by a scalar as a multiply by its float reciprocal
+  float eps;
+  float neg_step;   // −lr / (1 − β1^t)
+  int apply_decay;  // wd != 0
+};
+
+// p ← p·(1 − ηλ); m ← lerp(m, g, 1 − β1); v ← v·β2 + (1 − β2)·g·g; p ← p − (η/bc1)·m/(√v·(1/√bc2) + ε)
+// Each line is one tensor op of AdamW.cs (R<T> = that op's output rounding).
+template <typename T>
+__device__ __forceinline__ void adamw_rule(float& p, float g, float& m, float& v, const AdamWScalars& s) {
+  if (s.apply_decay) p = R<T>(__fmul_rn(p, s.decay));
+  m = R<T>(fmaf(s.w1, __fsub_rn(g, m), m));                        // torch lerp, weight < 0.5
+  v = R<T>(fmaf(__fmul_rn(s.w2, g), g, R<T>(__fmul_rn(v, s.beta2)))); // mul_ then addcmul_
+  const float denom = R<T>(__fadd_rn(R<T>(__fmul_rn(R<T>(sqrtf(v)), s.inv_bc2sqrt)), s.eps));
+  p = R<T>(fmaf(s.neg_step, __fdiv_rn(m, denom), p));              // addcdiv_
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kAdamWThreads) adamw_kernel(AdamWTable tab, AdamWScalars s) {
+  const int64_t chunk = blockIdx.x;
+  const int t = find_tensor(tab.start, tab.count, chunk);
+  const int64_t base = (chunk - tab.start[t]) * kAdamWChunk;
+  const int64_t rest = tab.numel[t] - base;
+  const int n = static_cast<int>(rest < kAdamWChunk ? rest : kAdamWChunk);
+  T* __restrict__ p = static_cast<T*>(tab.p[t]) + base;
+  const T* __restrict__ g = static_cast<const T*>(tab.g[t]) + base;
+  T* __restrict__ m = static_cast<T*>(tab.m[t]) + base;
+  T* __restrict__ v = static_cast<T*>(tab.v[t]) + base;
+  const uintptr_t align = reinterpret_cast<uintptr_t>(p) | reinterpret_cast<uintptr_t>(g) |
+                          reinterpret_cast<uintptr_t>(m) | reinterpret_cast<uintptr_t>(v);
+  int done = 0;
+  if (align % (4 * sizeof(T)) == 0) {
+    const int vec = n & ~3;
+#pragma unroll 2
+    for (int i = threadIdx.x * 4; i < vec; i += kAdamWThreads * 4) {
+      float pp[4], gg[4], mm[4], vv[4];
+      Vec4<T>::load(p + i, pp);
+      Vec4<T>::load(g + i, gg);
+      Vec4<T>::load(m + i, mm);
+      Vec4<T>::load(v + i, vv);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) adamw_rule<T>(pp[k], gg[k], mm[k], vv[k], s);
+      Vec4<T>::store(p + i, pp);
+      Vec4<T>::store(m + i, mm);
+      Vec4<T>::store(v + i, vv);
+    }
+    done = vec;
+  }
+  for (int i = done + threadIdx.x; i < n; i += kAdamWThreads) {
+    float pp = Num<T>::load(p, i), mm = Num<T>::load(m, i), vv = Num<T>::load(v, i);
+    adamw_rule<T>(pp, Num<T>::load(g, i), mm, vv, s);
+    Num<T>::store(p, i, pp);
+    Num<T>::store(m, i, mm);
+    Num<T>::store(v, i, vv);
+  }
+}
+
+// =======================================================================================================
+// 8-bit Adam (bitsandbytes 0.43.1 kOptimizerStatic8bit2StateBlockwise, as Adam8bitMoments.cs restates it)
+// =======================================================================================================
+constexpr int kAdam8Threads = 256;
+constexpr int kAdam8MaxPerThread = 16;  // block sizes up to 4096
+
+struct Adam8Table {
+  void* p[kMaxTensors];
+  const void* g[kMaxTensors];
+  uint8_t* c1[kMaxTensors];
+  uint8_t* c2[kMaxTensors];
+  float* a1[kMaxTensors];
+  float* a2[kMaxTensors];
+  int64_t numel[kMaxTensors];
+  int64_t start[kMaxTensors + 1];  // prefix sum of quantization blocks
+  int count;
+};
+
+struct Adam8Scalars {
+  const float* code1;  // signed map [256] (device)
+  const float* code2;  // unsigned map [256]
+  const float* mid1;   // float32 midpoints (c[k] + c[k+1])·0.5 [255]
+  const float* mid2;
+  float beta1, beta2, w1, w2;  // w = 1 − β
+  float c2eps;                 // √(1 − β2^t)·ε
+  float step_size;             // −lr·√(1 − β2^t)/(1 − β1^t)
+  float decay;                 // 1 − lr·wd
+  float pad_code;              // code1[128], what the kernel's padded lanes load
+  int apply_decay;             // wd > 0
+  int block_size;
+  int zero1, zero2;            // index of the code closest to 0 in each map
+};
+
+// The kernel's nearest code: the first midpoint ≥ x (bucketize, right = false); a value exactly on a
+// midpoint goes to the even index of the pair; NaN ends at 0.
+__device__ __forceinline__ int nearest_8bit(const float* mid, float x) {
+  int lo = 0, hi = 255;
+  while (lo < hi) {
+    const int h = (lo + hi) >> 1;
+    if (mid[h] < x) lo = h + 1; else hi = h;
+  }
+  if (lo < 255 && x == mid[lo] && (lo & 1)) ++lo;
+  return lo;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab, Adam8Scalars s) {
+  __shared__ float code1[256], code2[256], mid1[256], mid2[256];
+  for (int i = threadIdx.x; i < 256; i += blockDim.x) {
+    code1[i] = s.code1[i];
+    code2[i] = s.code2[i];
+    if (i < 255) { mid1[i] = s.mid1[i]; mid2[i] = s.mid2[i]; }
+  }
+  const int64_t item = blockIdx.x;
+  const int t = find_tensor(tab.start, tab.count, item);
+  const int64_t b = item - tab.start[t];
+  const int64_t base = b * s.block_size;
+  const int64_t rest = tab.numel[t] - base;
+  const int n = static_cast<int>(rest < s.block_size ? rest : s.block_size);
+  T* __restrict__ p = static_cast<T*>(tab.p[t]) + base;
+  const T* __restrict__ g = static_cast<const T*>(tab.g[t]) + base;
+  uint8_t* __restrict__ c1 = tab.c1[t] + base;
+  uint8_t* __restrict__ c2 = tab.c2[t] + base;
+  const float absmax1_old = tab.a1[t][b];
+  const float absmax2_old = tab.a2[t][b];
+  __syncthreads();
+
+  float mr[kAdam8MaxPerThread], vr[kAdam8MaxPerThread], gr[kAdam8MaxPerThread];
+  float max1 = 0.0f, max2 = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kAdam8MaxPerThread; ++k) {
+    const int j = k * kAdam8Threads + threadIdx.x;
+    if (j < n) {
+      const float gg = Num<T>::load(g, j);  // non-finite: m, v reset below, p untouched
+      const bool finite = isfinite(gg);
+      const float g0 = finite ? gg : 0.0f;
+      float m = __fmul_rn(code1[c1[j]], absmax1_old);
+      float v = __fmul_rn(code2[c2[j]], absmax2_old);
+      v = __fadd_rn(__fmul_rn(v, s.beta2), __fmul_rn(__fmul_rn(g0, s.w2), g0));
+      m = __fadd_rn(__fmul_rn(m, s.beta1), __fmul_rn(g0, s.w1));
+      if (!finite) { m = 0.0f; v = 0.0f; }
+      mr[k] = m;
+      vr[k] = v;
+      gr[k] = gg;
+      max1 = fmaxf(max1, fabsf(m));
+      max2 = fmaxf(max2, v);
+    }
+  }
+  float unused = 0.0f;
+  block_max_sum(max1, unused);
+  unused = 0.0f;
+  block_max_sum(max2, unused);
+  if (n < s.block_size) {
+    // Lanes past n load code 128 and g = 0; their β1·code1[128]·absmax_old joins the max.
+    max1 = fmaxf(max1, fabsf(__fmul_rn(__fmul_rn(absmax1_old, s.pad_code), s.beta1)));
+  }
+  if (threadIdx.x == 0) {
+    tab.a1[t][b] = max1;
+    tab.a2[t][b] = max2;
+  }
+#pragma unroll
+  for (int k = 0; k < kAdam8MaxPerThread; ++k) {
+    const int j = k * kAdam8Threads + threadIdx.x;
+    if (j < n) {
+      const float m = mr[k], v = vr[k];
+      const bool finite = isfinite(gr[k]);
+      // Parameter: p + step_size·m/(√v + c2·ε), rounded to T; then ·(1 − lr·wd) when wd > 0.
+      if (finite) {
+        const float delta = __fmul_rn(__fdiv_rn(m, __fadd_rn(sqrtf(v), s.c2eps)), s.step_size);
+        float pp = R<T>(__fadd_rn(Num<T>::load(p, j), delta));
+        if (s.apply_decay) pp = __fmul_rn(pp, s.decay);
+        Num<T>::store(p, j, pp);
+      }
+      // Requantize with the new absmax (exact division), the first moment with the sign fix.
+      int q1;
+      if (max1 == 0.0f) {
+        q1 = s.zero1;
+      } else {
+        q1 = nearest_8bit(mid1, __fdiv_rn(m, max1));
+      }
+      const bool code_negative = signbit(code1[q1]) != 0;
+      if (code_negative != (signbit(m) != 0)) q1 = (q1 + (m > 0.0f ? 1 : -1) + 256) & 255;
+      const int q2 = max2 == 0.0f ? s.zero2 : nearest_8bit(mid2, __fdiv_rn(v, max2));
+      c1[j] = static_cast<uint8_t>(q1);
+      c2[j] = static_cast<uint8_t>(q2);
+    }
+  }
+}
+
+// =======================================================================================================
+// Gefen (the reference's non-fused rule, Gefen.cs), one CUDA block per segment: a block of P elements
+// (P > 1) or a run of D elements sharing one momentum scale (P = 1, per-element v).
+// =======================================================================================================
+constexpr int kGefenCache = 16;  // elements per thread kept in registers between the two passes
+
+struct GefenTable {
+  void* p[kMaxTensors];
+  const void* g[kMaxTensors];
+  uint8_t* codes[kMaxTensors];
+  void* mag[kMaxTensors];    // [n / run] momentum scales (state dtype)
+  void* vmean[kMaxTensors];  // [n / P] (P > 1) or [n] (P = 1) second moments (state dtype)
+  int64_t start[kMaxTensors + 1];  // prefix sum of segments
+  int32_t length[kMaxTensors];     // segment length: P, or D when P = 1
+  int8_t per_element_v[kMaxTensors];
+  int count;
+};
+
+struct GefenScalars {
+  const float* codebook;  // [256] ascending, device
+  float beta2, w2;        // w2 = 1 − β2
+  float w1;               // 1 − β1 (the lerp weight)
+  float decay;            // 1 − lr·wd
+  float inv_bc2sqrt;      // 1/√(1 − β2^t) (torch's scalar division: a multiply by the float reciprocal)
+  float eps;
+  float inv_bc1;          // 1/(1 − β1^t)
+  float lr;
+  int apply_decay;        // wd > 0
+};
+
+// CodebookDp.Nearest: i = first index with C[i] ≥ x; the lower neighbour wins ties.
+__device__ __forceinline__ int nearest_gefen(const float* c, float x) {
+  int lo = 0, hi = 256;
+  while (lo < hi) {
+    const int h = (lo + hi) >> 1;
+    if (c[h] < x) lo = h + 1; else hi = h;
+  }
+  const int r = lo > 255 ? 255 : lo;
+  const int l = lo - 1 < 0 ? 0 : lo - 1;
+  return fabsf(__fsub_rn(x, c[l])) <= fabsf(__fsub_rn(x, c[r])) ? l : r;
+}
+
+// Step size of one v (read back in the state dtype): (1/bc1)/(√v/√bc2 + ε), op by op as Gefen.cs on CUDA.
+__device__ __forceinline__ float gefen_step(float v, const GefenScalars& s) {
+  const float h = __fadd_rn(__fmul_rn(sqrtf(v), s.inv_bc2sqrt), s.eps);
+  return __fmul_rn(__fdiv_rn(1.0f, h), s.inv_bc1);
+}
+
+template <typename T, typename S>
+__global__ void __launch_bounds__(1024) gefen_kernel(GefenTable tab, GefenScalars s) {
+  __shared__ float code[256];
+  __shared__ float s_step, s_scale;
+  for (int i = threadIdx.x; i < 256; i += blockDim.x) code[i] = s.codebook[i];
+  const int64_t item = blockIdx.x;
+  const int t = find_tensor(tab.start, tab.count, item);
+  const int64_t seg = item - tab.start[t];
+  const int L = tab.length[t];
+  const bool per_element_v = tab.per_element_v[t] != 0;
+  const int64_t base = seg * L;
+  T* __restrict__ p = static_cast<T*>(tab.p[t]) + base;
+  const T* __restrict__ g = static_cast<const T*>(tab.g[t]) + base;
+  uint8_t* __restrict__ q = tab.codes[t] + base;
+  S* mag = static_cast<S*>(tab.mag[t]) + seg;
+  S* vmean = static_cast<S*>(tab.vmean[t]) + (per_element_v ? base : seg);
+  const float scale_old = Num<S>::load(mag, 0);
+  __syncthreads();
+
+  // Pass 1: m = lerp(C[q]·μ_old, g, 1 − β1); the segment's max |m| and Σ g² (P > 1) or each v (P = 1).
+  float cache[kGefenCache];
+  float amax = 0.0f, sumsq = 0.0f;
+  const int stride = blockDim.x;
+#pragma unroll
+  for (int k = 0; k < kGefenCache; ++k) {
+    const int j = k * stride + threadIdx.x;
+    if (j < L) {
+      const float gg = Num<T>::load(g, j);
+      const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
+      const float m = fmaf(s.w1, __fsub_rn(gg, old), old);
+      cache[k] = m;
+      amax = fmaxf(amax, fabsf(m));
+      if (per_element_v) {
+        const float v = fmaf(s.w2, __fmul_rn(gg, gg), __fmul_rn(Num<S>::load(vmean, j), s.beta2));
+        Num<S>::store(vmean, j, v);
+      } else {
+        sumsq = __fadd_rn(sumsq, __fmul_rn(gg, gg));
+      }
+    }
+  }
+  for (int j = kGefenCache * stride + threadIdx.x; j < L; j += stride) {  // segments longer than the cache
+    const float gg = Num<T>::load(g, j);
+    const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
+    const float m = fmaf(s.w1, __fsub_rn(gg, old), old);
+    amax = fmaxf(amax, fabsf(m));
+    if (per_element_v) {
+      const float v = fmaf(s.w2, __fmul_rn(gg, gg), __fmul_rn(Num<S>::load(vmean, j), s.beta2));
+      Num<S>::store(vmean, j, v);
+    } else {
+      sumsq = __fadd_rn(sumsq, __fmul_rn(gg, gg));
+    }
+  }
+  block_max_sum(amax, sumsq);
+  if (threadIdx.x == 0) {
+    Num<S>::store(mag, 0, amax);
+    s_scale = Num<S>::round(amax);  // Gefen.cs reads μ back in the state dtype
+    if (!per_element_v) {
+      const float mean = __fmul_rn(sumsq, 1.0f / static_cast<float>(L));  // torch's mean: sum × (1/L)
+      const float v = Num<S>::round(fmaf(s.w2, mean, __fmul_rn(Num<S>::load(vmean, 0), s.beta2)));
+      Num<S>::store(vmean, 0, v);
+      s_step = gefen_step(v, s);
+    }
+  }
+  __syncthreads();
+  const float scale = s_scale;
+  const float block_step = per_element_v ? 0.0f : s_step;
+
+  // Pass 2: requantize against the new scale and update the parameter with the quantized momentum.
+  auto finish = [&](int j, float m) {
+    float x = __fdiv_rn(m, scale);
+    if (!(scale > 0.0f)) x = 0.0f;
+    const int qi = nearest_gefen(code, x);
+    q[j] = static_cast<uint8_t>(qi);
+    const float shared_m = Promoted<T, S>::round(__fmul_rn(R<T>(code[qi]), scale));
+    const float step = per_element_v ? gefen_step(Num<S>::load(vmean, j), s) : block_step;
+    float pp = Num<T>::load(p, j);
+    if (s.apply_decay) pp = R<T>(__fmul_rn(pp, s.decay));
+    const float update = __fmul_rn(__fmul_rn(shared_m, step), s.lr);
+    Num<T>::store(p, j, __fsub_rn(pp, update));
+  };
+#pragma unroll
+  for (int k = 0; k < kGefenCache; ++k) {
+    const int j = k * stride + threadIdx.x;
+    if (j < L) finish(j, cache[k]);
+  }
+  for (int j = kGefenCache * stride + threadIdx.x; j < L; j += stride) {
+    // Recomputed from g and the old code, which only this thread overwrites, after reading it here.
+    const float gg = Num<T>::load(g, j);
+    const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
+    finish(j, fmaf(s.w1, __fsub_rn(gg, old), old));
+  }
+}
+
+#define HK_COMMA ,
+template <typename T, typename S>
+void launch_gefen(unsigned blocks, int threads, cudaStream_t stream, const GefenTable& tab, const GefenScalars& s) {
+  HK_LAUNCH(gefen_kernel<T HK_COMMA S>, blocks, threads, 0, stream, tab, s);
+}
+
+}  // namespace
+
+extern "C" {
+
+// Version of this ABI; bumped when a signature changes so a stale cached build is rebuilt.
+int hk_abi_version() { return 1; }
+
+const char* hk_last_error() { return g_error; }
+
+// p, g, m, v: count device pointers each (contiguous tensors of numel[i] elements of one dtype).
+// scalars: decay, w1, beta2, w2, 1/bc2sqrt, eps, neg_step, apply_decay (as a float 0/1).
+int hk_adamw(int device, int dtype, int count, void* const* p, void* const* g, void* const* m, void* const* v,
+             const int64_t* numel, const float* scalars) {
+  if (dtype != 0 && dtype != 1) return fail("hk_adamw: dtype must be 0 (float32) or 1 (bfloat16)");
+  AdamWScalars s;
+  s.decay = scalars[0]; s.w1 = scalars[1]; s.beta2 = scalars[2]; s.w2 = scalars[3];
+  s.inv_bc2sqrt = scalars[4]; s.eps = scalars[5]; s.neg_step = scalars[6]; s.apply_decay = scalars[7] != 0.0f;
+  const cudaStream_t stream = current_stream(device);
+  int i = 0;
+  while (i < count) {
+    AdamWTable tab;
+    tab.count = 0;
+    tab.start[0] = 0;
+    for (; i < count && tab.count < kMaxTensors; ++i) {
+      if (numel[i] <= 0) continue;
+      const int k = tab.count++;
+      tab.p[k] = p[i]; tab.g[k] = g[i]; tab.m[k] = m[i]; tab.v[k] = v[i]; tab.numel[k] = numel[i];
+      tab.start[k + 1] = tab.start[k] + (numel[i] + kAdamWChunk - 1) / kAdamWChunk;
+    }
+    if (tab.count == 0) break;
+    const int64_t blocks = tab.start[tab.count];
+    if (dtype == 0) HK_LAUNCH(adamw_kernel<float>, static_cast<unsigned>(blocks), kAdamWThreads, 0, stream, tab, s);
+    else HK_LAUNCH(adamw_kernel<bf16>, static_cast<unsigned>(blocks), kAdamWThreads, 0, stream, tab, s);
+    if (const int rc = check_launch("adamw_kernel")) return rc;
+  }
+  return 0;
+}
+
+// code1/code2/mid1/mid2: device float arrays (256, 256, 255, 255). scalars: beta1, beta2, w1, w2, c2eps,
+// step_size, decay, pad_code, apply_decay (0/1). ints: block_size, zero1, zero2.
+int hk_adam8bit(int device, int dtype, int count, void* const* p, void* const* g, void* const* c1, void* const* c2,
+                void* const* a1, void* const* a2, const int64_t* numel, const float* code1, const float* code2,
+                const float* mid1, const float* mid2, const float* scalars, const int* ints) {
+  if (dtype != 0 && dtype != 1) return fail("hk_adam8bit: dtype must be 0 (float32) or 1 (bfloat16)");
+  Adam8Scalars s;
+  s.code1 = code1; s.code2 = code2; s.mid1 = mid1; s.mid2 = mid2;
+  s.beta1 = scalars[0]; s.beta2 = scalars[1]; s.w1 = scalars[2]; s.w2 = scalars[3]; s.c2eps = scalars[4];
+  s.step_size = scalars[5]; s.decay = scalars[6]; s.pad_code = scalars[7]; s.apply_decay = scalars[8] != 0.0f;
+  s.block_size = ints[0]; s.zero1 = ints[1]; s.zero2 = ints[2];
+  if (s.block_size < 64 || s.block_size > kAdam8Threads * kAdam8MaxPerThread || (s.block_size & (s.block_size - 1)) != 0)
+    return fail("hk_adam8bit: block_size must be a power of two in [64, 4096]");
+  const cudaStream_t stream = current_stream(device);
+  int i = 0;
+  while (i < count) {
+    Adam8Table tab;
+    tab.count = 0;
+    tab.start[0] = 0;
+    for (; i < count && tab.count < kMaxTensors; ++i) {
+      if (numel[i] <= 0) continue;
+      const int k = tab.count++;
+      tab.p[k] = p[i]; tab.g[k] = g[i];
+      tab.c1[k] = static_cast<uint8_t*>(c1[i]); tab.c2[k] = static_cast<uint8_t*>(c2[i]);
+      tab.a1[k] = static_cast<float*>(a1[i]); tab.a2[k] = static_cast<float*>(a2[i]);
+      tab.numel[k] = numel[i];
+      tab.start[k + 1] = tab.start[k] + (numel[i] + s.block_size - 1) / s.block_size;
+    }
+    if (tab.count == 0) break;
+    const int64_t blocks = tab.start[tab.count];
+    if (dtype == 0) HK_LAUNCH(adam8bit_kernel<float>, static_cast<unsigned>(blocks), kAdam8Threads, 0, stream, tab, s);
+    else HK_LAUNCH(adam8bit_kernel<bf16>, static_cast<unsigned>(blocks), kAdam8Threads, 0, stream, tab, s);
+    if (const int rc = check_launch("adam8bit_kernel")) return rc;
+  }
+  return 0;
+}
+
+// Per tensor: p, g, codes [n], mag [n/run], vmean [n/P]; period P and run (= P for P > 1, D for P = 1).
+// dtype: the parameter/gradient dtype; state_dtype: vmean and mag. scalars: beta2, w2, w1, decay,
+// 1/bc2sqrt, eps, inv_bc1, lr, apply_decay (0/1).
+int hk_gefen(int device, int dtype, int state_dtype, int count, void* const* p, void* const* g, void* const* codes,
+             void* const* mag, void* const* vmean, const int64_t* numel, const int64_t* period, const int64_t* run,
+             const float* codebook, const float* scalars) {
+  if (dtype != 0 && dtype != 1) return fail("hk_gefen: dtype must be 0 (float32) or 1 (bfloat16)");
+  if (state_dtype != 0 && state_dtype != 1) return fail("hk_gefen: state dtype must be 0 (float32) or 1 (bfloat16)");
+  GefenScalars s;
+  s.codebook = codebook;
+  s.beta2 = scalars[0]; s.w2 = scalars[1]; s.w1 = scalars[2]; s.decay = scalars[3]; s.inv_bc2sqrt = scalars[4];
+  s.eps = scalars[5]; s.inv_bc1 = scalars[6]; s.lr = scalars[7]; s.apply_decay = scalars[8] != 0.0f;
+  const cudaStream_t stream = current_stream(device);
+  // Group tensors by the block size their segment length asks for: the next power of two of
+  // ceil(L / kGefenCache), in [32, 1024] (longer segments run the uncached loop for their tail).
+  struct Item { int index; int threads; };
+  std::vector<Item> items;
+  for (int i = 0; i < count; ++i) {
+    if (numel[i] <= 0) continue;
+    if (period[i] < 1 || run[i] < 1 || numel[i] % period[i] != 0 || numel[i] % run[i] != 0)
+      return fail("hk_gefen: a period or scale run does not divide its tensor");
+    if (period[i] > 1 && run[i] != period[i]) return fail("hk_gefen: with P > 1 the scale run must equal P");
+    if (run[i] > (int64_t{1} << 30)) return fail("hk_gefen: segment too long");
+    const int64_t want = (run[i] + kGefenCache - 1) / kGefenCache;
+    int threads = 32;
+    while (threads < want && threads < 1024) threads <<= 1;
+    items.push_back({i, threads});
+  }
+  for (int threads = 32; threads <= 1024; threads <<= 1) {
+    size_t k = 0;
+    while (true) {
+      GefenTable tab;
+      tab.count = 0;
+      tab.start[0] = 0;
+      for (; k < items.size() && tab.count < kMaxTensors; ++k) {
+        if (items[k].threads != threads) continue;
+        const int i = items[k].index;
+        const int c = tab.count++;
+        tab.p[c] = p[i]; tab.g[c] = g[i]; tab.codes[c] = static_cast<uint8_t*>(codes[i]);
+        tab.mag[c] = mag[i]; tab.vmean[c] = vmean[i];
+        tab.length[c] = static_cast<int32_t>(run[i]);
+        tab.per_element_v[c] = period[i] == 1 ? 1 : 0;
+        tab.start[c + 1] = tab.start[c] + numel[i] / run[i];
+      }
+      if (tab.count == 0) break;
+      const unsigned blocks = static_cast<unsigned>(tab.start[tab.count]);
+      if (dtype == 0 && state_dtype == 0) launch_gefen<float, float>(blocks, threads, stream, tab, s);
+      else if (dtype == 1 && state_dtype == 1) launch_gefen<bf16, bf16>(blocks, threads, stream, tab, s);
+      else if (dtype == 1 && state_dtype == 0) launch_gefen<bf16, float>(blocks, threads, stream, tab, s);
+      else launch_gefen<float, bf16>(blocks, threads, stream, tab, s);
+      if (const int rc = check_launch("gefen_kernel")) return rc;
+    }
+  }
+  return 0;
+}
+
+// Device-to-device copy bandwidth (bytes read + written per second) over `bytes`-sized buffers, the
+// median of `reps` timed copies after one untimed one, on the current stream. Allocates with cudaMalloc
+// (outside the caching allocator) and frees before returning: call it outside a memory measurement.
+int hk_copy_bandwidth(int device, int64_t bytes, int reps, double* bytes_per_second) {
+  if (bytes <= 0 || reps <= 0) return fail("hk_copy_bandwidth: bytes and reps must be positive");
+  int previous = 0;
+  cudaGetDevice(&previous);
+  cudaSetDevice(device);
+  void* a = nullptr;
+  void* b = nullptr;
+  cudaError_t err = cudaMalloc(&a, static_cast<size_t>(bytes));
+  if (err == cudaSuccess) err = cudaMalloc(&b, static_cast<size_t>(bytes));
+  std::vector<float> times;
+  if (err == cudaSuccess) {
+    const cudaStream_t stream = current_stream(device);
+    cudaEvent_t start = nullptr, end = nullptr;
+    cudaEventCreate(&start);
+    cudaEventCreate(&end);
+    cudaMemsetAsync(a, 1, static_cast<size_t>(bytes), stream);
+    cudaMemcpyAsync(b, a, static_cast<size_t>(bytes), cudaMemcpyDeviceToDevice, stream);
+    for (int r = 0; r < reps && err == cudaSuccess; ++r) {
+      cudaEventRecord(start, stream);
+      cudaMemcpyAsync(b, a, static_cast<size_t>(bytes), cudaMemcpyDeviceToDevice, stream);
+      cudaEventRecord(end, stream);
+      err = cudaEventSynchronize(end);
+      float ms = 0.0f;
+      if (err == cudaSuccess) err = cudaEventElapsedTime(&ms, start, end);
+      times.push_back(ms);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(end);
+  }
+  if (a != nullptr) cudaFree(a);
+  if (b != nullptr) cudaFree(b);
+  cudaSetDevice(previous);
+  if (err != cudaSuccess) {
+    std::snprintf(g_error, sizeof(g_error), "hk_copy_bandwidth: %s", cudaGetErrorString(err));
+    return static_cast<int>(err);
+  }
+  for (size_t x = 1; x < times.size(); ++x)  // insertion sort: reps is small
+    for (size_t y = x; y > 0 && times[y - 1] > times[y]; --y) { const float tmp = times[y]; times[y] = times[y - 1]; times[y - 1] = tmp; }
+  const double ms = times[times.size() / 2];
+  *bytes_per_second = ms > 0.0 ? 2.0 * static_cast<double>(bytes) / (ms * 1e-3) : 0.0;
+  return 0;
+}
+
+}  // extern "C"
