@@ -4,6 +4,7 @@
 #   ./run.sh test            the whole test suite (what CI runs)
 #   ./run.sh run CONFIG [--set key.path=value]... [--device auto|cpu|cuda|cuda:N] [--out DIR]
 #   ./run.sh validate CONFIG | list | report DIR | trace-check MANIFEST (--optimizer KEY | --all) | env
+#   ./run.sh bench [BenchmarkDotNet args]   CPU step micro-benchmarks; on CUDA also the step-vs-floor benchmark
 #   ./run.sh bundle          dist/harness-linux-x64/: a self-contained folder for GPU hosts without .NET
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -94,6 +95,15 @@ case "$verb" in
     ;;
   build)
     build
+    ;;
+  bench)
+    # CPU micro-benchmarks of every optimizer's step (BenchmarkDotNet), then, where CUDA is present, the
+    # optimizer-step benchmark against the copy-bandwidth floor (harness bench-step). Extra arguments go to
+    # BenchmarkDotNet (e.g. --filter '*adamw*'); results land in BenchmarkDotNet.Artifacts/ and runs/step-bench/.
+    shift
+    build
+    dotnet run -c "$CONFIGURATION" --no-build --project optimizers/Harness.Optimizers.Benchmarks -- "$@"
+    cli bench-step --if-cuda
     ;;
   bundle)
     # A self-contained, trimmed linux-x64 folder that runs without .NET on a GPU host (README: Running on a GPU server).

@@ -31,7 +31,8 @@
 #include <vector>
 
 #ifdef HK_SYNTAX_CHECK
-#define HK_LAUNCH(kernel, grid, block, shmem, stream, ...) ((void)(grid), (void)(stream), kernel(__VA_ARGS__))
+#define HK_LAUNCH(kernel, grid, block, shmem, stream, ...) \
+  ((void)(stream), hk_emu::launch(static_cast<unsigned>(grid), static_cast<unsigned>(block), [&] { kernel(__VA_ARGS__); }))
 #else
 #define HK_LAUNCH(kernel, grid, block, shmem, stream, ...) kernel<<<(grid), (block), (shmem), (stream)>>>(__VA_ARGS__)
 #endif
@@ -514,6 +515,15 @@ extern "C" {
 
 // Version of this ABI; bumped when a signature changes so a stale cached build is rebuilt.
 int hk_abi_version() { return 1; }
+
+// 1 for the host-emulated build (HK_SYNTAX_CHECK: pointers are host memory), 0 for the CUDA build.
+int hk_is_emulated() {
+#ifdef HK_SYNTAX_CHECK
+  return 1;
+#else
+  return 0;
+#endif
+}
 
 const char* hk_last_error() { return g_error; }
 

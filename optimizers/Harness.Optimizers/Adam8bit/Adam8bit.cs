@@ -89,8 +89,7 @@ public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.S
 
     public void AttachKernels(FusedKernels? kernels, string status)
     {
-        _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status,
-            Parameters.Count > 0 && Parameters.All(p => p.Value.device_type == TorchSharp.DeviceType.CUDA), "adam8bit");
+        _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status, Parameters, "adam8bit");
         if (_kernels is null) return;
         using var noGrad = no_grad();
         _mid1?.Dispose();

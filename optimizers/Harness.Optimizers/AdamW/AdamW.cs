@@ -42,8 +42,7 @@ public sealed class AdamW(IReadOnlyList<NamedParameter> parameters, AdamWOptions
     public override string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
 
     public void AttachKernels(FusedKernels? kernels, string status) =>
-        _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status,
-            Parameters.Count > 0 && Parameters.All(p => p.Value.device_type == TorchSharp.DeviceType.CUDA), "adamw");
+        _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status, Parameters, "adamw");
 
     protected override bool FusedEnabled => _kernels is not null;
 

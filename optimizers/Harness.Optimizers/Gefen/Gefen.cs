@@ -116,8 +116,7 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
     public string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
 
     public void AttachKernels(FusedKernels? kernels, string status) =>
-        _kernels = ImplementationChoice.Resolve(_options.Implementation, kernels, status,
-            _parameters.Count > 0 && _parameters.All(p => p.Value.device_type == TorchSharp.DeviceType.CUDA), "gefen");
+        _kernels = ImplementationChoice.Resolve(_options.Implementation, kernels, status, _parameters, "gefen");
     public string StateDtype => "uint8+" + (_states.FirstOrDefault(s => s is not null)?.VMean.dtype ?? ScalarType.Float32).ToString().ToLowerInvariant();
     public long StateBytes => _states.Sum(s => s?.Bytes ?? 0) + (_codebook is null ? 0 : CodebookDp.Codewords * sizeof(float));
     /// <summary>Optimizer steps taken (counting steps where no parameter had a gradient).</summary>

@@ -33,6 +33,7 @@ public sealed unsafe class FusedKernels : IDisposable
         if (abi() != AbiVersion)
             throw new InvalidOperationException($"{libraryPath}: kernel ABI version {abi()}, expected {AbiVersion}; delete it to rebuild");
         _lastError = (delegate* unmanaged<nint>)Export("hk_last_error");
+        IsEmulated = ((delegate* unmanaged<int>)Export("hk_is_emulated"))() == 1;
         _adamw = (delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, long*, float*, int>)Export("hk_adamw");
         _adam8bit = (delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, nint*, nint*, long*, nint, nint, nint, nint, float*, int*, int>)Export("hk_adam8bit");
         _gefen = (delegate* unmanaged<int, int, int, int, nint*, nint*, nint*, nint*, nint*, long*, long*, long*, nint, float*, int>)Export("hk_gefen");
@@ -42,6 +43,19 @@ public sealed unsafe class FusedKernels : IDisposable
 
     /// <summary>The CUDA device index the kernels launch on.</summary>
     public int Device { get; }
+
+    /// <summary>
+    /// True for the host-emulated build of the same source (the test suite's, g++ with the CUDA shim): it
+    /// takes CPU tensors and runs every CUDA thread on the host. It checks the kernels' logic, not their speed.
+    /// </summary>
+    public bool IsEmulated { get; }
+
+    /// <summary>Where the tensors the kernels take must live: CUDA, or the CPU for the emulated build.</summary>
+    public DeviceType DeviceType => IsEmulated ? DeviceType.CPU : DeviceType.CUDA;
+
+    /// <summary>True when <paramref name="t"/> is on the device these kernels address.</summary>
+    public bool OnItsDevice(Tensor t) =>
+        t.device_type == DeviceType && (IsEmulated || (t.device_index < 0 ? 0 : t.device_index) == Device);
     public string LibraryPath { get; }
 
     private nint Export(string name) => NativeLibrary.GetExport(_library, name);
@@ -72,11 +86,11 @@ public sealed unsafe class FusedKernels : IDisposable
     public static int DTypeCode(ScalarType t) => t switch { ScalarType.Float32 => 0, ScalarType.BFloat16 => 1, _ => -1 };
 
     /// <summary>
-    /// True when the fused kernels can take this tensor: on this CUDA device, contiguous, float32 or bfloat16
+    /// True when the fused kernels can take this tensor: on their device, contiguous, float32 or bfloat16
     /// (or, for state tensors, the given dtype).
     /// </summary>
     public bool Accepts(Tensor t, ScalarType? dtype = null) =>
-        t.device_type == DeviceType.CUDA && (t.device_index < 0 ? 0 : t.device_index) == Device && t.is_contiguous()
+        OnItsDevice(t) && t.is_contiguous()
         && (dtype is { } d ? t.dtype == d : DTypeCode(t.dtype) >= 0);
 
     /// <summary>One AdamW step over tensors of one dtype, each (p, g, m, v) of one shape; scalars as <see cref="AdamWScalars"/>.</summary>

@@ -27,14 +27,15 @@ public static class ImplementationChoice
     /// Decides whether to use <paramref name="kernels"/>: null (tensor-ops) or the kernels; throws when
     /// <c>cuda-fused</c> was asked for and they are missing or the parameters are not on CUDA.
     /// </summary>
-    public static FusedKernels? Resolve(string choice, FusedKernels? kernels, string status, bool parametersOnCuda, string optimizer)
+    public static FusedKernels? Resolve(string choice, FusedKernels? kernels, string status, IReadOnlyList<NamedParameter> parameters, string optimizer)
     {
         if (choice == TensorOps) return null;
+        var parametersOnCuda = parameters.Count > 0 && parameters.All(p => kernels?.OnItsDevice(p.Value) ?? p.Value.device_type == TorchSharp.DeviceType.CUDA);
         if (kernels is not null && parametersOnCuda) return kernels;
         if (choice == CudaFused)
-            throw new InvalidOperationException(parametersOnCuda
+            throw new InvalidOperationException(kernels is null
                 ? $"{optimizer}: implementation 'cuda-fused' asked for, but the fused kernels are unavailable ({status})"
-                : $"{optimizer}: implementation 'cuda-fused' needs parameters on a CUDA device");
+                : $"{optimizer}: implementation 'cuda-fused' needs every parameter on the kernels' device ({kernels.DeviceType})");
         return null;
     }
 }

@@ -1,0 +1,213 @@
+using Harness.Optimizers;
+using Harness.Optimizers.Adam8bit;
+using Harness.Optimizers.AdamW;
+using Harness.Optimizers.Gefen;
+using Harness.Optimizers.Kernels;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Harness.Tests.Kernels;
+
+/// <summary>
+/// The fused kernels (host-emulated build of the CUDA source) against the tensor-ops implementation of the
+/// same optimizer, on the same parameters and gradients, on CPU. Torch's CPU ops round a few steps
+/// differently from its CUDA ops (scalar division, FMA), so fp32 comparisons allow ulps relative to the
+/// update; quantized states allow a bounded number of code flips.
+/// </summary>
+public sealed class EmulatedKernelTests(EmulatedKernels emulated) : IClassFixture<EmulatedKernels>
+{
+    private readonly FusedKernels _kernels = emulated.Kernels;
+
+    private sealed record Outcome(Tensor[] Params, Dictionary<string, Tensor> State, string Implementation, IOptimizer Optimizer);
+
+    private static Tensor[][] Gradients(long[][] shapes, int steps, ScalarType dtype, int seed)
+    {
+        var gen = new Generator((ulong)seed, CPU);
+        var scales = shapes.Select(s => exp(randn(s.Length == 2 ? new[] { s[0], 1L } : new[] { 1L }, generator: gen) * 2) * 0.01).ToArray();
+        return Enumerable.Range(0, steps).Select(_ => shapes.Select((s, i) => (randn(s, generator: gen) * scales[i]).to(dtype)).ToArray()).ToArray();
+    }
+
+    private Outcome Run(Func<IReadOnlyList<NamedParameter>, string, IOptimizer> create, string implementation, long[][] shapes, Tensor[][] grads, ScalarType dtype)
+    {
+        var gen = new Generator(3, CPU);
+        var ps = shapes.Select((s, i) => new NamedParameter($"p{i}", new TorchSharp.Modules.Parameter(randn(s, generator: gen).to(dtype)),
+            s.Length == 2 ? ParamRole.Matrix : ParamRole.Vector)).ToList();
+        var opt = create(ps, implementation);
+        ((IFusedKernelUser)opt).AttachKernels(_kernels, "emulated");
+        foreach (var step in grads)
+        {
+            for (var i = 0; i < ps.Count; i++) ps[i].Value.grad = step[i].clone();
+            opt.Step(1e-2);
+            opt.ZeroGrad();
+        }
+        var state = opt.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        return new(ps.Select(p => p.Value.detach().to(ScalarType.Float32)).ToArray(), state, opt.Implementation, opt);
+    }
+
+    // max |fused − reference| / max |reference − initial| over every tensor.
+    private static double WorstRelative(Outcome fused, Outcome reference, long[][] shapes, ScalarType dtype)
+    {
+        var gen = new Generator(3, CPU);
+        var init = shapes.Select(s => randn(s, generator: gen).to(dtype).to(ScalarType.Float32)).ToArray();
+        double worst = 0;
+        for (var i = 0; i < shapes.Length; i++)
+        {
+            var moved = (reference.Params[i] - init[i]).abs().max().item<float>();
+            Assert.True(moved > 0, $"parameter {i} did not move");
+            worst = Math.Max(worst, (fused.Params[i] - reference.Params[i]).abs().max().item<float>() / moved);
+        }
+        return worst;
+    }
+
+    // Elements more than `ulps` bf16 ulps (at the larger magnitude of the two; bf16 keeps 8 significant bits:
+    // ulp(x) = 2^(floor(log2 |x|) − 7)) plus `share` of the tensor's largest update apart.
+    private static (long Over, long Total) UlpsApart(Outcome fused, Outcome reference, long[][] shapes, ScalarType dtype, int ulps, double share)
+    {
+        var gen = new Generator(3, CPU);
+        var init = shapes.Select(s => randn(s, generator: gen).to(dtype).to(ScalarType.Float32)).ToArray();
+        long over = 0, total = 0;
+        for (var i = 0; i < fused.Params.Length; i++)
+        {
+            var a = fused.Params[i];
+            var b = reference.Params[i];
+            var moved = (b - init[i]).abs().max().item<float>();
+            var magnitude = a.abs().maximum(b.abs()).clamp_min(1e-30);
+            var ulp = pow(2.0, floor(log2(magnitude)) - 7);
+            over += (a - b).abs().gt(ulp * ulps + share * moved).sum().item<long>();
+            total += a.numel();
+        }
+        return (over, total);
+    }
+
+    private static (long Flips, long Codes) CodeFlips(Outcome fused, Outcome reference)
+    {
+        long flips = 0, codes = 0;
+        foreach (var (key, t) in reference.State.Where(kv => kv.Value.dtype == ScalarType.Byte))
+        {
+            codes += t.numel();
+            flips += t.ne(fused.State[key]).sum().item<long>();
+        }
+        return (flips, codes);
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32, 1e-5)]
+    [InlineData(ScalarType.BFloat16, 2e-2)]
+    public void AdamW_fused_matches_tensor_ops_over_many_tensors_and_launches(ScalarType dtype, double bound)
+    {
+        using var scope = NewDisposeScope();
+        // 60 tensors: two launch groups (48 per launch); odd sizes: vector tails and scalar paths.
+        var shapes = Enumerable.Range(0, 60).Select(i => i % 3 == 0 ? new long[] { 13 + i, 7 } : i % 3 == 1 ? new long[] { 8195 + i } : [33, 250]).ToArray();
+        var grads = Gradients(shapes, 3, dtype, 5);
+        IOptimizer Create(IReadOnlyList<NamedParameter> ps, string impl) => new AdamW(ps, new AdamWOptions { WeightDecay = 0.1, Implementation = impl });
+        var fused = Run(Create, ImplementationChoice.CudaFused, shapes, grads, dtype);
+        var reference = Run(Create, ImplementationChoice.TensorOps, shapes, grads, dtype);
+        Assert.Equal("cuda-fused", fused.Implementation);
+        Assert.Equal("tensor-ops", reference.Implementation);
+        if (dtype == ScalarType.Float32)
+        {
+            var worst = WorstRelative(fused, reference, shapes, dtype);
+            Assert.True(worst <= bound, $"worst parameter difference {worst:E2} of the update, bound {bound:E0}");
+        }
+        else
+        {
+            // bf16: one ulp of a parameter is a large part of a few small updates; count ulps instead.
+            // Torch's CPU bf16 ops round a few intermediates differently from its CUDA ops (FMA, scalar
+            // division), which the kernel follows. An element may then differ by one ulp of the parameter, or
+            // (near zero, where ulps are tiny) by a small part of the update: count elements beyond both.
+            var (over, total) = UlpsApart(fused, reference, shapes, dtype, 1, 0.05);
+            Assert.True(over <= 1e-3 * total, $"{over}/{total} parameters more than one bf16 ulp and 5% of the update apart");
+        }
+        foreach (var (key, t) in reference.State.Where(kv => kv.Key.EndsWith("/exp_avg_sq", StringComparison.Ordinal)))
+        {
+            var rel = ((fused.State[key] - t).abs().max() / t.abs().max()).to(ScalarType.Float32).item<float>();
+            Assert.True(rel <= bound, $"{key}: {rel:E2}");
+        }
+        fused.Optimizer.Dispose();
+        reference.Optimizer.Dispose();
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32, 2e-2, 2e-3)]
+    [InlineData(ScalarType.BFloat16, 5e-2, 1e-2)]
+    public void Adam8bit_fused_matches_tensor_ops_with_few_code_flips(ScalarType dtype, double bound, double flipBound)
+    {
+        using var scope = NewDisposeScope();
+        // A partial last block (37 × 1377 = 50949 = 24 blocks + 1797), an exact multiple, and a small tensor on the fp32 path.
+        long[][] shapes = [[37, 1377], [8, 1024], [300]];
+        var grads = Gradients(shapes, 4, dtype, 6);
+        IOptimizer Create(IReadOnlyList<NamedParameter> ps, string impl) => new Adam8bit(ps, new Adam8bitOptions { WeightDecay = 0.05, Implementation = impl });
+        var fused = Run(Create, ImplementationChoice.CudaFused, shapes, grads, dtype);
+        var reference = Run(Create, ImplementationChoice.TensorOps, shapes, grads, dtype);
+        Assert.Equal("cuda-fused", fused.Implementation);
+        var worst = WorstRelative(fused, reference, shapes, dtype);
+        var (flips, codes) = CodeFlips(fused, reference);
+        Assert.True(codes == 2 * (37 * 1377 + 8 * 1024), $"{codes} codes compared");
+        Assert.True(worst <= bound, $"worst parameter difference {worst:E2} of the update, bound {bound:E0}");
+        Assert.True(flips <= flipBound * codes, $"{flips}/{codes} codes differ");
+        foreach (var key in reference.State.Keys.Where(k => k.Contains("absmax", StringComparison.Ordinal)))
+        {
+            var rel = ((fused.State[key] - reference.State[key]).abs().max() / reference.State[key].abs().max()).item<float>();
+            Assert.True(rel <= 1e-5, $"{key}: {rel:E2}");
+        }
+        fused.Optimizer.Dispose();
+        reference.Optimizer.Dispose();
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32, 2e-2, 2e-3)]
+    [InlineData(ScalarType.BFloat16, 6e-2, 2e-2)]
+    public void Gefen_fused_matches_tensor_ops_for_block_periods_period_one_and_long_segments(ScalarType dtype, double bound, double flipBound)
+    {
+        using var scope = NewDisposeScope();
+        // Row-structured gradients: P = row length for the matrices (one of 20000 > the kernel's 16 × 1024 register cache), P = 1 for the vector.
+        long[][] shapes = [[24, 768], [3, 20000], [2048]];
+        var grads = Gradients(shapes, 3, dtype, 7);
+        IOptimizer Create(IReadOnlyList<NamedParameter> ps, string impl) => new Harness.Optimizers.Gefen.Gefen(ps, new GefenOptions { WeightDecay = 0.05, Implementation = impl });
+        var fused = Run(Create, ImplementationChoice.CudaFused, shapes, grads, dtype);
+        var reference = Run(Create, ImplementationChoice.TensorOps, shapes, grads, dtype);
+        Assert.Equal("cuda-fused", fused.Implementation);
+        var periods = ((IOptimizerDiagnostics)fused.Optimizer).ParameterChoices[Harness.Optimizers.Gefen.Gefen.PeriodsKey];
+        Assert.Equal(periods, ((IOptimizerDiagnostics)reference.Optimizer).ParameterChoices[Harness.Optimizers.Gefen.Gefen.PeriodsKey]);
+        Assert.Contains(periods.Values, p => p > 1);
+        Assert.Contains(periods.Values, p => p == 1);
+        var worst = WorstRelative(fused, reference, shapes, dtype);
+        var (flips, codes) = CodeFlips(fused, reference);
+        Assert.True(codes == 24 * 768 + 3 * 20000 + 2048, $"{codes} codes compared");
+        Assert.True(worst <= bound, $"worst parameter difference {worst:E2} of the update, bound {bound:E0}");
+        Assert.True(flips <= flipBound * codes, $"{flips}/{codes} codes differ");
+        foreach (var key in reference.State.Keys.Where(k => k.EndsWith("/vmean", StringComparison.Ordinal)))
+        {
+            var r = reference.State[key].to(ScalarType.Float32);
+            var rel = ((fused.State[key].to(ScalarType.Float32) - r).abs().max() / r.abs().max()).item<float>();
+            Assert.True(rel <= (dtype == ScalarType.Float32 ? 1e-5 : 1e-2), $"{key}: {rel:E2}");
+        }
+        fused.Optimizer.Dispose();
+        reference.Optimizer.Dispose();
+    }
+
+    [Fact]
+    public void A_period_that_does_not_divide_its_tensor_is_refused_with_the_reason()
+    {
+        using var scope = NewDisposeScope();
+        var p = zeros(10);
+        var e = Assert.Throws<InvalidOperationException>(() => _kernels.Gefen(
+            [(p, zeros(10), zeros(10, ScalarType.Byte), zeros(3), zeros(3), 3L, 3L)], zeros(256), new GefenScalars(0.999f, 0.001f, 0.1f, 1f, 1f, 1e-8f, 1f, 1e-3f, false)));
+        Assert.Contains("does not divide", e.Message);
+    }
+
+    [Fact]
+    public void Cuda_fused_on_parameters_the_kernels_cannot_address_is_a_clear_error()
+    {
+        using var scope = NewDisposeScope();
+        var ps = new List<NamedParameter> { new("w", new TorchSharp.Modules.Parameter(zeros(4, 4)), ParamRole.Matrix) };
+        using var opt = new AdamW(ps, new AdamWOptions { Implementation = ImplementationChoice.CudaFused });
+        var e = Assert.Throws<InvalidOperationException>(() => opt.AttachKernels(null, "no nvcc on this host"));
+        Assert.Contains("cuda-fused", e.Message);
+        Assert.Contains("no nvcc on this host", e.Message);
+        using var auto = new AdamW(ps, new AdamWOptions());
+        auto.AttachKernels(null, "no nvcc on this host");
+        Assert.Equal("tensor-ops", auto.Implementation);
+    }
+}

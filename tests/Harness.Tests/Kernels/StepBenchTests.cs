@@ -1,0 +1,67 @@
+using Harness.Cli.Commands;
+using Harness.Core.Bench;
+using Xunit;
+
+namespace Harness.Tests.Kernels;
+
+public sealed class StepBenchTests
+{
+    [Fact]
+    public void Parameter_sets_have_the_appendix_A_parameter_counts()
+    {
+        // specs/measurement.md, Appendix A: GPT-2 124,439,808 and LLaMA-like 1,498,482,688 parameters.
+        Assert.Equal(124_439_808L, ParameterSets.Gpt2Small.Count);
+        Assert.Equal(1_498_482_688L, ParameterSets.Llama1_5B.Count);
+        Assert.Equal(148, ParameterSets.Gpt2Small.Tensors.Count);
+        Assert.Equal(147, ParameterSets.Llama1_5B.Tensors.Count);
+        Assert.Same(ParameterSets.Llama1_5B, ParameterSets.Find("LLAMA-1.5B"));
+        Assert.Null(ParameterSets.Find("gpt3"));
+    }
+
+    private static StepBenchResult Row(string impl, double ms) => new()
+    {
+        Gpu = "NVIDIA H100 80GB HBM3", ParameterSet = "gpt2-124m", Parameters = 124_439_808, Optimizer = "adamw", Implementation = impl,
+        Dtype = "float32", Steps = 20, MedianMs = ms, MinMs = ms * 0.9, StateBytes = 995_518_464, TransientBytes = impl == "tensor-ops" ? 4096 : null,
+        BytesMoved = 28L * 124_439_808, BandwidthBytesPerS = 3.02e12,
+    };
+
+    [Fact]
+    public void The_floor_is_bytes_moved_over_the_copy_bandwidth()
+    {
+        var r = Row("cuda-fused", 1.5);
+        Assert.Equal(28.0 * 124_439_808 / 3.02e12 * 1e3, r.FloorMs, 12);
+        Assert.Equal(1.5 / r.FloorMs, r.RatioToFloor, 12);
+        Assert.InRange(r.FloorMs, 1.15, 1.16); // Appendix A: 1.15 ms for fp32 AdamW at 124M and 3.02 TB/s
+    }
+
+    [Fact]
+    public void The_csv_round_trips_every_column()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"sb-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var path = Path.Combine(dir, "step-bench.csv");
+            var rows = new[] { Row("cuda-fused", 1.25), Row("tensor-ops", 15.5) with { Source = "harness, \"quoted\"" } };
+            BenchStepCommand.WriteCsv(path, rows);
+            Assert.Equal(string.Join(",", BenchStepCommand.Columns), File.ReadLines(path).First());
+            var back = BenchStepCommand.ReadRows(path);
+            Assert.Equal(rows, back);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void The_chart_has_one_bar_per_row_at_its_ratio_with_the_implementation_in_the_label()
+    {
+        var rows = new[] { Row("cuda-fused", 1.25), Row("pytorch-fused", 1.68) };
+        var chart = BenchStepCommand.Chart(rows);
+        Assert.Equal(2, chart.Bars.Count);
+        Assert.Equal(rows[1].RatioToFloor, chart.Bars[1].Total, 12);
+        Assert.Contains("[pytorch-fused]", chart.Bars[1].Label);
+        Assert.Equal("1.68 ms", chart.Bars[1].Annotation);
+    }
+}
