@@ -123,15 +123,8 @@ public sealed class DeviceSession : IDisposable
     }
 
     /// <summary>Where the probe source lives: beside a bundle's binaries, or in the repository.</summary>
-    public static string? FindProbeSource()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            foreach (var candidate in new[] { Path.Combine(dir.FullName, "native", "harness_cuda_probe.cpp"), Path.Combine(dir.FullName, "harness", "native", "harness_cuda_probe.cpp") })
-                if (File.Exists(candidate)) return candidate;
-        }
-        return null;
-    }
+    public static string? FindProbeSource() =>
+        FindSource([Path.Combine("native", "harness_cuda_probe.cpp"), Path.Combine("harness", "native", "harness_cuda_probe.cpp")]);
 
     public void Dispose()
     {

@@ -30,9 +30,8 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated) : IClassFixtur
 
     private Outcome Run(Func<IReadOnlyList<NamedParameter>, string, IOptimizer> create, string implementation, long[][] shapes, Tensor[][] grads, ScalarType dtype)
     {
-        var gen = new Generator(3, CPU);
-        var ps = shapes.Select((s, i) => new NamedParameter($"p{i}", new TorchSharp.Modules.Parameter(randn(s, generator: gen).to(dtype)),
-            s.Length == 2 ? ParamRole.Matrix : ParamRole.Vector)).ToList();
+        var ps = Initial(shapes, dtype).Select((t, i) => new NamedParameter($"p{i}", new TorchSharp.Modules.Parameter(t),
+            shapes[i].Length == 2 ? ParamRole.Matrix : ParamRole.Vector)).ToList();
         var opt = create(ps, implementation);
         ((IFusedKernelUser)opt).AttachKernels(_kernels, "emulated");
         foreach (var step in grads)
@@ -45,11 +44,17 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated) : IClassFixtur
         return new(ps.Select(p => p.Value.detach().to(ScalarType.Float32)).ToArray(), state, opt.Implementation, opt);
     }
 
+    // The initial parameters of every run (same seed), in the parameter dtype.
+    private static Tensor[] Initial(long[][] shapes, ScalarType dtype)
+    {
+        var gen = new Generator(3, CPU);
+        return shapes.Select(s => randn(s, generator: gen).to(dtype)).ToArray();
+    }
+
     // max |fused − reference| / max |reference − initial| over every tensor.
     private static double WorstRelative(Outcome fused, Outcome reference, long[][] shapes, ScalarType dtype)
     {
-        var gen = new Generator(3, CPU);
-        var init = shapes.Select(s => randn(s, generator: gen).to(dtype).to(ScalarType.Float32)).ToArray();
+        var init = Initial(shapes, dtype).Select(t => t.to(ScalarType.Float32)).ToArray();
         double worst = 0;
         for (var i = 0; i < shapes.Length; i++)
         {
@@ -64,8 +69,7 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated) : IClassFixtur
     // ulp(x) = 2^(floor(log2 |x|) − 7)) plus `share` of the tensor's largest update apart.
     private static (long Over, long Total) UlpsApart(Outcome fused, Outcome reference, long[][] shapes, ScalarType dtype, int ulps, double share)
     {
-        var gen = new Generator(3, CPU);
-        var init = shapes.Select(s => randn(s, generator: gen).to(dtype).to(ScalarType.Float32)).ToArray();
+        var init = Initial(shapes, dtype).Select(t => t.to(ScalarType.Float32)).ToArray();
         long over = 0, total = 0;
         for (var i = 0; i < fused.Params.Length; i++)
         {
