@@ -188,7 +188,7 @@ template <typename T>
 __device__ __forceinline__ void adamw_rule(float& p, float g, float& m, float& v, const AdamWScalars& s) {
   if (s.apply_decay) p = R<T>(__fmul_rn(p, s.decay));
   m = R<T>(fmaf(s.w1, __fsub_rn(g, m), m));                        // torch lerp, weight < 0.5
-  v = R<T>(fmaf(__fmul_rn(s.w2, g), g, R<T>(__fmul_rn(v, s.beta2)))); // mul_ then addcmul_
+  v = R<T>(fmaf(s.w2, __fmul_rn(g, g), R<T>(__fmul_rn(v, s.beta2)))); // mul_, then addcmul_: fma(value, g·g, v)
   const float denom = R<T>(__fadd_rn(R<T>(__fmul_rn(R<T>(sqrtf(v)), s.inv_bc2sqrt)), s.eps));
   p = R<T>(fmaf(s.neg_step, __fdiv_rn(m, denom), p));              // addcdiv_
 }
@@ -238,6 +238,7 @@ __global__ void __launch_bounds__(kAdamWThreads) adamw_kernel(AdamWTable tab, Ad
 // =======================================================================================================
 constexpr int kAdam8Threads = 256;
 constexpr int kAdam8MaxPerThread = 16;  // block sizes up to 4096
+constexpr int kAdam8Vec = 8;            // the contiguous fast path: 8 elements a thread (block size 2048)
 
 struct Adam8Table {
   void* p[kMaxTensors];
@@ -278,6 +279,63 @@ __device__ __forceinline__ int nearest_8bit(const float* mid, float x) {
   return lo;
 }
 
+// Block-wide maxima of two values (blockDim a multiple of 32); every thread gets both.
+__device__ __forceinline__ void block_max2(float& a, float& b) {
+  __shared__ float s_a[32], s_b[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  a = warp_max(a);
+  b = warp_max(b);
+  if (lane == 0) { s_a[warp] = a; s_b[warp] = b; }
+  __syncthreads();
+  a = s_a[0];
+  b = s_b[0];
+  for (int w = 1; w < warps; ++w) { a = fmaxf(a, s_a[w]); b = fmaxf(b, s_b[w]); }
+  __syncthreads();  // the shared slots are reused by the next block of the persistent loop
+}
+
+// Dequantize and update one element's moments (a non-finite gradient resets both; its parameter is kept).
+__device__ __forceinline__ void adam8_moments(float gg, int q1, int q2, float absmax1, float absmax2, const float* code1,
+                                              const float* code2, const Adam8Scalars& s, float& m, float& v) {
+  const bool finite = isfinite(gg);
+  const float g0 = finite ? gg : 0.0f;
+  m = __fmul_rn(code1[q1], absmax1);
+  v = __fmul_rn(code2[q2], absmax2);
+  v = __fadd_rn(__fmul_rn(v, s.beta2), __fmul_rn(__fmul_rn(g0, s.w2), g0));
+  m = __fadd_rn(__fmul_rn(m, s.beta1), __fmul_rn(g0, s.w1));
+  if (!finite) { m = 0.0f; v = 0.0f; }
+}
+
+// Parameter: T(p + step_size·m/(√v + c2·ε)); then ·(1 − lr·wd) when wd > 0 (stored rounded to T).
+template <typename T>
+__device__ __forceinline__ float adam8_param(float p, float m, float v, const Adam8Scalars& s) {
+  const float delta = __fmul_rn(__fdiv_rn(m, __fadd_rn(sqrtf(v), s.c2eps)), s.step_size);
+  float pp = R<T>(__fadd_rn(p, delta));
+  if (s.apply_decay) pp = __fmul_rn(pp, s.decay);
+  return pp;
+}
+
+// Requantize with the new absmax (exact division); the first moment with the sign fix.
+__device__ __forceinline__ void adam8_codes(float m, float v, float max1, float max2, const float* mid1, const float* mid2,
+                                            const float* code1, const Adam8Scalars& s, int& q1, int& q2) {
+  q1 = max1 == 0.0f ? s.zero1 : nearest_8bit(mid1, __fdiv_rn(m, max1));
+  const bool code_negative = signbit(code1[q1]) != 0;
+  if (code_negative != (signbit(m) != 0)) q1 = (q1 + (m > 0.0f ? 1 : -1) + 256) & 255;
+  q2 = max2 == 0.0f ? s.zero2 : nearest_8bit(mid2, __fdiv_rn(v, max2));
+}
+
+// Eight consecutive elements of T as float (two 16 B loads for fp32, one for bf16).
+template <typename T> __device__ __forceinline__ void load8(const T* p, float out[8]) {
+  Vec4<T>::load(p, out);
+  Vec4<T>::load(p + 4, out + 4);
+}
+template <typename T> __device__ __forceinline__ void store8(T* p, const float in[8]) {
+  Vec4<T>::store(p, in);
+  Vec4<T>::store(p + 4, in + 4);
+}
+
+// Persistent: each CUDA block loads the code books once, then walks quantization blocks grid-stride.
+// Full 2048-element blocks with 16 B-aligned data take the contiguous path (8 elements a thread, vector
+// loads); partial blocks and other block sizes take the strided path. Both apply the same element rule.
 template <typename T>
 __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab, Adam8Scalars s) {
   __shared__ float code1[256], code2[256], mid1[256], mid2[256];
@@ -286,84 +344,148 @@ __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab,
     code2[i] = s.code2[i];
     if (i < 255) { mid1[i] = s.mid1[i]; mid2[i] = s.mid2[i]; }
   }
-  const int64_t item = blockIdx.x;
-  const int t = find_tensor(tab.start, tab.count, item);
-  const int64_t b = item - tab.start[t];
-  const int64_t base = b * s.block_size;
-  const int64_t rest = tab.numel[t] - base;
-  const int n = static_cast<int>(rest < s.block_size ? rest : s.block_size);
-  T* __restrict__ p = static_cast<T*>(tab.p[t]) + base;
-  const T* __restrict__ g = static_cast<const T*>(tab.g[t]) + base;
-  uint8_t* __restrict__ c1 = tab.c1[t] + base;
-  uint8_t* __restrict__ c2 = tab.c2[t] + base;
-  const float absmax1_old = tab.a1[t][b];
-  const float absmax2_old = tab.a2[t][b];
   __syncthreads();
-
-  float mr[kAdam8MaxPerThread], vr[kAdam8MaxPerThread], gr[kAdam8MaxPerThread];
-  float max1 = 0.0f, max2 = 0.0f;
+  const int64_t total = tab.start[tab.count];
+  for (int64_t item = blockIdx.x; item < total; item += gridDim.x) {
+    const int t = find_tensor(tab.start, tab.count, item);
+    const int64_t b = item - tab.start[t];
+    const int64_t base = b * s.block_size;
+    const int64_t rest = tab.numel[t] - base;
+    const int n = static_cast<int>(rest < s.block_size ? rest : s.block_size);
+    T* __restrict__ p = static_cast<T*>(tab.p[t]) + base;
+    const T* __restrict__ g = static_cast<const T*>(tab.g[t]) + base;
+    uint8_t* __restrict__ c1 = tab.c1[t] + base;
+    uint8_t* __restrict__ c2 = tab.c2[t] + base;
+    const float absmax1_old = tab.a1[t][b];
+    const float absmax2_old = tab.a2[t][b];
+    const uintptr_t align = reinterpret_cast<uintptr_t>(p) | reinterpret_cast<uintptr_t>(g);
+    const uintptr_t calign = reinterpret_cast<uintptr_t>(c1) | reinterpret_cast<uintptr_t>(c2);
+    if (n == kAdam8Vec * kAdam8Threads && align % 16 == 0 && calign % 8 == 0) {
+      const int j0 = threadIdx.x * kAdam8Vec;
+      float gr[kAdam8Vec], mr[kAdam8Vec], vr[kAdam8Vec];
+      load8<T>(g + j0, gr);
+      uint8_t q1b[kAdam8Vec], q2b[kAdam8Vec];
+      const uint2 raw1 = *reinterpret_cast<const uint2*>(c1 + j0);
+      const uint2 raw2 = *reinterpret_cast<const uint2*>(c2 + j0);
+      memcpy(q1b, &raw1, 8);
+      memcpy(q2b, &raw2, 8);
+      float max1 = 0.0f, max2 = 0.0f;
 #pragma unroll
-  for (int k = 0; k < kAdam8MaxPerThread; ++k) {
-    const int j = k * kAdam8Threads + threadIdx.x;
-    if (j < n) {
-      const float gg = Num<T>::load(g, j);  // non-finite: m, v reset below, p untouched
-      const bool finite = isfinite(gg);
-      const float g0 = finite ? gg : 0.0f;
-      float m = __fmul_rn(code1[c1[j]], absmax1_old);
-      float v = __fmul_rn(code2[c2[j]], absmax2_old);
-      v = __fadd_rn(__fmul_rn(v, s.beta2), __fmul_rn(__fmul_rn(g0, s.w2), g0));
-      m = __fadd_rn(__fmul_rn(m, s.beta1), __fmul_rn(g0, s.w1));
-      if (!finite) { m = 0.0f; v = 0.0f; }
-      mr[k] = m;
-      vr[k] = v;
-      gr[k] = gg;
-      max1 = fmaxf(max1, fabsf(m));
-      max2 = fmaxf(max2, v);
+      for (int k = 0; k < kAdam8Vec; ++k) {
+        adam8_moments(gr[k], q1b[k], q2b[k], absmax1_old, absmax2_old, code1, code2, s, mr[k], vr[k]);
+        max1 = fmaxf(max1, fabsf(mr[k]));
+        max2 = fmaxf(max2, vr[k]);
+      }
+      block_max2(max1, max2);
+      if (threadIdx.x == 0) {
+        tab.a1[t][b] = max1;
+        tab.a2[t][b] = max2;
+      }
+      float pr[kAdam8Vec];
+      load8<T>(p + j0, pr);
+#pragma unroll
+      for (int k = 0; k < kAdam8Vec; ++k) {
+        if (isfinite(gr[k])) pr[k] = adam8_param<T>(pr[k], mr[k], vr[k], s);
+        int a, c;
+        adam8_codes(mr[k], vr[k], max1, max2, mid1, mid2, code1, s, a, c);
+        q1b[k] = static_cast<uint8_t>(a);
+        q2b[k] = static_cast<uint8_t>(c);
+      }
+      store8<T>(p + j0, pr);
+      uint2 out1, out2;
+      memcpy(&out1, q1b, 8);
+      memcpy(&out2, q2b, 8);
+      *reinterpret_cast<uint2*>(c1 + j0) = out1;
+      *reinterpret_cast<uint2*>(c2 + j0) = out2;
+      continue;
     }
-  }
-  float unused = 0.0f;
-  block_max_sum(max1, unused);
-  unused = 0.0f;
-  block_max_sum(max2, unused);
-  if (n < s.block_size) {
-    // Lanes past n load code 128 and g = 0; their β1·code1[128]·absmax_old joins the max.
-    max1 = fmaxf(max1, fabsf(__fmul_rn(__fmul_rn(absmax1_old, s.pad_code), s.beta1)));
-  }
-  if (threadIdx.x == 0) {
-    tab.a1[t][b] = max1;
-    tab.a2[t][b] = max2;
-  }
+    float mr[kAdam8MaxPerThread], vr[kAdam8MaxPerThread], gr[kAdam8MaxPerThread];
+    float max1 = 0.0f, max2 = 0.0f;
 #pragma unroll
-  for (int k = 0; k < kAdam8MaxPerThread; ++k) {
-    const int j = k * kAdam8Threads + threadIdx.x;
-    if (j < n) {
-      const float m = mr[k], v = vr[k];
-      const bool finite = isfinite(gr[k]);
-      // Parameter: p + step_size·m/(√v + c2·ε), rounded to T; then ·(1 − lr·wd) when wd > 0.
-      if (finite) {
-        const float delta = __fmul_rn(__fdiv_rn(m, __fadd_rn(sqrtf(v), s.c2eps)), s.step_size);
-        float pp = R<T>(__fadd_rn(Num<T>::load(p, j), delta));
-        if (s.apply_decay) pp = __fmul_rn(pp, s.decay);
-        Num<T>::store(p, j, pp);
+    for (int k = 0; k < kAdam8MaxPerThread; ++k) {
+      const int j = k * kAdam8Threads + threadIdx.x;
+      if (j < n) {
+        gr[k] = Num<T>::load(g, j);
+        adam8_moments(gr[k], c1[j], c2[j], absmax1_old, absmax2_old, code1, code2, s, mr[k], vr[k]);
+        max1 = fmaxf(max1, fabsf(mr[k]));
+        max2 = fmaxf(max2, vr[k]);
       }
-      // Requantize with the new absmax (exact division), the first moment with the sign fix.
-      int q1;
-      if (max1 == 0.0f) {
-        q1 = s.zero1;
-      } else {
-        q1 = nearest_8bit(mid1, __fdiv_rn(m, max1));
+    }
+    block_max2(max1, max2);
+    if (n < s.block_size) {
+      // Lanes past n load code 128 and g = 0; their β1·code1[128]·absmax_old joins the max.
+      max1 = fmaxf(max1, fabsf(__fmul_rn(__fmul_rn(absmax1_old, s.pad_code), s.beta1)));
+    }
+    if (threadIdx.x == 0) {
+      tab.a1[t][b] = max1;
+      tab.a2[t][b] = max2;
+    }
+#pragma unroll
+    for (int k = 0; k < kAdam8MaxPerThread; ++k) {
+      const int j = k * kAdam8Threads + threadIdx.x;
+      if (j < n) {
+        if (isfinite(gr[k])) Num<T>::store(p, j, adam8_param<T>(Num<T>::load(p, j), mr[k], vr[k], s));
+        int a, c;
+        adam8_codes(mr[k], vr[k], max1, max2, mid1, mid2, code1, s, a, c);
+        c1[j] = static_cast<uint8_t>(a);
+        c2[j] = static_cast<uint8_t>(c);
       }
-      const bool code_negative = signbit(code1[q1]) != 0;
-      if (code_negative != (signbit(m) != 0)) q1 = (q1 + (m > 0.0f ? 1 : -1) + 256) & 255;
-      const int q2 = max2 == 0.0f ? s.zero2 : nearest_8bit(mid2, __fdiv_rn(v, max2));
-      c1[j] = static_cast<uint8_t>(q1);
-      c2[j] = static_cast<uint8_t>(q2);
     }
   }
 }
 
+// bitsandbytes' 32-bit path for tensors under min_8bit_size (fp32 m, v; no non-finite handling), as the
+// non-quantized branch of Adam8bitMoments.Step: v ← v·β2 + (g·(1−β2))·g; m ← m·β1 + g·(1−β1).
+template <typename T>
+__global__ void __launch_bounds__(kAdamWThreads) adam8bit_fp32_kernel(AdamWTable tab, Adam8Scalars s) {
+  const int64_t chunk = blockIdx.x;
+  const int t = find_tensor(tab.start, tab.count, chunk);
+  const int64_t base = (chunk - tab.start[t]) * kAdamWChunk;
+  const int64_t rest = tab.numel[t] - base;
+  const int n = static_cast<int>(rest < kAdamWChunk ? rest : kAdamWChunk);
+  T* __restrict__ p = static_cast<T*>(tab.p[t]) + base;
+  const T* __restrict__ g = static_cast<const T*>(tab.g[t]) + base;
+  float* __restrict__ m = static_cast<float*>(tab.m[t]) + base;
+  float* __restrict__ v = static_cast<float*>(tab.v[t]) + base;
+  for (int j = threadIdx.x; j < n; j += kAdamWThreads) {
+    const float gg = Num<T>::load(g, j);
+    const float vv = __fadd_rn(__fmul_rn(v[j], s.beta2), __fmul_rn(__fmul_rn(gg, s.w2), gg));
+    const float mm = __fadd_rn(__fmul_rn(m[j], s.beta1), __fmul_rn(gg, s.w1));
+    v[j] = vv;
+    m[j] = mm;
+    Num<T>::store(p, j, adam8_param<T>(Num<T>::load(p, j), mm, vv, s));
+  }
+}
+
+// Persistent grid: as many CUDA blocks as the device holds at once (occupancy of `kernel` at `threads`
+// threads a block), at most `items`.
+template <typename K>
+unsigned persistent_grid(K kernel, int threads, int device, int64_t items) {
+  int sms = 0, per_sm = 0;
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || sms <= 0) sms = 1;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, 0) != cudaSuccess || per_sm <= 0) per_sm = 1;
+  const int64_t want = static_cast<int64_t>(sms) * per_sm;
+  return static_cast<unsigned>(items < want ? items : want);
+}
+
+// Packs the next run of up to kMaxTensors tensors of a multi-tensor element-wise launch (AdamW and the
+// 32-bit path of 8-bit Adam) into `tab`, from index `i` on (empty tensors skipped); returns the new index.
+int fill_elementwise_table(AdamWTable& tab, int i, int count, void* const* p, void* const* g, void* const* m,
+                           void* const* v, const int64_t* numel, const void* const* only_where_null = nullptr) {
+  tab.count = 0;
+  tab.start[0] = 0;
+  for (; i < count && tab.count < kMaxTensors; ++i) {
+    if (numel[i] <= 0 || (only_where_null != nullptr && only_where_null[i] != nullptr)) continue;
+    const int k = tab.count++;
+    tab.p[k] = p[i]; tab.g[k] = g[i]; tab.m[k] = m[i]; tab.v[k] = v[i]; tab.numel[k] = numel[i];
+    tab.start[k + 1] = tab.start[k] + (numel[i] + kAdamWChunk - 1) / kAdamWChunk;
+  }
+  return i;
+}
+
 // =======================================================================================================
-// Gefen (the reference's non-fused rule, Gefen.cs), one CUDA block per segment: a block of P elements
+// Gefen (the reference's non-fused rule, Gefen.cs), one CUDA block per segment at a time (persistent blocks walk
+// the segments grid-stride): a block of P elements
 // (P > 1) or a run of D elements sharing one momentum scale (P = 1, per-element v).
 // =======================================================================================================
 constexpr int kGefenCache = 16;  // elements per thread kept in registers between the two passes
@@ -415,32 +537,46 @@ __global__ void __launch_bounds__(1024) gefen_kernel(GefenTable tab, GefenScalar
   __shared__ float code[256];
   __shared__ float s_step, s_scale;
   for (int i = threadIdx.x; i < 256; i += blockDim.x) code[i] = s.codebook[i];
-  const int64_t item = blockIdx.x;
-  const int t = find_tensor(tab.start, tab.count, item);
-  const int64_t seg = item - tab.start[t];
-  const int L = tab.length[t];
-  const bool per_element_v = tab.per_element_v[t] != 0;
-  const int64_t base = seg * L;
-  T* __restrict__ p = static_cast<T*>(tab.p[t]) + base;
-  const T* __restrict__ g = static_cast<const T*>(tab.g[t]) + base;
-  uint8_t* __restrict__ q = tab.codes[t] + base;
-  S* mag = static_cast<S*>(tab.mag[t]) + seg;
-  S* vmean = static_cast<S*>(tab.vmean[t]) + (per_element_v ? base : seg);
-  const float scale_old = Num<S>::load(mag, 0);
   __syncthreads();
+  const int64_t total = tab.start[tab.count];
+  for (int64_t item = blockIdx.x; item < total; item += gridDim.x) {
+    const int t = find_tensor(tab.start, tab.count, item);
+    const int64_t seg = item - tab.start[t];
+    const int L = tab.length[t];
+    const bool per_element_v = tab.per_element_v[t] != 0;
+    const int64_t base = seg * L;
+    T* __restrict__ p = static_cast<T*>(tab.p[t]) + base;
+    const T* __restrict__ g = static_cast<const T*>(tab.g[t]) + base;
+    uint8_t* __restrict__ q = tab.codes[t] + base;
+    S* mag = static_cast<S*>(tab.mag[t]) + seg;
+    S* vmean = static_cast<S*>(tab.vmean[t]) + (per_element_v ? base : seg);
+    const float scale_old = Num<S>::load(mag, 0);
 
-  // Pass 1: m = lerp(C[q]·μ_old, g, 1 − β1); the segment's max |m| and Σ g² (P > 1) or each v (P = 1).
-  float cache[kGefenCache];
-  float amax = 0.0f, sumsq = 0.0f;
-  const int stride = blockDim.x;
-#pragma unroll
-  for (int k = 0; k < kGefenCache; ++k) {
-    const int j = k * stride + threadIdx.x;
-    if (j < L) {
+    // Pass 1: m = lerp(C[q]·μ_old, g, 1 − β1); the segment's max |m| and Σ g² (P > 1) or each v (P = 1).
+    float cache[kGefenCache];
+    float amax = 0.0f, sumsq = 0.0f;
+    const int stride = blockDim.x;
+    #pragma unroll
+    for (int k = 0; k < kGefenCache; ++k) {
+      const int j = k * stride + threadIdx.x;
+      if (j < L) {
+        const float gg = Num<T>::load(g, j);
+        const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
+        const float m = fmaf(s.w1, __fsub_rn(gg, old), old);
+        cache[k] = m;
+        amax = fmaxf(amax, fabsf(m));
+        if (per_element_v) {
+          const float v = fmaf(s.w2, __fmul_rn(gg, gg), __fmul_rn(Num<S>::load(vmean, j), s.beta2));
+          Num<S>::store(vmean, j, v);
+        } else {
+          sumsq = __fadd_rn(sumsq, __fmul_rn(gg, gg));
+        }
+      }
+    }
+    for (int j = kGefenCache * stride + threadIdx.x; j < L; j += stride) {  // segments longer than the cache
       const float gg = Num<T>::load(g, j);
       const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
       const float m = fmaf(s.w1, __fsub_rn(gg, old), old);
-      cache[k] = m;
       amax = fmaxf(amax, fabsf(m));
       if (per_element_v) {
         const float v = fmaf(s.w2, __fmul_rn(gg, gg), __fmul_rn(Num<S>::load(vmean, j), s.beta2));
@@ -449,64 +585,53 @@ __global__ void __launch_bounds__(1024) gefen_kernel(GefenTable tab, GefenScalar
         sumsq = __fadd_rn(sumsq, __fmul_rn(gg, gg));
       }
     }
-  }
-  for (int j = kGefenCache * stride + threadIdx.x; j < L; j += stride) {  // segments longer than the cache
-    const float gg = Num<T>::load(g, j);
-    const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
-    const float m = fmaf(s.w1, __fsub_rn(gg, old), old);
-    amax = fmaxf(amax, fabsf(m));
-    if (per_element_v) {
-      const float v = fmaf(s.w2, __fmul_rn(gg, gg), __fmul_rn(Num<S>::load(vmean, j), s.beta2));
-      Num<S>::store(vmean, j, v);
-    } else {
-      sumsq = __fadd_rn(sumsq, __fmul_rn(gg, gg));
+    block_max_sum(amax, sumsq);
+    if (threadIdx.x == 0) {
+      Num<S>::store(mag, 0, amax);
+      s_scale = Num<S>::round(amax);  // Gefen.cs reads μ back in the state dtype
+      if (!per_element_v) {
+        const float mean = __fmul_rn(sumsq, 1.0f / static_cast<float>(L));  // torch's mean: sum × (1/L)
+        const float v = Num<S>::round(fmaf(s.w2, mean, __fmul_rn(Num<S>::load(vmean, 0), s.beta2)));
+        Num<S>::store(vmean, 0, v);
+        s_step = gefen_step(v, s);
+      }
     }
-  }
-  block_max_sum(amax, sumsq);
-  if (threadIdx.x == 0) {
-    Num<S>::store(mag, 0, amax);
-    s_scale = Num<S>::round(amax);  // Gefen.cs reads μ back in the state dtype
-    if (!per_element_v) {
-      const float mean = __fmul_rn(sumsq, 1.0f / static_cast<float>(L));  // torch's mean: sum × (1/L)
-      const float v = Num<S>::round(fmaf(s.w2, mean, __fmul_rn(Num<S>::load(vmean, 0), s.beta2)));
-      Num<S>::store(vmean, 0, v);
-      s_step = gefen_step(v, s);
-    }
-  }
-  __syncthreads();
-  const float scale = s_scale;
-  const float block_step = per_element_v ? 0.0f : s_step;
+    __syncthreads();
+    const float scale = s_scale;
+    const float block_step = per_element_v ? 0.0f : s_step;
 
-  // Pass 2: requantize against the new scale and update the parameter with the quantized momentum.
-  auto finish = [&](int j, float m) {
-    float x = __fdiv_rn(m, scale);
-    if (!(scale > 0.0f)) x = 0.0f;
-    const int qi = nearest_gefen(code, x);
-    q[j] = static_cast<uint8_t>(qi);
-    const float shared_m = Promoted<T, S>::round(__fmul_rn(R<T>(code[qi]), scale));
-    const float step = per_element_v ? gefen_step(Num<S>::load(vmean, j), s) : block_step;
-    float pp = Num<T>::load(p, j);
-    if (s.apply_decay) pp = R<T>(__fmul_rn(pp, s.decay));
-    const float update = __fmul_rn(__fmul_rn(shared_m, step), s.lr);
-    Num<T>::store(p, j, __fsub_rn(pp, update));
-  };
-#pragma unroll
-  for (int k = 0; k < kGefenCache; ++k) {
-    const int j = k * stride + threadIdx.x;
-    if (j < L) finish(j, cache[k]);
-  }
-  for (int j = kGefenCache * stride + threadIdx.x; j < L; j += stride) {
-    // Recomputed from g and the old code, which only this thread overwrites, after reading it here.
-    const float gg = Num<T>::load(g, j);
-    const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
-    finish(j, fmaf(s.w1, __fsub_rn(gg, old), old));
+    // Pass 2: requantize against the new scale and update the parameter with the quantized momentum.
+    auto finish = [&](int j, float m) {
+      float x = __fdiv_rn(m, scale);
+      if (!(scale > 0.0f)) x = 0.0f;
+      const int qi = nearest_gefen(code, x);
+      q[j] = static_cast<uint8_t>(qi);
+      const float shared_m = Promoted<T, S>::round(__fmul_rn(R<T>(code[qi]), scale));
+      const float step = per_element_v ? gefen_step(Num<S>::load(vmean, j), s) : block_step;
+      float pp = Num<T>::load(p, j);
+      if (s.apply_decay) pp = R<T>(__fmul_rn(pp, s.decay));
+      const float update = __fmul_rn(__fmul_rn(shared_m, step), s.lr);
+      Num<T>::store(p, j, __fsub_rn(pp, update));
+    };
+    #pragma unroll
+    for (int k = 0; k < kGefenCache; ++k) {
+      const int j = k * stride + threadIdx.x;
+      if (j < L) finish(j, cache[k]);
+    }
+    for (int j = kGefenCache * stride + threadIdx.x; j < L; j += stride) {
+      // Recomputed from g and the old code, which only this thread overwrites, after reading it here.
+      const float gg = Num<T>::load(g, j);
+      const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
+      finish(j, fmaf(s.w1, __fsub_rn(gg, old), old));
+    }
   }
 }
 
 #define HK_COMMA ,
 template <typename T, typename S>
-void launch_gefen(unsigned blocks, int threads, cudaStream_t stream, const GefenTable& tab, const GefenScalars& s) {
-  HK_LAUNCH(gefen_kernel<T HK_COMMA S>, blocks, threads, 0, stream, tab, s);
+void launch_gefen(int device, int64_t items, int threads, cudaStream_t stream, const GefenTable& tab, const GefenScalars& s) {
+  const unsigned grid = persistent_grid(gefen_kernel<T, S>, threads, device, items);
+  HK_LAUNCH(gefen_kernel<T HK_COMMA S>, grid, threads, 0, stream, tab, s);
 }
 
 }  // namespace
@@ -536,28 +661,21 @@ int hk_adamw(int device, int dtype, int count, void* const* p, void* const* g, v
   s.decay = scalars[0]; s.w1 = scalars[1]; s.beta2 = scalars[2]; s.w2 = scalars[3];
   s.inv_bc2sqrt = scalars[4]; s.eps = scalars[5]; s.neg_step = scalars[6]; s.apply_decay = scalars[7] != 0.0f;
   const cudaStream_t stream = current_stream(device);
-  int i = 0;
-  while (i < count) {
+  for (int i = 0; i < count;) {
     AdamWTable tab;
-    tab.count = 0;
-    tab.start[0] = 0;
-    for (; i < count && tab.count < kMaxTensors; ++i) {
-      if (numel[i] <= 0) continue;
-      const int k = tab.count++;
-      tab.p[k] = p[i]; tab.g[k] = g[i]; tab.m[k] = m[i]; tab.v[k] = v[i]; tab.numel[k] = numel[i];
-      tab.start[k + 1] = tab.start[k] + (numel[i] + kAdamWChunk - 1) / kAdamWChunk;
-    }
+    i = fill_elementwise_table(tab, i, count, p, g, m, v, numel);
     if (tab.count == 0) break;
-    const int64_t blocks = tab.start[tab.count];
-    if (dtype == 0) HK_LAUNCH(adamw_kernel<float>, static_cast<unsigned>(blocks), kAdamWThreads, 0, stream, tab, s);
-    else HK_LAUNCH(adamw_kernel<bf16>, static_cast<unsigned>(blocks), kAdamWThreads, 0, stream, tab, s);
+    const unsigned blocks = static_cast<unsigned>(tab.start[tab.count]);
+    if (dtype == 0) HK_LAUNCH(adamw_kernel<float>, blocks, kAdamWThreads, 0, stream, tab, s);
+    else HK_LAUNCH(adamw_kernel<bf16>, blocks, kAdamWThreads, 0, stream, tab, s);
     if (const int rc = check_launch("adamw_kernel")) return rc;
   }
   return 0;
 }
 
 // code1/code2/mid1/mid2: device float arrays (256, 256, 255, 255). scalars: beta1, beta2, w1, w2, c2eps,
-// step_size, decay, pad_code, apply_decay (0/1). ints: block_size, zero1, zero2.
+// step_size, decay, pad_code, apply_decay (0/1). ints: block_size, zero1, zero2. A tensor whose a1 is null
+// has fp32 moments (the 32-bit path of tensors under min_8bit_size): c1 and c2 then point at m and v.
 int hk_adam8bit(int device, int dtype, int count, void* const* p, void* const* g, void* const* c1, void* const* c2,
                 void* const* a1, void* const* a2, const int64_t* numel, const float* code1, const float* code2,
                 const float* mid1, const float* mid2, const float* scalars, const int* ints) {
@@ -569,14 +687,24 @@ int hk_adam8bit(int device, int dtype, int count, void* const* p, void* const* g
   s.block_size = ints[0]; s.zero1 = ints[1]; s.zero2 = ints[2];
   if (s.block_size < 64 || s.block_size > kAdam8Threads * kAdam8MaxPerThread || (s.block_size & (s.block_size - 1)) != 0)
     return fail("hk_adam8bit: block_size must be a power of two in [64, 4096]");
+  for (int i = 0; i < count; ++i)
+    if ((a1[i] == nullptr) != (a2[i] == nullptr)) return fail("hk_adam8bit: a tensor has one absmax pointer but not the other");
   const cudaStream_t stream = current_stream(device);
-  int i = 0;
-  while (i < count) {
+  for (int i = 0; i < count;) {
+    AdamWTable tab;
+    i = fill_elementwise_table(tab, i, count, p, g, c1, c2, numel, a1);
+    if (tab.count == 0) break;
+    const unsigned blocks = static_cast<unsigned>(tab.start[tab.count]);
+    if (dtype == 0) HK_LAUNCH(adam8bit_fp32_kernel<float>, blocks, kAdamWThreads, 0, stream, tab, s);
+    else HK_LAUNCH(adam8bit_fp32_kernel<bf16>, blocks, kAdamWThreads, 0, stream, tab, s);
+    if (const int rc = check_launch("adam8bit_fp32_kernel")) return rc;
+  }
+  for (int i = 0; i < count;) {
     Adam8Table tab;
     tab.count = 0;
     tab.start[0] = 0;
     for (; i < count && tab.count < kMaxTensors; ++i) {
-      if (numel[i] <= 0) continue;
+      if (numel[i] <= 0 || a1[i] == nullptr) continue;
       const int k = tab.count++;
       tab.p[k] = p[i]; tab.g[k] = g[i];
       tab.c1[k] = static_cast<uint8_t*>(c1[i]); tab.c2[k] = static_cast<uint8_t*>(c2[i]);
@@ -585,9 +713,14 @@ int hk_adam8bit(int device, int dtype, int count, void* const* p, void* const* g
       tab.start[k + 1] = tab.start[k] + (numel[i] + s.block_size - 1) / s.block_size;
     }
     if (tab.count == 0) break;
-    const int64_t blocks = tab.start[tab.count];
-    if (dtype == 0) HK_LAUNCH(adam8bit_kernel<float>, static_cast<unsigned>(blocks), kAdam8Threads, 0, stream, tab, s);
-    else HK_LAUNCH(adam8bit_kernel<bf16>, static_cast<unsigned>(blocks), kAdam8Threads, 0, stream, tab, s);
+    const int64_t items = tab.start[tab.count];
+    if (dtype == 0) {
+      const unsigned grid = persistent_grid(adam8bit_kernel<float>, kAdam8Threads, device, items);
+      HK_LAUNCH(adam8bit_kernel<float>, grid, kAdam8Threads, 0, stream, tab, s);
+    } else {
+      const unsigned grid = persistent_grid(adam8bit_kernel<bf16>, kAdam8Threads, device, items);
+      HK_LAUNCH(adam8bit_kernel<bf16>, grid, kAdam8Threads, 0, stream, tab, s);
+    }
     if (const int rc = check_launch("adam8bit_kernel")) return rc;
   }
   return 0;
@@ -638,11 +771,11 @@ int hk_gefen(int device, int dtype, int state_dtype, int count, void* const* p, 
         tab.start[c + 1] = tab.start[c] + numel[i] / run[i];
       }
       if (tab.count == 0) break;
-      const unsigned blocks = static_cast<unsigned>(tab.start[tab.count]);
-      if (dtype == 0 && state_dtype == 0) launch_gefen<float, float>(blocks, threads, stream, tab, s);
-      else if (dtype == 1 && state_dtype == 1) launch_gefen<bf16, bf16>(blocks, threads, stream, tab, s);
-      else if (dtype == 1 && state_dtype == 0) launch_gefen<bf16, float>(blocks, threads, stream, tab, s);
-      else launch_gefen<float, bf16>(blocks, threads, stream, tab, s);
+      const int64_t items = tab.start[tab.count];
+      if (dtype == 0 && state_dtype == 0) launch_gefen<float, float>(device, items, threads, stream, tab, s);
+      else if (dtype == 1 && state_dtype == 1) launch_gefen<bf16, bf16>(device, items, threads, stream, tab, s);
+      else if (dtype == 1 && state_dtype == 0) launch_gefen<bf16, float>(device, items, threads, stream, tab, s);
+      else launch_gefen<float, bf16>(device, items, threads, stream, tab, s);
       if (const int rc = check_launch("gefen_kernel")) return rc;
     }
   }

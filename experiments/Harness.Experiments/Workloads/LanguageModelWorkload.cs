@@ -184,7 +184,12 @@ public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears
         var at = starts.data<long>().ToArray();
         var buffer = new long[n * Data.Window];
         for (var i = 0; i < n; i++) Data.CopyWindow(at[i], buffer.AsSpan(i * Data.Window, Data.Window));
-        var windows = tensor(buffer, [n, Data.Window], ScalarType.Int64).to(device);
+        var host = tensor(buffer, [n, Data.Window], ScalarType.Int64);
+        // On CUDA: a pinned staging copy and an asynchronous upload, so drawing a batch never waits for the GPU
+        // to drain its queue (a pageable copy would synchronise the stream every step and starve the GPU while
+        // the host enqueues the next forward). The caching host allocator keeps the pinned block alive until the
+        // copy has run.
+        var windows = device.type == DeviceType.CUDA ? host.pin_memory().to(device, non_blocking: true) : host.to(device);
         var inputs = windows.narrow(1, 0, seqLen).contiguous();
         var targets = windows.narrow(1, 1, seqLen).contiguous();
         scope.MoveToOuter(inputs, targets);

@@ -91,6 +91,11 @@ public static class BenchStepCommand
             var bandwidth = bench.MeasureBandwidth();
             Console.WriteLine(FormattableString.Invariant($"{gpu}: device-to-device copy bandwidth {bandwidth / 1e12:F3} TB/s (read + write)"));
             var results = new List<StepBenchResult>();
+            // Rows from elsewhere take this run's bandwidth so every floor in the table is the same measurement.
+            var compared = compareRows.Select(r => r with { BandwidthBytesPerS = bandwidth }).ToList();
+            var outDir = parse.GetValue(output)!;
+            Directory.CreateDirectory(outDir);
+            var csvPath = Path.Combine(outDir, "step-bench.csv");
             foreach (var set in chosenSets)
                 foreach (var kind in kinds)
                     foreach (var impl in impls)
@@ -100,6 +105,7 @@ public static class BenchStepCommand
                         {
                             var r = bench.Run(set, kind, impl, scalar.Value, parse.GetValue(warmup), n, bandwidth);
                             results.Add(r);
+                            WriteCsv(csvPath, [.. results, .. compared]);  // kept row by row: a long run stopped early keeps what it measured
                             Console.WriteLine(FormattableString.Invariant(
                                 $"{set.Name,-11} {kind,-9} {r.Implementation,-11} {r.MedianMs,9:F3} ms  floor {r.FloorMs,7:F3} ms  x{r.RatioToFloor,5:F2}  state {r.StateBytes,14:N0} B  transient {r.TransientBytes,14:N0} B"));
                         }
@@ -108,16 +114,13 @@ public static class BenchStepCommand
                             Console.WriteLine($"{set.Name} {kind} {impl}: failed: {e.Message.Split('\n')[0]}");
                         }
                     }
-            // Rows from elsewhere take this run's bandwidth so every floor in the table is the same measurement.
-            results.AddRange(compareRows.Select(r => r with { BandwidthBytesPerS = bandwidth }));
-            var outDir = parse.GetValue(output)!;
-            Directory.CreateDirectory(outDir);
-            WriteCsv(Path.Combine(outDir, "step-bench.csv"), results);
+            results.AddRange(compared);
+            WriteCsv(csvPath, results);
             var chart = Chart(results);
             var rendered = new ChartRenderer(new Palette(results.Select(r => r.Optimizer)), 1200, 600).Render(chart);
             AtomicFile.Write(Path.Combine(outDir, "step_bench.png"), s => s.Write(rendered.Png));
             AtomicFile.WriteText(Path.Combine(outDir, "step_bench.svg"), rendered.Svg);
-            Console.WriteLine($"bench-step: {results.Count} row(s) -> {Path.Combine(outDir, "step-bench.csv")}");
+            Console.WriteLine($"bench-step: {results.Count} row(s) -> {csvPath}");
             return results.Count > 0 ? ExitCodes.Ok : ExitCodes.Failed;
         });
         return command;

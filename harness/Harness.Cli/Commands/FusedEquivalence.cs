@@ -61,7 +61,7 @@ public static class FusedEquivalence
         if (fused.Impl != ImplementationChoice.CudaFused || reference.Impl != ImplementationChoice.TensorOps)
             return (false, $"implementations ran as {fused.Impl} and {reference.Impl}");
 
-        long total = 0, identical = 0;
+        long total = 0, identical = 0, beyondUlp = 0;
         double worst = 0;
         for (var i = 0; i < init.Length; i++)
         {
@@ -70,7 +70,11 @@ public static class FusedEquivalence
             total += a.numel();
             identical += a.eq(b).sum().item<long>();
             var moved = (b - init[i].to(dtype).to(ScalarType.Float32)).abs().max().item<float>();
-            worst = Math.Max(worst, (a - b).abs().max().item<float>() / Math.Max(moved, 1e-30));
+            var diff = (a - b).abs();
+            worst = Math.Max(worst, diff.max().item<float>() / Math.Max(moved, 1e-30));
+            // One unit in the last place of the reference value in the parameter dtype (bf16: 8 significant bits).
+            var ulp = exp2(b.abs().clamp_min(1e-30).log2().floor() - (dtype == ScalarType.BFloat16 ? 7 : 23));
+            beyondUlp += diff.gt(ulp + 0.05 * moved).sum().item<long>();
         }
         long codes = 0, flips = 0;
         foreach (var (key, t) in reference.State)
@@ -79,15 +83,20 @@ public static class FusedEquivalence
             codes += t.numel();
             flips += t.ne(fused.State[key]).sum().item<long>();
         }
-        // fp32: the same ops with the same roundings, so differences come only from reduction order (Gefen's Σg²)
-        // and rare code flips they cause; bf16 rounds where the reference rounds, but its state dtype makes a
-        // flip or a differently rounded ulp larger relative to a step.
+        // fp32: the same ops with the same roundings, so AdamW agrees to rounding and the others differ only through
+        // reduction order (Gefen's Σg²) and the rare code flips it causes. bf16: one rounding that lands on the other
+        // side moves a parameter by a bf16 ulp, which can exceed a whole step, so bf16 bounds the share of elements
+        // more than one ulp (+ 5 % of the largest step) apart instead of the worst difference.
         var fp32 = dtype == ScalarType.Float32;
-        var bound = kind == "adamw" ? (fp32 ? 1e-6 : 2e-2) : (fp32 ? 5e-2 : 1e-1);
+        var bound = fp32 ? (kind == "adamw" ? 1e-6 : 5e-2) : 1e-3;
+        var measured = fp32 ? worst : (double)beyondUlp / total;
         var flipBound = fp32 ? 1e-3 : 1e-2;
         var flipRate = codes == 0 ? 0 : (double)flips / codes;
-        var ok = worst <= bound && flipRate <= flipBound;
+        var ok = measured <= bound && flipRate <= flipBound;
+        var what = fp32
+            ? FormattableString.Invariant($"worst difference {worst:E2} of the largest update (bound {bound:E0})")
+            : FormattableString.Invariant($"{beyondUlp} more than one bf16 ulp apart ({measured:E2}, bound {bound:E0}; worst {worst:E2} of the largest update)");
         return (ok, string.Create(CultureInfo.InvariantCulture,
-            $"{identical}/{total} parameters bit-identical, worst difference {worst:E2} of the largest update (bound {bound:E0}); {flips}/{codes} codes differ ({flipRate:E2}, bound {flipBound:E0})"));
+            $"{identical}/{total} parameters bit-identical, {what}; {flips}/{codes} codes differ ({flipRate:E2}, bound {flipBound:E0})"));
     }
 }

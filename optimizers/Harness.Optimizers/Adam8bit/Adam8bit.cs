@@ -110,9 +110,11 @@ public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.S
     protected override bool FusedEnabled => _kernels is not null;
 
     protected override bool CanFuse(NamedParameter p, Tensor grad, State s) =>
-        _kernels is { } k && s.IsQuantized && k.Accepts(p.Value) && k.Accepts(grad, p.Value.dtype)
-        && k.Accepts(s.First, ScalarType.Byte) && k.Accepts(s.Second, ScalarType.Byte)
-        && k.Accepts(s.Absmax1!, ScalarType.Float32) && k.Accepts(s.Absmax2!, ScalarType.Float32);
+        _kernels is { } k && k.Accepts(p.Value) && k.Accepts(grad, p.Value.dtype)
+        && (s.IsQuantized
+            ? k.Accepts(s.First, ScalarType.Byte) && k.Accepts(s.Second, ScalarType.Byte)
+              && k.Accepts(s.Absmax1!, ScalarType.Float32) && k.Accepts(s.Absmax2!, ScalarType.Float32)
+            : k.Accepts(s.First, ScalarType.Float32) && k.Accepts(s.Second, ScalarType.Float32));
 
     protected override void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, State State)> items, double lr)
     {
@@ -126,7 +128,7 @@ public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.S
             var correction2 = MathF.Sqrt(1f - MathF.Pow(beta2, group.Key.Step));
             var scalars = new Adam8bitScalars(beta1, beta2, 1f - beta1, 1f - beta2, correction2 * eps, -lrF * correction2 / correction1,
                 1f - lrF * (float)Options.WeightDecay, _maps.PaddedLaneCode, Options.WeightDecay > 0, Options.BlockSize, _zero1, _zero2);
-            kernels.Adam8bit(group.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State.First, x.State.Second, x.State.Absmax1!, x.State.Absmax2!)).ToList(),
+            kernels.Adam8bit(group.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State.First, x.State.Second, x.State.Absmax1, x.State.Absmax2)).ToList(),
                 _maps.Signed, _maps.Unsigned, _mid1!, _mid2!, scalars);
         }
     }

@@ -111,8 +111,11 @@ public sealed unsafe class FusedKernels : IDisposable
             Check(_adamw(Device, DTypeCode(items[0].P.dtype), n, pp, gp, mp, vp, np, sp), "hk_adamw");
     }
 
-    /// <summary>One 8-bit Adam step over tensors of one parameter dtype (uint8 codes, float32 absmax per block).</summary>
-    public void Adam8bit(IReadOnlyList<(Tensor P, Tensor G, Tensor C1, Tensor C2, Tensor A1, Tensor A2)> items,
+    /// <summary>
+    /// One 8-bit Adam step over tensors of one parameter dtype: uint8 codes with a float32 absmax per block, or, where
+    /// A1 and A2 are null (tensors under <c>min_8bit_size</c>), float32 moments in C1 and C2 (the 32-bit path).
+    /// </summary>
+    public void Adam8bit(IReadOnlyList<(Tensor P, Tensor G, Tensor C1, Tensor C2, Tensor? A1, Tensor? A2)> items,
         Tensor code1, Tensor code2, Tensor mid1, Tensor mid2, in Adam8bitScalars s)
     {
         if (items.Count == 0) return;
@@ -122,7 +125,9 @@ public sealed unsafe class FusedKernels : IDisposable
         for (var i = 0; i < n; i++)
         {
             var it = items[i];
-            (p[i], g[i], c1[i], c2[i], a1[i], a2[i]) = (DataPointer(it.P), DataPointer(it.G), DataPointer(it.C1), DataPointer(it.C2), DataPointer(it.A1), DataPointer(it.A2));
+            (p[i], g[i], c1[i], c2[i]) = (DataPointer(it.P), DataPointer(it.G), DataPointer(it.C1), DataPointer(it.C2));
+            if ((it.A1 is null) != (it.A2 is null)) throw new ArgumentException("8-bit Adam: both absmax tensors or neither", nameof(items));
+            (a1[i], a2[i]) = it.A1 is null ? (0, 0) : (DataPointer(it.A1), DataPointer(it.A2!));
             numel[i] = it.P.numel();
         }
         var scalars = new[] { s.Beta1, s.Beta2, s.W1, s.W2, s.C2Eps, s.StepSize, s.Decay, s.PadCode, s.ApplyDecay ? 1f : 0f };
