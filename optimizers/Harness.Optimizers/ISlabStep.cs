@@ -11,9 +11,17 @@ public interface ISlabStep
     bool SupportsSlabs { get; }
 
     /// <summary>
+    /// Slab boundaries of <paramref name="parameter"/> must fall on multiples of this many rows (the end of
+    /// the tensor excepted): 1 for a purely element-wise state; more when the state is stored in blocks of
+    /// the flattened tensor (8-bit Adam's absmax blocks), so that no block is split between two slabs.
+    /// </summary>
+    long SlabRowAlignment(NamedParameter parameter);
+
+    /// <summary>
     /// One step of <paramref name="parameter"/> whose gradient arrives as <paramref name="slabs"/>, enumerated
     /// lazily, one at a time, inside a dispose scope that frees each slab after its update. The step counter
-    /// advances once for the whole call, not once per slab. Slabs must not overlap.
+    /// advances once for the whole call, not once per slab. Slabs must not overlap, and each must start and
+    /// end on a multiple of <see cref="SlabRowAlignment"/> rows (or end at the last row).
     /// </summary>
     void StepSlabs(NamedParameter parameter, IEnumerable<GradientSlab> slabs, double learningRate);
 }

@@ -24,7 +24,7 @@ public static class OptimizerCatalog
             "AdamW, decoupled weight decay (arXiv 1711.05101; torch.optim.AdamW)", (p, _) => 2 * ParamBytes(p), (p, o) => new AdamW.AdamW(p, o)),
         OptimizerDescriptor.Of<LionOptions>("lion", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep,
             "Lion, sign momentum (arXiv 2302.06675; google/automl lion)", (p, _) => ParamBytes(p), (p, o) => new Lion.Lion(p, o)),
-        OptimizerDescriptor.Of<Adam8bitOptions>("adam8bit", OptimizerTraits.PerParameterStep | OptimizerTraits.QuantizedState,
+        OptimizerDescriptor.Of<Adam8bitOptions>("adam8bit", OptimizerTraits.PerParameterStep | OptimizerTraits.QuantizedState | OptimizerTraits.SlabStep,
             "8-bit Adam, block-wise dynamic quantization (arXiv 2110.02861; bitsandbytes 0.43.1)", (p, o) => p.Sum(o.StateBytes), (p, o) => new Adam8bit.Adam8bit(p, o)),
         OptimizerDescriptor.Of<GaLoreOptions>("galore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices,
             "GaLore, Adam in an SVD gradient subspace (arXiv 2403.03507; jiaweizzhao/GaLore)", GaLore.GaLore.ExpectedStateBytes, (p, o) => new GaLore.GaLore(p, o)),

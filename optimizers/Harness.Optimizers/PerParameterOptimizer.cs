@@ -48,6 +48,9 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
     /// <summary>True for element-wise rules, which then override <see cref="SliceState"/>.</summary>
     public virtual bool SupportsSlabs => false;
 
+    /// <summary>Row granularity of slab boundaries (<see cref="ISlabStep.SlabRowAlignment"/>); 1 unless the state is stored in blocks.</summary>
+    public virtual long SlabRowAlignment(NamedParameter parameter) => 1;
+
     /// <summary>A state whose tensors are views of rows [start, start + length) of <paramref name="state"/>'s (element-wise rules only).</summary>
     protected virtual TState SliceState(TState state, long start, long length) =>
         throw new NotSupportedException($"{GetType().Name} has no element-wise rule to apply per slab");
@@ -72,6 +75,9 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
             if (!slab.MoveNext()) break;
             var (start, grad) = slab.Current;
             var rows = grad.shape[0];
+            var align = SlabRowAlignment(full);
+            if (start % align != 0 || ((start + rows) % align != 0 && start + rows != full.Value.shape[0]))
+                throw new ArgumentException($"slab rows [{start}, {start + rows}) of '{full.Name}' are not on multiples of {align} rows, which {GetType().Name}'s state needs", nameof(slabs));
             // A Parameter aliasing the rows (no copy): Update sees a parameter of the slab's shape.
             var view = new TorchSharp.Modules.Parameter(full.Value.narrow(0, start, rows), requires_grad: false);
             var sliced = SliceState(state, start, rows);

@@ -103,11 +103,13 @@ public static partial class ConfigLoader
                 variants = OptimizerEntries.Expand(binder, list, problems);
         }
 
-        // FORGE updates weights during the backward, so a global-norm clip over all gradients cannot exist.
-        if (config.Training.GradClip > 0 && variants.FirstOrDefault(v => v.EffectiveStepMode(config.StepMode) == StepMode.FusedBackward) is { } fusedVariant
+        // FORGE updates weights during the backward, so one backward cannot clip the global norm: only the
+        // two-pass mode (norm first, update in a second backward) can.
+        if (config.Training.GradClip > 0 && config.Training.FusedClip != FusedClipMode.TwoPass
+            && variants.FirstOrDefault(v => v.EffectiveStepMode(config.StepMode) == StepMode.FusedBackward) is { } fusedVariant
             && map["training"] is MappingNode trainingNode && trainingNode["grad_clip"] is { } clipNode)
             problems.Add(clipNode.Mark, $"training.grad_clip: step_mode fused_backward ('{fusedVariant.Label}') updates weights during the backward, "
-                + "so a global-norm clip cannot be applied; set grad_clip: 0");
+                + "so one backward cannot clip the global norm; set grad_clip: 0, or fused_clip: two_pass for an exact clip with a second forward and backward per step");
         if (problems.Count > 0) throw new ConfigException(problems.All);
         return config with { Optimizers = variants };
     }

@@ -9,6 +9,19 @@ public enum StepMode
     FusedBackward,
 }
 
+/// <summary>How <c>step_mode: fused_backward</c> applies <c>training.grad_clip</c> (<c>training.fused_clip:</c>).</summary>
+public enum FusedClipMode
+{
+    /// <summary>No clipping: a grad_clip above 0 is refused (FORGE's own choice: one backward cannot clip a global norm).</summary>
+    None,
+    /// <summary>
+    /// LOMO-style two passes per step: forward + backward measuring only the global gradient norm (slab by slab,
+    /// no update), then forward + backward again updating with c·G, c = min(1, τ/(‖G‖ + 1e-6)). Exact; costs a
+    /// second forward and backward.
+    /// </summary>
+    TwoPass,
+}
+
 /// <summary>Training precision (<c>training.dtype:</c>).</summary>
 public enum TrainingDType
 {

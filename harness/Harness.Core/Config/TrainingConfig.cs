@@ -17,6 +17,13 @@ public sealed record TrainingConfig : IValidatable
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public int? FusedSlabRows { get; init; }
+    /// <summary>
+    /// step_mode fused_backward only: how grad_clip is applied (<c>none</c>, the default, refuses grad_clip &gt; 0;
+    /// <c>two_pass</c> clips exactly at the cost of a second forward and backward per step). Left out of the
+    /// run spec when unset, so adding the key kept existing run ids.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public FusedClipMode? FusedClip { get; init; }
     public int LogEvery { get; init; } = 10;
     /// <summary>Evaluate every N steps (and always after the last step); 0 = only at the end.</summary>
     public int EvalEvery { get; init; } = 50;

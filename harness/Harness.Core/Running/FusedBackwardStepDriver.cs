@@ -1,3 +1,4 @@
+using Harness.Core.Config;
 using Harness.Experiments.Models;
 using Harness.Experiments.Workloads;
 using Harness.Optimizers;
@@ -9,27 +10,47 @@ namespace Harness.Core.Running;
 /// FORGE (<c>step_mode: fused_backward</c>; Kukreja et al., arXiv 2606.22932, reference code dk4248/FORGE
 /// <c>src/fused_grad_optimizer/autograd.py</c> @ 7cba611), the layer-wise CPU form: the workload's linear
 /// layers run through <see cref="ForgeLinearFunction"/>, whose backward computes the input gradient, then
-/// the weight gradient <paramref name="slabRows"/> output rows at a time, each slab stepped at once by the
-/// optimizer's element-wise rule (<see cref="ISlabStep"/>); no full weight gradient of a fused layer exists.
-/// Other parameters (embeddings, norms) keep their <c>.grad</c> and are stepped after the backward.
-/// Global-norm clipping is not expressible (the weights move during the backward) and is refused.
+/// the weight gradient a slab of output rows at a time, each slab stepped at once by the optimizer's
+/// element-wise rule (<see cref="ISlabStep"/>; slabs are rounded up to whole blocks of a blockwise state such
+/// as 8-bit Adam's); no full weight gradient of a fused layer exists. Other parameters (embeddings, norms)
+/// keep their <c>.grad</c> and are stepped after the backward.
 /// </summary>
+/// <remarks>
+/// Global-norm clipping cannot happen in one backward (the weights move before the last gradient exists), so
+/// <c>grad_clip &gt; 0</c> is refused unless <see cref="FusedClipMode.TwoPass"/> is chosen (LOMO-style; not in
+/// FORGE): a first forward + backward over all micro-batches in which the fused layers only sum Σ G² slab by
+/// slab (no update) and the other parameters keep their gradients, the coefficient
+/// <c>c = min(1, τ/(‖G‖ + 1e-6))</c> of <c>torch.nn.utils.clip_grad_norm_</c> (per-tensor norms, then the
+/// norm of those), then a second forward + backward that updates with c·G in every slab and c·grad for the
+/// other parameters. Cost: one more forward and backward per step; still no whole weight gradient. The
+/// workloads have no dropout and both passes see the same batches, so the second pass's gradients are the
+/// first's.
+/// </remarks>
 public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDisposable
 {
     private readonly IDeviceClock _clock;
     private readonly long _slabRows;
+    private readonly double _gradClip;
     private readonly Dictionary<string, FusedLinearLayer> _layers = new(StringComparer.Ordinal);
     private List<NamedParameter> _others = [];
     private IOptimizer? _boundTo;
+    private Tensor? _gradNorm, _clipCoefficient;
 
-    public FusedBackwardStepDriver(IDeviceClock clock, long slabRows, double gradClip)
+    /// <param name="clock">Times the step of the non-fused parameters.</param>
+    /// <param name="slabRows">Requested output rows per weight-gradient slab.</param>
+    /// <param name="gradClip">Global-norm clip τ; 0 for none. Above 0 it needs <paramref name="clipMode"/> two-pass.</param>
+    /// <param name="clipMode">How to clip (<c>training.fused_clip</c>).</param>
+    public FusedBackwardStepDriver(IDeviceClock clock, long slabRows, double gradClip, FusedClipMode clipMode = FusedClipMode.None)
     {
         ArgumentNullException.ThrowIfNull(clock);
         ArgumentOutOfRangeException.ThrowIfLessThan(slabRows, 1);
-        if (gradClip > 0)
-            throw new NotSupportedException("fused_backward cannot clip the global gradient norm (weights are updated during the backward); set training.grad_clip: 0");
+        if (!(gradClip >= 0)) throw new ArgumentOutOfRangeException(nameof(gradClip), gradClip, "must be >= 0");
+        if (gradClip > 0 && clipMode != FusedClipMode.TwoPass)
+            throw new NotSupportedException("fused_backward cannot clip the global gradient norm in one backward (weights are updated during it); "
+                + "set training.grad_clip: 0, or training.fused_clip: two_pass for an exact clip with a second forward and backward per step");
         _clock = clock;
         _slabRows = slabRows;
+        _gradClip = gradClip;
     }
 
     /// <summary>Default slab height: output rows per weight-gradient slab.</summary>
@@ -37,6 +58,12 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
 
     /// <summary>The fused layers by weight name (for inspection: slab sizes, update counts).</summary>
     public IReadOnlyDictionary<string, FusedLinearLayer> Layers => _layers;
+
+    /// <summary>Two-pass clipping: the global gradient norm of the last step, as <c>clip_grad_norm_</c> returns it (null before; reading it is a host sync).</summary>
+    public double? LastGradNorm => _gradNorm?.item<float>();
+
+    /// <summary>Two-pass clipping: the coefficient min(1, τ/(‖G‖ + 1e-6)) the last step's gradients were multiplied by (null before).</summary>
+    public double? LastClipCoefficient => _clipCoefficient?.item<float>();
 
     public Tensor TrainStep(IWorkload workload, IOptimizer optimizer, IReadOnlyList<Batch> microBatches, double learningRate, StepTimings timings)
     {
@@ -46,28 +73,37 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         Bind(workload, optimizer);
         var routable = (IRoutableLinears)workload;
         routable.RouteLinears(this);
-        Tensor? total = null;
+        Tensor total;
         try
         {
-            for (var k = 0; k < microBatches.Count; k++)
+            if (_gradClip > 0)
             {
                 foreach (var layer in _layers.Values)
                 {
-                    layer.LearningRate = learningRate;
-                    layer.LastMicroBatch = k == microBatches.Count - 1;
+                    layer.NormOnly = true;
+                    layer.ResetSquaredNorm();
                 }
-                var loss = workload.Loss(microBatches[k]);
-                var scaled = microBatches.Count == 1 ? loss : loss / microBatches.Count;
-                scaled.backward();
-                RethrowLayerFailure();
-                var detached = scaled.detach();
-                total = total is null ? detached : total + detached;
+                Backward(workload, microBatches, learningRate).Dispose();
+                MeasureAndClear(workload, optimizer);
+                foreach (var layer in _layers.Values) layer.ReleaseReturned();
+                CollectBackwardWrappers();
+                foreach (var layer in _layers.Values)
+                {
+                    layer.NormOnly = false;
+                    layer.ClipScale = _clipCoefficient;
+                }
             }
+            total = Backward(workload, microBatches, learningRate);
         }
         finally
         {
             routable.RouteLinears(null);
-            foreach (var layer in _layers.Values) layer.ReleaseReturned();
+            foreach (var layer in _layers.Values)
+            {
+                layer.ReleaseReturned();
+                layer.NormOnly = false;
+                layer.ClipScale = null;
+            }
         }
         // The fused weights were stepped inside the backward; this times only the remaining parameters.
         var start = _clock.Now();
@@ -76,20 +112,79 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         {
             using var grad = p.Value.grad;
             if (grad is null) continue;
+            if (_gradClip > 0)
+                using (no_grad())
+                    grad.mul_(_clipCoefficient!);
             perParameter.StepParameter(p, grad, learningRate);
         }
         timings.OptimizerSeconds = _clock.Now() - start;
         optimizer.ZeroGrad();
-        // On CUDA, libtorch runs the backward on its own device thread, which has no dispose scope: the
-        // wrappers TorchSharp makes there for the custom function's saved inputs and returned gradients are
-        // only freed by their finalizers. Collect them every step, or their device memory piles up (seen on
-        // an H100: 74 GiB after a few dozen LLaMA-60M steps).
-        if (_layers.Values.FirstOrDefault()?.Weight.Value.device_type == TorchSharp.DeviceType.CUDA)
+        CollectBackwardWrappers();
+        return total;
+    }
+
+    /// <summary>
+    /// On CUDA, libtorch runs the backward on its own device thread, which has no dispose scope: the wrappers
+    /// TorchSharp makes there for the custom function's saved inputs and returned gradients are only freed by
+    /// their finalizers. Collect them after every backward pass, or their device memory piles up (seen on an
+    /// H100: 74 GiB after a few dozen LLaMA-60M steps) and the first pass's would overlap the second's.
+    /// </summary>
+    private void CollectBackwardWrappers()
+    {
+        if (_layers.Values.FirstOrDefault()?.Weight.Value.device_type != TorchSharp.DeviceType.CUDA) return;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+    }
+
+    /// <summary>Forward and backward over the micro-batches (fused layers update on the last one, unless measuring); the mean loss.</summary>
+    private Tensor Backward(IWorkload workload, IReadOnlyList<Batch> microBatches, double learningRate)
+    {
+        Tensor? total = null;
+        for (var k = 0; k < microBatches.Count; k++)
         {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
+            foreach (var layer in _layers.Values)
+            {
+                layer.LearningRate = learningRate;
+                layer.LastMicroBatch = k == microBatches.Count - 1;
+            }
+            var loss = workload.Loss(microBatches[k]);
+            var scaled = microBatches.Count == 1 ? loss : loss / microBatches.Count;
+            scaled.backward();
+            RethrowLayerFailure();
+            var detached = scaled.detach();
+            total = total is null ? detached : total + detached;
         }
         return total!;
+    }
+
+    /// <summary>
+    /// After the first pass: the global norm from the fused layers' Σ G² and the other parameters' gradients
+    /// (norm per tensor, then the norm of the norms, in parameter order, as <c>clip_grad_norm_</c>), the clip
+    /// coefficient, and the other gradients dropped (the second pass recomputes them).
+    /// </summary>
+    private void MeasureAndClear(IWorkload workload, IOptimizer optimizer)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var norms = new List<Tensor>();
+        foreach (var p in workload.Parameters)
+        {
+            if (_layers.TryGetValue(p.Name, out var layer))
+            {
+                norms.Add(layer.SquaredNorm.sqrt());
+                continue;
+            }
+            var grad = p.Value.grad;
+            if (grad is not null) norms.Add(grad.norm());
+        }
+        var norm = norms.Count == 1 ? norms[0] : stack(norms).norm();
+        // libtorch's max_norm / (total_norm + 1e-6): the scalar filled into a tensor, then divided; clamped at 1.
+        var coefficient = full_like(norm, _gradClip).div_(norm + 1e-6).clamp_max(1.0);
+        _gradNorm?.Dispose();
+        _clipCoefficient?.Dispose();
+        _gradNorm = norm.DetachFromDisposeScope();
+        _clipCoefficient = coefficient.DetachFromDisposeScope();
+        optimizer.ZeroGrad();
     }
 
     private void RethrowLayerFailure()
@@ -127,5 +222,8 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
     {
         foreach (var layer in _layers.Values) layer.Dispose();
         _layers.Clear();
+        _gradNorm?.Dispose();
+        _clipCoefficient?.Dispose();
+        _gradNorm = _clipCoefficient = null;
     }
 }

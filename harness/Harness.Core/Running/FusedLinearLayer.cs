@@ -7,13 +7,34 @@ namespace Harness.Core.Running;
 /// The FORGE side of one linear weight: turns (input, output gradient) into weight-gradient row slabs that
 /// the optimizer consumes one at a time. On a micro-batch that is not the last of the step it adds the
 /// gradient to an fp32 pending buffer instead (as FORGE does), and the last micro-batch steps on
-/// buffer + its own gradient, which is the standard driver's accumulated <c>.grad</c>.
+/// buffer + its own gradient, which is the standard driver's accumulated <c>.grad</c>. For two-pass
+/// clipping the last micro-batch either only sums the slabs' squared entries (<see cref="NormOnly"/>) or
+/// scales each slab by the clip coefficient before the step (<see cref="ClipScale"/>).
 /// </summary>
-public sealed class FusedLinearLayer(NamedParameter weight, ISlabStep optimizer, long slabRows) : IDisposable
+public sealed class FusedLinearLayer : IDisposable
 {
+    private readonly ISlabStep _optimizer;
     private Tensor? _pending;
+    private Tensor? _squaredNorm;
 
-    public NamedParameter Weight { get; } = weight;
+    /// <param name="weight">The fused weight ([out, in]).</param>
+    /// <param name="optimizer">Its optimizer's slab step.</param>
+    /// <param name="slabRows">Requested rows per slab, rounded up to the optimizer's <see cref="ISlabStep.SlabRowAlignment"/>.</param>
+    public FusedLinearLayer(NamedParameter weight, ISlabStep optimizer, long slabRows)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentOutOfRangeException.ThrowIfLessThan(slabRows, 1);
+        Weight = weight;
+        _optimizer = optimizer;
+        var align = optimizer.SlabRowAlignment(weight);
+        SlabRows = (slabRows + align - 1) / align * align;
+    }
+
+    public NamedParameter Weight { get; }
+
+    /// <summary>Rows per gradient slab: the requested count rounded up to whole blocks of the optimizer's state.</summary>
+    public long SlabRows { get; }
 
     /// <summary>Learning rate of the current step (set by the driver before the forward).</summary>
     public double LearningRate { get; set; }
@@ -26,6 +47,22 @@ public sealed class FusedLinearLayer(NamedParameter weight, ISlabStep optimizer,
 
     /// <summary>Optimizer updates applied (one per step, whatever the slab count).</summary>
     public int Updates { get; private set; }
+
+    /// <summary>Two-pass clipping, first pass: the last micro-batch adds Σ G² to <see cref="SquaredNorm"/> and updates nothing.</summary>
+    public bool NormOnly { get; set; }
+
+    /// <summary>Two-pass clipping, second pass: the clip coefficient (a float32 scalar tensor) each gradient slab is multiplied by before its update; null for none.</summary>
+    public Tensor? ClipScale { get; set; }
+
+    /// <summary>Σ G² over this layer's (accumulated) weight gradient, float32, summed slab by slab since <see cref="ResetSquaredNorm"/>.</summary>
+    public Tensor SquaredNorm => _squaredNorm ??= tensor(0f, ScalarType.Float32, Weight.Value.device).DetachFromDisposeScope();
+
+    /// <summary>Sets <see cref="SquaredNorm"/> to 0 (before a first pass).</summary>
+    public void ResetSquaredNorm()
+    {
+        using var noGrad = no_grad();
+        SquaredNorm.zero_();
+    }
 
     /// <summary>
     /// Input gradients this layer's backward returned. TorchSharp hands libtorch a copy of each and never
@@ -79,17 +116,36 @@ public sealed class FusedLinearLayer(NamedParameter weight, ISlabStep optimizer,
                 using (grad) _pending.narrow(0, start, grad.shape[0]).add_(grad);
             return;
         }
-        optimizer.StepSlabs(Weight, Slabs(x, dy, rows), LearningRate);
-        Updates++;
+        if (NormOnly)
+        {
+            // Each slab's squares are summed and the slab freed (with its temporaries, by the scope): the
+            // norm needs no whole gradient either.
+            var norm = SquaredNorm;
+            using var slabs = Slabs(x, dy, rows).GetEnumerator();
+            while (true)
+            {
+                using var scope = NewDisposeScope();
+                if (!slabs.MoveNext()) break;
+                norm.add_(slabs.Current.Gradient.to(ScalarType.Float32).square().sum());
+            }
+        }
+        else
+        {
+            var slabs = Slabs(x, dy, rows);
+            // In place, as clip_grad_norm_ scales .grad, so the update sees the same c·G.
+            if (ClipScale is { } scale) slabs = slabs.Select(s => s with { Gradient = s.Gradient.mul_(scale) });
+            _optimizer.StepSlabs(Weight, slabs, LearningRate);
+            Updates++;
+        }
         _pending?.Dispose();
         _pending = null;
     }
 
     private IEnumerable<GradientSlab> Slabs(Tensor x, Tensor dy, long rows)
     {
-        for (long start = 0; start < rows; start += slabRows)
+        for (long start = 0; start < rows; start += SlabRows)
         {
-            var count = Math.Min(slabRows, rows - start);
+            var count = Math.Min(SlabRows, rows - start);
             var grad = dy.narrow(1, start, count).t().mm(x);
             if (grad.dtype != Weight.Value.dtype) grad = grad.to_type(Weight.Value.dtype);
             if (_pending is not null) grad = _pending.narrow(0, start, count) + grad;
@@ -105,5 +161,7 @@ public sealed class FusedLinearLayer(NamedParameter weight, ISlabStep optimizer,
         ReleaseReturned();
         _pending?.Dispose();
         _pending = null;
+        _squaredNorm?.Dispose();
+        _squaredNorm = null;
     }
 }

@@ -116,7 +116,8 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         if (optimizer is Harness.Optimizers.Kernels.IFusedKernelUser fusedUser) fusedUser.AttachKernels(session.Kernels, session.KernelStatus);
         var clock = new SynchronizedClock(session);
         using var fused = run.Spec.StepMode == StepMode.FusedBackward
-            ? new FusedBackwardStepDriver(clock, training.FusedSlabRows ?? FusedBackwardStepDriver.DefaultSlabRows, training.GradClip) : null;
+            ? new FusedBackwardStepDriver(clock, training.FusedSlabRows ?? FusedBackwardStepDriver.DefaultSlabRows, training.GradClip,
+                training.FusedClip ?? FusedClipMode.None) : null;
         IStepDriver driver = fused is null ? new StandardStepDriver(clock, training.GradClip, session.Memory) : fused;
         using var timeline = session.NewTimeline();
         var timing = new TimingMeter(workload.ThroughputUnit, timeline.Method);

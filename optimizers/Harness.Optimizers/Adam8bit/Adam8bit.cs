@@ -77,6 +77,8 @@ public sealed record Adam8bitOptions : OptimizerOptions
 /// 8 B/param for small tensors. The two 256-entry code books (2 KiB, shared, constant) are not counted.
 /// On CUDA the 8-bit tensors step in one multi-tensor kernel (<c>implementation: cuda-fused</c>): one CUDA
 /// block per quantization block, the same float32 ops and the same nearest-code search, no temporaries.
+/// FORGE (<c>step_mode: fused_backward</c>) steps row slabs with the tensor ops, each slab rounded to whole
+/// absmax blocks (<see cref="SlabRowAlignment"/>); the result is the whole-tensor step's.
 /// </remarks>
 public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.State>, IFusedKernelUser
 {
@@ -170,6 +172,30 @@ public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.S
     {
         var (first, second, absmax1, absmax2) = Adam8bitMoments.Create(p.Value.shape, Options.Quantizes(p), Options.BlockSize, p.Value.device);
         return absmax1 is null ? State.Full(first, second) : State.Quantized(first, second, absmax1, absmax2!);
+    }
+
+    // Element-wise within each absmax block, so FORGE can step it slab by slab (bit-identical to the whole
+    // step) provided no block is split between two slabs: the blocks tile the flattened tensor, so a slab of
+    // rows must start on a block boundary, i.e. on a multiple of B / gcd(columns, B) rows.
+    public override bool SupportsSlabs => true;
+
+    public override long SlabRowAlignment(NamedParameter p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        if (!Options.Quantizes(p) || p.Value.numel() == 0) return 1;
+        var columns = p.Value.numel() / p.Value.shape[0];
+        // B is a power of two, so gcd(columns, B) is the lowest set bit of columns, capped at B.
+        return Options.BlockSize / Math.Min(Options.BlockSize, columns & -columns);
+    }
+
+    protected override State SliceState(State s, long start, long length)
+    {
+        if (!s.IsQuantized) return State.Full(s.First.narrow(0, start, length), s.Second.narrow(0, start, length));
+        // The caller checked the slab is whole blocks (SlabRowAlignment), so its blocks are a contiguous run.
+        var columns = s.First.numel() / s.First.shape[0];
+        var (block, blocks) = (start * columns / Options.BlockSize, BlockwiseQuantization.BlockCount(length * columns, Options.BlockSize));
+        return State.Quantized(s.First.narrow(0, start, length), s.Second.narrow(0, start, length),
+            s.Absmax1!.narrow(0, block, blocks), s.Absmax2!.narrow(0, block, blocks));
     }
 
     protected override void Update(NamedParameter p, Tensor grad, State s, double lr)
