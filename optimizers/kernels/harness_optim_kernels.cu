@@ -123,6 +123,27 @@ __device__ __forceinline__ int find_tensor(const int64_t* start, int count, int6
   return lo;
 }
 
+// Sorted keys laid out as a perfect binary search tree in breadth-first order ("Eytzinger" layout, node k at
+// tree[k], children 2k and 2k + 1): node k of level l = floor(log2 k) holds sorted[(2(k − 2^l) + 1)·2^(7−l) − 1].
+// A search then touches, at each level, one contiguous run of nodes, so the threads of a warp read distinct
+// shared-memory banks instead of the same bank (the sorted array's binary search hits stride-2^j addresses,
+// up to 16-way conflicts). Same results: the descent's 8 turn bits are the count of keys < x.
+__device__ __forceinline__ int eytzinger_source(int k) {
+  const int level = 31 - __clz(k);
+  return ((2 * (k - (1 << level)) + 1) << (7 - level)) - 1;
+}
+// Fills tree[1..255] from sorted[0..254] (block-cooperative; caller synchronises).
+__device__ __forceinline__ void eytzinger_fill(float* tree, const float* sorted) {
+  for (int k = 1 + threadIdx.x; k < 256; k += blockDim.x) tree[k] = sorted[eytzinger_source(k)];
+}
+// Number of the 255 keys < x (the lower bound's index in the sorted array); NaN gives 0.
+__device__ __forceinline__ int eytzinger_rank(const float* tree, float x) {
+  int k = 1;
+#pragma unroll
+  for (int level = 0; level < 8; ++level) k = 2 * k + (tree[k] < x ? 1 : 0);
+  return k - 256;
+}
+
 __device__ __forceinline__ float warp_max(float x) {
   for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
   return x;
@@ -248,6 +269,7 @@ struct Adam8Table {
   float* a1[kMaxTensors];
   float* a2[kMaxTensors];
   int64_t numel[kMaxTensors];
+  int64_t first[kMaxTensors];      // the tensor's first quantization block in this launch
   int64_t start[kMaxTensors + 1];  // prefix sum of quantization blocks
   int count;
 };
@@ -269,12 +291,8 @@ struct Adam8Scalars {
 
 // The kernel's nearest code: the first midpoint ≥ x (bucketize, right = false); a value exactly on a
 // midpoint goes to the even index of the pair; NaN ends at 0.
-__device__ __forceinline__ int nearest_8bit(const float* mid, float x) {
-  int lo = 0, hi = 255;
-  while (lo < hi) {
-    const int h = (lo + hi) >> 1;
-    if (mid[h] < x) lo = h + 1; else hi = h;
-  }
+__device__ __forceinline__ int nearest_8bit(const float* tree, const float* mid, float x) {
+  int lo = eytzinger_rank(tree, x);
   if (lo < 255 && x == mid[lo] && (lo & 1)) ++lo;
   return lo;
 }
@@ -315,12 +333,13 @@ __device__ __forceinline__ float adam8_param(float p, float m, float v, const Ad
 }
 
 // Requantize with the new absmax (exact division); the first moment with the sign fix.
-__device__ __forceinline__ void adam8_codes(float m, float v, float max1, float max2, const float* mid1, const float* mid2,
-                                            const float* code1, const Adam8Scalars& s, int& q1, int& q2) {
-  q1 = max1 == 0.0f ? s.zero1 : nearest_8bit(mid1, __fdiv_rn(m, max1));
+__device__ __forceinline__ void adam8_codes(float m, float v, float max1, float max2, const float* tree1, const float* tree2,
+                                            const float* mid1, const float* mid2, const float* code1, const Adam8Scalars& s,
+                                            int& q1, int& q2) {
+  q1 = max1 == 0.0f ? s.zero1 : nearest_8bit(tree1, mid1, __fdiv_rn(m, max1));
   const bool code_negative = signbit(code1[q1]) != 0;
   if (code_negative != (signbit(m) != 0)) q1 = (q1 + (m > 0.0f ? 1 : -1) + 256) & 255;
-  q2 = max2 == 0.0f ? s.zero2 : nearest_8bit(mid2, __fdiv_rn(v, max2));
+  q2 = max2 == 0.0f ? s.zero2 : nearest_8bit(tree2, mid2, __fdiv_rn(v, max2));
 }
 
 // Eight consecutive elements of T as float (two 16 B loads for fp32, one for bf16).
@@ -334,21 +353,24 @@ template <typename T> __device__ __forceinline__ void store8(T* p, const float i
 }
 
 // Persistent: each CUDA block loads the code books once, then walks quantization blocks grid-stride.
-// Full 2048-element blocks with 16 B-aligned data take the contiguous path (8 elements a thread, vector
-// loads); partial blocks and other block sizes take the strided path. Both apply the same element rule.
-template <typename T>
+// kFull: full 2048-element blocks of 16 B-aligned tensors, the contiguous path (8 elements a thread, vector
+// loads, few registers); otherwise partial blocks and other block sizes, the strided path. The host sends
+// each block to one of the two launches; both apply the same element rule.
+template <typename T, bool kFull>
 __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab, Adam8Scalars s) {
-  __shared__ float code1[256], code2[256], mid1[256], mid2[256];
+  __shared__ float code1[256], code2[256], mid1[256], mid2[256], tree1[256], tree2[256];
   for (int i = threadIdx.x; i < 256; i += blockDim.x) {
     code1[i] = s.code1[i];
     code2[i] = s.code2[i];
     if (i < 255) { mid1[i] = s.mid1[i]; mid2[i] = s.mid2[i]; }
   }
+  eytzinger_fill(tree1, s.mid1);
+  eytzinger_fill(tree2, s.mid2);
   __syncthreads();
   const int64_t total = tab.start[tab.count];
   for (int64_t item = blockIdx.x; item < total; item += gridDim.x) {
     const int t = find_tensor(tab.start, tab.count, item);
-    const int64_t b = item - tab.start[t];
+    const int64_t b = tab.first[t] + (item - tab.start[t]);
     const int64_t base = b * s.block_size;
     const int64_t rest = tab.numel[t] - base;
     const int n = static_cast<int>(rest < s.block_size ? rest : s.block_size);
@@ -358,12 +380,11 @@ __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab,
     uint8_t* __restrict__ c2 = tab.c2[t] + base;
     const float absmax1_old = tab.a1[t][b];
     const float absmax2_old = tab.a2[t][b];
-    const uintptr_t align = reinterpret_cast<uintptr_t>(p) | reinterpret_cast<uintptr_t>(g);
-    const uintptr_t calign = reinterpret_cast<uintptr_t>(c1) | reinterpret_cast<uintptr_t>(c2);
-    if (n == kAdam8Vec * kAdam8Threads && align % 16 == 0 && calign % 8 == 0) {
+    if constexpr (kFull) {
       const int j0 = threadIdx.x * kAdam8Vec;
-      float gr[kAdam8Vec], mr[kAdam8Vec], vr[kAdam8Vec];
+      float gr[kAdam8Vec], mr[kAdam8Vec], vr[kAdam8Vec], pr[kAdam8Vec];
       load8<T>(g + j0, gr);
+      load8<T>(p + j0, pr);  // issued with the other loads: the update after the reduction waits on nothing
       uint8_t q1b[kAdam8Vec], q2b[kAdam8Vec];
       const uint2 raw1 = *reinterpret_cast<const uint2*>(c1 + j0);
       const uint2 raw2 = *reinterpret_cast<const uint2*>(c2 + j0);
@@ -381,13 +402,11 @@ __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab,
         tab.a1[t][b] = max1;
         tab.a2[t][b] = max2;
       }
-      float pr[kAdam8Vec];
-      load8<T>(p + j0, pr);
 #pragma unroll
       for (int k = 0; k < kAdam8Vec; ++k) {
         if (isfinite(gr[k])) pr[k] = adam8_param<T>(pr[k], mr[k], vr[k], s);
         int a, c;
-        adam8_codes(mr[k], vr[k], max1, max2, mid1, mid2, code1, s, a, c);
+        adam8_codes(mr[k], vr[k], max1, max2, tree1, tree2, mid1, mid2, code1, s, a, c);
         q1b[k] = static_cast<uint8_t>(a);
         q2b[k] = static_cast<uint8_t>(c);
       }
@@ -397,38 +416,38 @@ __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab,
       memcpy(&out2, q2b, 8);
       *reinterpret_cast<uint2*>(c1 + j0) = out1;
       *reinterpret_cast<uint2*>(c2 + j0) = out2;
-      continue;
-    }
-    float mr[kAdam8MaxPerThread], vr[kAdam8MaxPerThread], gr[kAdam8MaxPerThread];
-    float max1 = 0.0f, max2 = 0.0f;
+    } else {
+      float mr[kAdam8MaxPerThread], vr[kAdam8MaxPerThread], gr[kAdam8MaxPerThread];
+      float max1 = 0.0f, max2 = 0.0f;
 #pragma unroll
-    for (int k = 0; k < kAdam8MaxPerThread; ++k) {
-      const int j = k * kAdam8Threads + threadIdx.x;
-      if (j < n) {
-        gr[k] = Num<T>::load(g, j);
-        adam8_moments(gr[k], c1[j], c2[j], absmax1_old, absmax2_old, code1, code2, s, mr[k], vr[k]);
-        max1 = fmaxf(max1, fabsf(mr[k]));
-        max2 = fmaxf(max2, vr[k]);
+      for (int k = 0; k < kAdam8MaxPerThread; ++k) {
+        const int j = k * kAdam8Threads + threadIdx.x;
+        if (j < n) {
+          gr[k] = Num<T>::load(g, j);
+          adam8_moments(gr[k], c1[j], c2[j], absmax1_old, absmax2_old, code1, code2, s, mr[k], vr[k]);
+          max1 = fmaxf(max1, fabsf(mr[k]));
+          max2 = fmaxf(max2, vr[k]);
+        }
       }
-    }
-    block_max2(max1, max2);
-    if (n < s.block_size) {
-      // Lanes past n load code 128 and g = 0; their β1·code1[128]·absmax_old joins the max.
-      max1 = fmaxf(max1, fabsf(__fmul_rn(__fmul_rn(absmax1_old, s.pad_code), s.beta1)));
-    }
-    if (threadIdx.x == 0) {
-      tab.a1[t][b] = max1;
-      tab.a2[t][b] = max2;
-    }
+      block_max2(max1, max2);
+      if (n < s.block_size) {
+        // Lanes past n load code 128 and g = 0; their β1·code1[128]·absmax_old joins the max.
+        max1 = fmaxf(max1, fabsf(__fmul_rn(__fmul_rn(absmax1_old, s.pad_code), s.beta1)));
+      }
+      if (threadIdx.x == 0) {
+        tab.a1[t][b] = max1;
+        tab.a2[t][b] = max2;
+      }
 #pragma unroll
-    for (int k = 0; k < kAdam8MaxPerThread; ++k) {
-      const int j = k * kAdam8Threads + threadIdx.x;
-      if (j < n) {
-        if (isfinite(gr[k])) Num<T>::store(p, j, adam8_param<T>(Num<T>::load(p, j), mr[k], vr[k], s));
-        int a, c;
-        adam8_codes(mr[k], vr[k], max1, max2, mid1, mid2, code1, s, a, c);
-        c1[j] = static_cast<uint8_t>(a);
-        c2[j] = static_cast<uint8_t>(c);
+      for (int k = 0; k < kAdam8MaxPerThread; ++k) {
+        const int j = k * kAdam8Threads + threadIdx.x;
+        if (j < n) {
+          if (isfinite(gr[k])) Num<T>::store(p, j, adam8_param<T>(Num<T>::load(p, j), mr[k], vr[k], s));
+          int a, c;
+          adam8_codes(mr[k], vr[k], max1, max2, tree1, tree2, mid1, mid2, code1, s, a, c);
+          c1[j] = static_cast<uint8_t>(a);
+          c2[j] = static_cast<uint8_t>(c);
+        }
       }
     }
   }
@@ -515,12 +534,9 @@ struct GefenScalars {
 };
 
 // CodebookDp.Nearest: i = first index with C[i] ≥ x; the lower neighbour wins ties.
-__device__ __forceinline__ int nearest_gefen(const float* c, float x) {
-  int lo = 0, hi = 256;
-  while (lo < hi) {
-    const int h = (lo + hi) >> 1;
-    if (c[h] < x) lo = h + 1; else hi = h;
-  }
+__device__ __forceinline__ int nearest_gefen(const float* tree, const float* c, float x) {
+  int lo = eytzinger_rank(tree, x);  // keys c[0..254]
+  if (lo == 255 && c[255] < x) lo = 256;
   const int r = lo > 255 ? 255 : lo;
   const int l = lo - 1 < 0 ? 0 : lo - 1;
   return fabsf(__fsub_rn(x, c[l])) <= fabsf(__fsub_rn(x, c[r])) ? l : r;
@@ -534,9 +550,10 @@ __device__ __forceinline__ float gefen_step(float v, const GefenScalars& s) {
 
 template <typename T, typename S>
 __global__ void __launch_bounds__(1024) gefen_kernel(GefenTable tab, GefenScalars s) {
-  __shared__ float code[256];
+  __shared__ float code[256], tree[256];
   __shared__ float s_step, s_scale;
   for (int i = threadIdx.x; i < 256; i += blockDim.x) code[i] = s.codebook[i];
+  eytzinger_fill(tree, s.codebook);
   __syncthreads();
   const int64_t total = tab.start[tab.count];
   for (int64_t item = blockIdx.x; item < total; item += gridDim.x) {
@@ -553,7 +570,7 @@ __global__ void __launch_bounds__(1024) gefen_kernel(GefenTable tab, GefenScalar
     const float scale_old = Num<S>::load(mag, 0);
 
     // Pass 1: m = lerp(C[q]·μ_old, g, 1 − β1); the segment's max |m| and Σ g² (P > 1) or each v (P = 1).
-    float cache[kGefenCache];
+    float cache[kGefenCache], pcache[kGefenCache];  // m, and p loaded early (its load overlaps pass 1)
     float amax = 0.0f, sumsq = 0.0f;
     const int stride = blockDim.x;
     #pragma unroll
@@ -561,6 +578,7 @@ __global__ void __launch_bounds__(1024) gefen_kernel(GefenTable tab, GefenScalar
       const int j = k * stride + threadIdx.x;
       if (j < L) {
         const float gg = Num<T>::load(g, j);
+        pcache[k] = Num<T>::load(p, j);
         const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
         const float m = fmaf(s.w1, __fsub_rn(gg, old), old);
         cache[k] = m;
@@ -601,14 +619,13 @@ __global__ void __launch_bounds__(1024) gefen_kernel(GefenTable tab, GefenScalar
     const float block_step = per_element_v ? 0.0f : s_step;
 
     // Pass 2: requantize against the new scale and update the parameter with the quantized momentum.
-    auto finish = [&](int j, float m) {
+    auto finish = [&](int j, float m, float pp) {
       float x = __fdiv_rn(m, scale);
       if (!(scale > 0.0f)) x = 0.0f;
-      const int qi = nearest_gefen(code, x);
+      const int qi = nearest_gefen(tree, code, x);
       q[j] = static_cast<uint8_t>(qi);
       const float shared_m = Promoted<T, S>::round(__fmul_rn(R<T>(code[qi]), scale));
       const float step = per_element_v ? gefen_step(Num<S>::load(vmean, j), s) : block_step;
-      float pp = Num<T>::load(p, j);
       if (s.apply_decay) pp = R<T>(__fmul_rn(pp, s.decay));
       const float update = __fmul_rn(__fmul_rn(shared_m, step), s.lr);
       Num<T>::store(p, j, __fsub_rn(pp, update));
@@ -616,18 +633,23 @@ __global__ void __launch_bounds__(1024) gefen_kernel(GefenTable tab, GefenScalar
     #pragma unroll
     for (int k = 0; k < kGefenCache; ++k) {
       const int j = k * stride + threadIdx.x;
-      if (j < L) finish(j, cache[k]);
+      if (j < L) finish(j, cache[k], pcache[k]);
     }
     for (int j = kGefenCache * stride + threadIdx.x; j < L; j += stride) {
       // Recomputed from g and the old code, which only this thread overwrites, after reading it here.
       const float gg = Num<T>::load(g, j);
       const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
-      finish(j, fmaf(s.w1, __fsub_rn(gg, old), old));
+      finish(j, fmaf(s.w1, __fsub_rn(gg, old), old), Num<T>::load(p, j));
     }
   }
 }
 
 #define HK_COMMA ,
+template <typename T, bool kFull>
+void launch_adam8bit(int device, int64_t items, cudaStream_t stream, const Adam8Table& tab, const Adam8Scalars& s) {
+  const unsigned grid = persistent_grid(adam8bit_kernel<T, kFull>, kAdam8Threads, device, items);
+  HK_LAUNCH(adam8bit_kernel<T HK_COMMA kFull>, grid, kAdam8Threads, 0, stream, tab, s);
+}
 template <typename T, typename S>
 void launch_gefen(int device, int64_t items, int threads, cudaStream_t stream, const GefenTable& tab, const GefenScalars& s) {
   const unsigned grid = persistent_grid(gefen_kernel<T, S>, threads, device, items);
@@ -699,29 +721,39 @@ int hk_adam8bit(int device, int dtype, int count, void* const* p, void* const* g
     else HK_LAUNCH(adam8bit_fp32_kernel<bf16>, blocks, kAdamWThreads, 0, stream, tab, s);
     if (const int rc = check_launch("adam8bit_fp32_kernel")) return rc;
   }
-  for (int i = 0; i < count;) {
-    Adam8Table tab;
-    tab.count = 0;
-    tab.start[0] = 0;
-    for (; i < count && tab.count < kMaxTensors; ++i) {
-      if (numel[i] <= 0 || a1[i] == nullptr) continue;
-      const int k = tab.count++;
-      tab.p[k] = p[i]; tab.g[k] = g[i];
-      tab.c1[k] = static_cast<uint8_t*>(c1[i]); tab.c2[k] = static_cast<uint8_t*>(c2[i]);
-      tab.a1[k] = static_cast<float*>(a1[i]); tab.a2[k] = static_cast<float*>(a2[i]);
-      tab.numel[k] = numel[i];
-      tab.start[k + 1] = tab.start[k] + (numel[i] + s.block_size - 1) / s.block_size;
+  // Full blocks of aligned tensors go to the contiguous launch, the rest (tails, unaligned tensors, other block
+  // sizes) to the strided one.
+  auto aligned = [](const void* x, uintptr_t a) { return reinterpret_cast<uintptr_t>(x) % a == 0; };
+  for (int pass = 0; pass < 2; ++pass) {
+    const bool full = pass == 0;
+    for (int i = 0; i < count;) {
+      Adam8Table tab;
+      tab.count = 0;
+      tab.start[0] = 0;
+      for (; i < count && tab.count < kMaxTensors; ++i) {
+        if (numel[i] <= 0 || a1[i] == nullptr) continue;
+        const bool vec = s.block_size == kAdam8Vec * kAdam8Threads && aligned(p[i], 16) && aligned(g[i], 16) &&
+                         aligned(c1[i], 8) && aligned(c2[i], 8);
+        const int64_t whole = numel[i] / s.block_size, blocks = (numel[i] + s.block_size - 1) / s.block_size;
+        const int64_t first = full ? 0 : (vec ? whole : 0);
+        const int64_t items = full ? (vec ? whole : 0) : blocks - first;
+        if (items == 0) continue;
+        const int k = tab.count++;
+        tab.p[k] = p[i]; tab.g[k] = g[i];
+        tab.c1[k] = static_cast<uint8_t*>(c1[i]); tab.c2[k] = static_cast<uint8_t*>(c2[i]);
+        tab.a1[k] = static_cast<float*>(a1[i]); tab.a2[k] = static_cast<float*>(a2[i]);
+        tab.numel[k] = numel[i];
+        tab.first[k] = first;
+        tab.start[k + 1] = tab.start[k] + items;
+      }
+      if (tab.count == 0) break;
+      const int64_t items = tab.start[tab.count];
+      if (dtype == 0 && full) launch_adam8bit<float, true>(device, items, stream, tab, s);
+      else if (dtype == 0) launch_adam8bit<float, false>(device, items, stream, tab, s);
+      else if (full) launch_adam8bit<bf16, true>(device, items, stream, tab, s);
+      else launch_adam8bit<bf16, false>(device, items, stream, tab, s);
+      if (const int rc = check_launch("adam8bit_kernel")) return rc;
     }
-    if (tab.count == 0) break;
-    const int64_t items = tab.start[tab.count];
-    if (dtype == 0) {
-      const unsigned grid = persistent_grid(adam8bit_kernel<float>, kAdam8Threads, device, items);
-      HK_LAUNCH(adam8bit_kernel<float>, grid, kAdam8Threads, 0, stream, tab, s);
-    } else {
-      const unsigned grid = persistent_grid(adam8bit_kernel<bf16>, kAdam8Threads, device, items);
-      HK_LAUNCH(adam8bit_kernel<bf16>, grid, kAdam8Threads, 0, stream, tab, s);
-    }
-    if (const int rc = check_launch("adam8bit_kernel")) return rc;
   }
   return 0;
 }

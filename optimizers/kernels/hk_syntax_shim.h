@@ -75,6 +75,7 @@ inline float __shfl_xor_sync(unsigned, float x, int offset) {
   s.warps[warp]->arrive_and_wait();
   return y;
 }
+inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
 inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
 inline float __fmul_rn(float a, float b) { return a * b; }

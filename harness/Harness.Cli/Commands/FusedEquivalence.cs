@@ -77,12 +77,27 @@ public static class FusedEquivalence
             beyondUlp += diff.gt(ulp + 0.05 * moved).sum().item<long>();
         }
         long codes = 0, flips = 0;
+        // Floating states by name (exp_avg, exp_avg_sq, ...): elements that differ and the worst difference relative
+        // to the state's largest magnitude, so a mismatch points at the op that introduced it.
+        var stateDiff = new SortedDictionary<string, (long Differ, long Total, double Worst)>(StringComparer.Ordinal);
         foreach (var (key, t) in reference.State)
         {
-            if (t.dtype != ScalarType.Byte) continue;
-            codes += t.numel();
-            flips += t.ne(fused.State[key]).sum().item<long>();
+            if (t.dtype == ScalarType.Byte)
+            {
+                codes += t.numel();
+                flips += t.ne(fused.State[key]).sum().item<long>();
+                continue;
+            }
+            if (!t.is_floating_point()) continue;
+            var name = key[(key.LastIndexOf('.') + 1)..];
+            var a32 = fused.State[key].to(ScalarType.Float32);
+            var b32 = t.to(ScalarType.Float32);
+            var scale = Math.Max(b32.abs().max().item<float>(), 1e-30f);
+            var prior = stateDiff.GetValueOrDefault(name);
+            stateDiff[name] = (prior.Differ + a32.ne(b32).sum().item<long>(), prior.Total + t.numel(),
+                Math.Max(prior.Worst, (a32 - b32).abs().max().item<float>() / scale));
         }
+        var states = string.Join(", ", stateDiff.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value.Differ}/{kv.Value.Total} differ (worst {kv.Value.Worst:E2})")));
         // fp32: the same ops with the same roundings, so AdamW agrees to rounding and the others differ only through
         // reduction order (Gefen's Σg²) and the rare code flips it causes. bf16: one rounding that lands on the other
         // side moves a parameter by a bf16 ulp, which can exceed a whole step, so bf16 bounds the share of elements
@@ -97,6 +112,6 @@ public static class FusedEquivalence
             ? FormattableString.Invariant($"worst difference {worst:E2} of the largest update (bound {bound:E0})")
             : FormattableString.Invariant($"{beyondUlp} more than one bf16 ulp apart ({measured:E2}, bound {bound:E0}; worst {worst:E2} of the largest update)");
         return (ok, string.Create(CultureInfo.InvariantCulture,
-            $"{identical}/{total} parameters bit-identical, {what}; {flips}/{codes} codes differ ({flipRate:E2}, bound {flipBound:E0})"));
+            $"{identical}/{total} parameters bit-identical, {what}; {flips}/{codes} codes differ ({flipRate:E2}, bound {flipBound:E0}); states: {states}"));
     }
 }
