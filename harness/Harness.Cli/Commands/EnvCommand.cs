@@ -32,6 +32,7 @@ public static class EnvCommand
                 using var session = DeviceSession.Open(CUDA, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory());
                 Console.WriteLine($"memory probe: {session.ProbeStatus}");
                 Console.WriteLine($"optimizer kernels: {session.KernelStatus}");
+                Console.WriteLine($"fused_backward: {session.ForgeStatus}");
             }
             return ExitCodes.Ok;
         });

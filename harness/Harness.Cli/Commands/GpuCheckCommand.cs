@@ -9,7 +9,8 @@ namespace Harness.Cli.Commands;
 /// <summary>
 /// <c>harness gpu-check</c>: the GPU test category. GPU hosts have no .NET SDK, so these checks ship in
 /// the bundle and run from the CLI: exact allocator accounting, CUDA event timing, and every optimizer of
-/// the catalog on CUDA against the same optimizer on CPU. Prints one line per check and a closing
+/// the catalog on CUDA against the same optimizer on CPU, the fused optimizer kernels, and FORGE's native and
+/// managed fused_backward routes against the standard driver. Prints one line per check and a closing
 /// "N passed, M failed"; exit 0 only when all pass.
 /// </summary>
 public static class GpuCheckCommand
@@ -82,6 +83,10 @@ public static class GpuCheckCommand
                         Check($"{kind} cuda-fused equals tensor-ops ({dtype.ToString().ToLowerInvariant()}, 6 steps)",
                             () => FusedEquivalence.Compare(kind, dtype, kernels, session.KernelStatus));
             }
+            Check("native FORGE autograd function loaded", () => (session.Forge is not null, session.ForgeStatus));
+            foreach (var c in GpuCheckForge.Cases)
+                Check($"{GpuCheckForge.Describe(c)}: native = managed = standard on CUDA",
+                    () => GpuCheckForge.Compare(CUDA, session.Forge, c.Kind, c.MicroBatches, c.SlabRows, c.Clip));
 
             var passed = results.Count(r => r.Ok);
             Console.WriteLine($"gpu-check: {passed} passed, {results.Count - passed} failed");

@@ -56,6 +56,7 @@ public static class RunCommand
             IFaultInjector? faults = parse.GetValue(pauseAt) is { } at ? new PausePoints(plan, at) : null;
             Console.WriteLine($"{experiment.Name}: {plan.Count} run(s) on {torchDevice} ({provenance.DeviceName}) -> {store.ExperimentDir(experiment.Name)}");
             if (session.IsCuda) Console.WriteLine($"measurement: {session.ProbeStatus}; optimizer kernels: {session.KernelStatus}");
+            if (session.IsCuda && plan.Any(r => r.Spec.StepMode == StepMode.FusedBackward)) Console.WriteLine($"fused_backward: {session.ForgeStatus}");
 
             using var cancel = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>

@@ -1,3 +1,4 @@
+using Harness.Core.Running;
 using Harness.Optimizers.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,7 +16,7 @@ public sealed class DeviceSession : IDisposable
     private readonly CudaProbe? _native;
 
     private DeviceSession(Device device, IDeviceMemoryProbe? memory, CudaProbe? native, string probeStatus,
-        FusedKernels? kernels = null, string? kernelStatus = null)
+        FusedKernels? kernels = null, string? kernelStatus = null, NativeForge? forge = null, string? forgeStatus = null)
     {
         Device = device;
         Memory = memory;
@@ -23,6 +24,10 @@ public sealed class DeviceSession : IDisposable
         ProbeStatus = probeStatus;
         Kernels = kernels;
         KernelStatus = kernelStatus ?? (device.type == DeviceType.CUDA ? "fused kernels not requested" : "cpu: no fused CUDA kernels");
+        Forge = forge;
+        ForgeStatus = forgeStatus ?? (device.type == DeviceType.CUDA
+            ? "managed FORGE function (native one not requested)"
+            : "managed FORGE function (cpu: no native build)");
     }
 
     public Device Device { get; }
@@ -30,6 +35,14 @@ public sealed class DeviceSession : IDisposable
     /// <summary>The fused CUDA optimizer kernels, or null (CPU, or they could not be built; see <see cref="KernelStatus"/>).</summary>
     public FusedKernels? Kernels { get; }
     public string KernelStatus { get; }
+
+    /// <summary>
+    /// FORGE's native autograd function (<c>harness/native/harness_forge.cpp</c>) for <c>step_mode: fused_backward</c>,
+    /// or null (CPU, <c>HARNESS_NO_NATIVE_FORGE=1</c>, or it could not be built; see <see cref="ForgeStatus"/>), in
+    /// which case the fused layers take the managed TorchSharp function.
+    /// </summary>
+    public NativeForge? Forge { get; }
+    public string ForgeStatus { get; }
     public IDeviceMemoryProbe? Memory { get; }
     public string ProbeStatus { get; }
     public bool IsCuda => Device.type == DeviceType.CUDA;
@@ -71,6 +84,7 @@ public sealed class DeviceSession : IDisposable
         using (var warm = zeros(1, device: device)) { }
         var index = device.index < 0 ? 0 : device.index;
         var (kernels, kernelStatus) = OpenKernels(FindSource(KernelsSourceRelative), cacheRoot, libTorch, index);
+        var (forge, forgeStatus) = OpenForge(FindSource(ForgeSourceRelative), cacheRoot, libTorch);
         var build = probeSource is null
             ? new ProbeBuild(null, "probe source not found beside the binaries")
             : new NativeProbeBuilder(probeSource, cacheRoot, libTorch).EnsureBuilt();
@@ -79,14 +93,16 @@ public sealed class DeviceSession : IDisposable
             try
             {
                 var probe = new CudaProbe(path, index);
-                return new DeviceSession(device, probe, probe, $"allocator statistics and CUDA events from the native probe ({build.Status})", kernels, kernelStatus);
+                return new DeviceSession(device, probe, probe, $"allocator statistics and CUDA events from the native probe ({build.Status})", kernels, kernelStatus,
+                    forge, forgeStatus);
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException or BadImageFormatException)
             {
                 build = new ProbeBuild(null, $"{path} did not load: {e.Message}");
             }
         }
-        return new DeviceSession(device, new DriverMemoryProbe(), null, $"device-level memory (cuMemGetInfo sampling): {build.Status}", kernels, kernelStatus);
+        return new DeviceSession(device, new DriverMemoryProbe(), null, $"device-level memory (cuMemGetInfo sampling): {build.Status}", kernels, kernelStatus,
+            forge, forgeStatus);
     }
 
     /// <summary>Where the fused-kernel source lives, relative to a bundle root or the repository root.</summary>
@@ -107,6 +123,34 @@ public sealed class DeviceSession : IDisposable
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException or BadImageFormatException)
         {
             return (null, $"fused kernels unavailable: {path} did not load: {e.Message}");
+        }
+    }
+
+    /// <summary>Where FORGE's native autograd function lives, relative to a bundle root or the repository root.</summary>
+    public static readonly string[] ForgeSourceRelative = [Path.Combine("native", "harness_forge.cpp"), Path.Combine("harness", "native", "harness_forge.cpp")];
+
+    /// <summary>Set to 1 (or true) to keep fused_backward on the managed FORGE function even where the native one could be built.</summary>
+    public const string NoNativeForgeVariable = "HARNESS_NO_NATIVE_FORGE";
+
+    /// <summary>
+    /// Builds (or reuses) and loads FORGE's native autograd function; null with the reason when that fails or is
+    /// disabled, and fused_backward then takes the managed function.
+    /// </summary>
+    public static (NativeForge? Forge, string Status) OpenForge(string? source, string cacheRoot, LibTorchInfo libTorch)
+    {
+        const string fallback = "managed FORGE function";
+        if (Environment.GetEnvironmentVariable(NoNativeForgeVariable) is "1" or "true")
+            return (null, $"{fallback} (native one disabled by {NoNativeForgeVariable})");
+        if (source is null) return (null, $"{fallback} (harness_forge.cpp not found beside the binaries)");
+        var build = new NativeProbeBuilder(source, cacheRoot, libTorch, NativeProbeBuilder.ForgeLibraryName, NativeProbeBuilder.ForgeLinkLibraries).EnsureBuilt();
+        if (build.LibraryPath is not { } path) return (null, $"{fallback} (native one unavailable: {build.Status})");
+        try
+        {
+            return (new NativeForge(path), $"native FORGE autograd function ({build.Status})");
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException or BadImageFormatException)
+        {
+            return (null, $"{fallback} (native one unavailable: {path} did not load: {e.Message})");
         }
     }
 

@@ -7,16 +7,57 @@ namespace Harness.Core.Devices;
 public sealed record ProbeBuild(string? LibraryPath, string Status);
 
 /// <summary>
-/// Builds a native CUDA source of the harness (harness/native/harness_cuda_probe.cpp, the probe, or
-/// optimizers/kernels/harness_optim_kernels.cu, the fused optimizer steps) with the host's nvcc against the
-/// host PyTorch, on first CUDA use, and caches it under a hash of the source, the torch version, the nvcc
-/// version and the GPU, so a changed source, PyTorch or GPU gives a fresh build. Writes to a temporary
-/// name and renames, so two processes building at once cannot leave a torn library.
+/// Builds a native CUDA source of the harness (harness/native/harness_cuda_probe.cpp, the probe,
+/// optimizers/kernels/harness_optim_kernels.cu, the fused optimizer steps, or harness/native/harness_forge.cpp,
+/// FORGE's native autograd function) with the host's nvcc against the host PyTorch, on first CUDA use, and
+/// caches it under a hash of the source, the torch version, the nvcc version and the GPU (and the link
+/// libraries, where a source names its own), so a changed source, PyTorch or GPU gives a fresh build. Writes
+/// to a temporary name and renames, so two processes building at once cannot leave a torn library.
 /// </summary>
-public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibTorchInfo libTorch, string libraryName = NativeProbeBuilder.LibraryName)
+/// <param name="linkLibraries">The libraries the source links (<c>-l</c> flags); null for <see cref="DefaultLinkLibraries"/>.</param>
+public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibTorchInfo libTorch, string libraryName = NativeProbeBuilder.LibraryName,
+    string? linkLibraries = null)
 {
     public const string LibraryName = "libharness_cuda_probe.so";
     public const string KernelsLibraryName = "libharness_optim_kernels.so";
+
+    /// <summary>FORGE's native autograd function (harness/native/harness_forge.cpp).</summary>
+    public const string ForgeLibraryName = "libharness_forge.so";
+
+    /// <summary>What the probe and the kernels link: the CUDA allocator and runtime.</summary>
+    public const string DefaultLinkLibraries = "-lc10_cuda -lc10 -lcudart";
+
+    /// <summary>What the FORGE function links: libtorch's autograd (custom functions live in torch_cpu) and c10.</summary>
+    public const string ForgeLinkLibraries = "-ltorch -ltorch_cpu -lc10";
+
+    /// <summary>The link libraries this build uses.</summary>
+    public string LinkLibraries { get; } = string.IsNullOrWhiteSpace(linkLibraries) ? DefaultLinkLibraries : linkLibraries.Trim();
+
+    /// <summary>
+    /// The nvcc arguments of a build (for the record and the tests): shared, position-independent, the host
+    /// PyTorch's include folders, its lib folder as the search path and run path, then <see cref="LinkLibraries"/>.
+    /// </summary>
+    public string Arguments(string torchDir, string output) => string.Join(' ',
+        $"-O3 -shared -Xcompiler -fPIC -std={CxxStandard(torchDir)} -arch=native -D_GLIBCXX_USE_CXX11_ABI=1",
+        $"-I\"{torchDir}/include\" -I\"{torchDir}/include/torch/csrc/api/include\"",
+        $"-L\"{libTorch.LibDir}\" -Xlinker -rpath -Xlinker \"{libTorch.LibDir}\" {LinkLibraries}",
+        $"-o \"{output}\" \"{sourceFile}\"");
+
+    /// <summary>
+    /// c++17, or c++20 where the host PyTorch's headers demand it (newer releases stop with an #error under
+    /// C++17): read from the headers, so the same source builds against either.
+    /// </summary>
+    public static string CxxStandard(string torchDir)
+    {
+        // The #error text of those releases; a mere `__cplusplus >= 202002L` feature test does not count.
+        foreach (var header in new[] { "ATen/ATen.h", "torch/csrc/api/include/torch/all.h", "c10/util/C++17.h", "c10/macros/Macros.h" })
+        {
+            var path = Path.Combine(torchDir, "include", header);
+            if (File.Exists(path) && File.ReadAllText(path).Contains("C++20 or later compatible compiler is required", StringComparison.Ordinal))
+                return "c++20";
+        }
+        return "c++17";
+    }
 
     public ProbeBuild EnsureBuilt()
     {
@@ -31,18 +72,13 @@ public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibT
         var (_, gpu) = Run("nvidia-smi", "--query-gpu=name,compute_cap --format=csv,noheader", 30);
         var source = File.ReadAllText(sourceFile);
         var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
-            string.Join("\n", source, libTorch.Version ?? "", nvccVersion.Trim(), gpu.Trim()))))[..16];
+            string.Join("\n", KeyParts(source, libTorch.Version ?? "", nvccVersion.Trim(), gpu.Trim())))))[..16];
         var dir = Path.Combine(cacheRoot, "native", key);
         var target = Path.Combine(dir, libraryName);
         if (File.Exists(target)) return new(target, $"cached build {target}");
         Directory.CreateDirectory(dir);
         var tmp = Path.Combine(dir, $".{Environment.ProcessId}.{Guid.NewGuid():N}.so");
-        var args = string.Join(' ',
-            "-O3 -shared -Xcompiler -fPIC -std=c++17 -arch=native -D_GLIBCXX_USE_CXX11_ABI=1",
-            $"-I\"{torch}/include\" -I\"{torch}/include/torch/csrc/api/include\"",
-            $"-L\"{libTorch.LibDir}\" -Xlinker -rpath -Xlinker \"{libTorch.LibDir}\" -lc10_cuda -lc10 -lcudart",
-            $"-o \"{tmp}\" \"{sourceFile}\"");
-        var (ok, output) = Run(nvcc, args, 600);
+        var (ok, output) = Run(nvcc, Arguments(torch, tmp), 600);
         if (!ok || !File.Exists(tmp))
         {
             if (File.Exists(tmp)) File.Delete(tmp);
@@ -51,6 +87,16 @@ public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibT
         }
         File.Move(tmp, target, overwrite: true);
         return new(target, $"built {target}");
+    }
+
+    /// <summary>
+    /// What the cache key hashes: the default link libraries add nothing (the probe's and the kernels' keys are
+    /// those of earlier builds), others are appended so a change of them rebuilds.
+    /// </summary>
+    private IEnumerable<string> KeyParts(string source, string torchVersion, string nvccVersion, string gpu)
+    {
+        string[] parts = [source, torchVersion, nvccVersion, gpu];
+        return LinkLibraries == DefaultLinkLibraries ? parts : parts.Append(LinkLibraries);
     }
 
     private static string? FindNvcc()

@@ -16,6 +16,14 @@ namespace Harness.Core.Running;
 /// keep their <c>.grad</c> and are stepped after the backward.
 /// </summary>
 /// <remarks>
+/// Two routes carry the fused layers (<see cref="Route"/>): on CUDA, where the session could build
+/// <c>harness/native/harness_forge.cpp</c>, a native libtorch autograd function (<see cref="NativeForge"/>), which
+/// keeps no per-output cache and makes no managed wrappers, so the weight gradients FORGE avoids are really not
+/// held; otherwise (CPU, CI, no nvcc, <c>HARNESS_NO_NATIVE_FORGE=1</c>) TorchSharp's custom function
+/// (<see cref="ForgeLinearFunction"/>), whose machinery keeps an <c>empty_like</c> output cache per call until the
+/// graph is freed. Both call the same slab consumption, so they compute the same update.
+/// </remarks>
+/// <remarks>
 /// Global-norm clipping cannot happen in one backward (the weights move before the last gradient exists), so
 /// <c>grad_clip &gt; 0</c> is refused unless <see cref="FusedClipMode.TwoPass"/> is chosen (LOMO-style; not in
 /// FORGE): a first forward + backward over all micro-batches in which the fused layers only sum Σ G² slab by
@@ -31,6 +39,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
     private readonly IDeviceClock _clock;
     private readonly long _slabRows;
     private readonly double _gradClip;
+    private readonly NativeForge? _native;
     private readonly Dictionary<string, FusedLinearLayer> _layers = new(StringComparer.Ordinal);
     private List<NamedParameter> _others = [];
     private IOptimizer? _boundTo;
@@ -40,7 +49,9 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
     /// <param name="slabRows">Requested output rows per weight-gradient slab.</param>
     /// <param name="gradClip">Global-norm clip τ; 0 for none. Above 0 it needs <paramref name="clipMode"/> two-pass.</param>
     /// <param name="clipMode">How to clip (<c>training.fused_clip</c>).</param>
-    public FusedBackwardStepDriver(IDeviceClock clock, long slabRows, double gradClip, FusedClipMode clipMode = FusedClipMode.None)
+    /// <param name="native">The native FORGE function (<see cref="Devices.DeviceSession.Forge"/>); null for the managed route.</param>
+    public FusedBackwardStepDriver(IDeviceClock clock, long slabRows, double gradClip, FusedClipMode clipMode = FusedClipMode.None,
+        NativeForge? native = null)
     {
         ArgumentNullException.ThrowIfNull(clock);
         ArgumentOutOfRangeException.ThrowIfLessThan(slabRows, 1);
@@ -51,7 +62,11 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         _clock = clock;
         _slabRows = slabRows;
         _gradClip = gradClip;
+        _native = native;
     }
+
+    /// <summary>Which autograd function carries the fused layers: <see cref="FusedLinearLayer.NativeRoute"/> or <see cref="FusedLinearLayer.ManagedRoute"/>.</summary>
+    public string Route => _native is null ? FusedLinearLayer.ManagedRoute : FusedLinearLayer.NativeRoute;
 
     /// <summary>Default slab height: output rows per weight-gradient slab.</summary>
     public const long DefaultSlabRows = 64;
@@ -131,6 +146,8 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
     /// </summary>
     private void CollectBackwardWrappers()
     {
+        // The native route makes no such wrappers: its tensors are disposed where they are made.
+        if (_native is not null) return;
         if (_layers.Values.FirstOrDefault()?.Weight.Value.device_type != TorchSharp.DeviceType.CUDA) return;
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -199,7 +216,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
 
     public Tensor Linear(Tensor input, Tensor weight, string weightName) =>
         _layers.TryGetValue(weightName, out var layer)
-            ? ForgeLinearFunction.apply(input, weight, layer)
+            ? layer.Forward(input, weight)
             : nn.functional.linear(input, weight);
 
     private void Bind(IWorkload workload, IOptimizer optimizer)
@@ -213,7 +230,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         _layers.Clear();
         var fused = routable.RoutableWeights.ToHashSet(StringComparer.Ordinal);
         foreach (var p in workload.Parameters.Where(p => fused.Contains(p.Name)))
-            _layers[p.Name] = new FusedLinearLayer(p, slabs, _slabRows);
+            _layers[p.Name] = new FusedLinearLayer(p, slabs, _slabRows) { Index = _layers.Count, Native = _native };
         _others = workload.Parameters.Where(p => !fused.Contains(p.Name)).ToList();
         _boundTo = optimizer;
     }

@@ -9,7 +9,9 @@ namespace Harness.Core.Running;
 /// gradient to an fp32 pending buffer instead (as FORGE does), and the last micro-batch steps on
 /// buffer + its own gradient, which is the standard driver's accumulated <c>.grad</c>. For two-pass
 /// clipping the last micro-batch either only sums the slabs' squared entries (<see cref="NormOnly"/>) or
-/// scales each slab by the clip coefficient before the step (<see cref="ClipScale"/>).
+/// scales each slab by the clip coefficient before the step (<see cref="ClipScale"/>). Both autograd routes
+/// (<see cref="Route"/>: the native libtorch function or the managed TorchSharp one) end in the same
+/// <see cref="ConsumeCapturingErrors"/>, so they run the same slab arithmetic.
 /// </summary>
 public sealed class FusedLinearLayer : IDisposable
 {
@@ -32,6 +34,40 @@ public sealed class FusedLinearLayer : IDisposable
     }
 
     public NamedParameter Weight { get; }
+
+    /// <summary>This layer's position among the driver's fused layers (passed to the native function, for its messages).</summary>
+    public int Index { get; init; }
+
+    /// <summary>
+    /// The native FORGE function (<see cref="NativeForge"/>) this layer's forward goes through, or null for the
+    /// managed <see cref="ForgeLinearFunction"/>. Either way the backward ends in <see cref="ConsumeCapturingErrors"/>.
+    /// </summary>
+    public NativeForge? Native { get; init; }
+
+    /// <summary>Which autograd function carries this layer: <see cref="NativeRoute"/> or <see cref="ManagedRoute"/>.</summary>
+    public string Route => Native is null ? ManagedRoute : NativeRoute;
+
+    /// <summary>The route of a native libtorch autograd function (<c>harness_forge.cpp</c>).</summary>
+    public const string NativeRoute = "native";
+
+    /// <summary>The route of TorchSharp's custom-function machinery (<see cref="ForgeLinearFunction"/>).</summary>
+    public const string ManagedRoute = "managed";
+
+    /// <summary><c>input·weightᵀ</c> whose backward consumes this layer's weight gradient slab by slab, on this layer's route.</summary>
+    public Tensor Forward(Tensor input, Tensor weight) =>
+        Native is { } native ? native.Linear(input, weight, this) : ForgeLinearFunction.apply(input, weight, this);
+
+    private System.Runtime.InteropServices.GCHandle _self;
+
+    /// <summary>A GC handle to this layer, the native function's <c>user</c> pointer (freed by <see cref="Dispose"/>).</summary>
+    internal nint NativeUser
+    {
+        get
+        {
+            if (!_self.IsAllocated) _self = System.Runtime.InteropServices.GCHandle.Alloc(this);
+            return System.Runtime.InteropServices.GCHandle.ToIntPtr(_self);
+        }
+    }
 
     /// <summary>Rows per gradient slab: the requested count rounded up to whole blocks of the optimizer's state.</summary>
     public long SlabRows { get; }
@@ -158,6 +194,7 @@ public sealed class FusedLinearLayer : IDisposable
 
     public void Dispose()
     {
+        if (_self.IsAllocated) _self.Free();
         ReleaseReturned();
         _pending?.Dispose();
         _pending = null;

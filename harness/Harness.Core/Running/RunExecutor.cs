@@ -117,7 +117,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         var clock = new SynchronizedClock(session);
         using var fused = run.Spec.StepMode == StepMode.FusedBackward
             ? new FusedBackwardStepDriver(clock, training.FusedSlabRows ?? FusedBackwardStepDriver.DefaultSlabRows, training.GradClip,
-                training.FusedClip ?? FusedClipMode.None) : null;
+                training.FusedClip ?? FusedClipMode.None, session.Forge) : null;
         IStepDriver driver = fused is null ? new StandardStepDriver(clock, training.GradClip, session.Memory) : fused;
         using var timeline = session.NewTimeline();
         var timing = new TimingMeter(workload.ThroughputUnit, timeline.Method);
@@ -256,7 +256,9 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         metrics.AddRange(timing.Collect());
         metrics.Add(new() { Name = MetricNames.TrainSeconds, Value = trainSeconds, Unit = "s", Note = "training steps only" });
         metrics.Add(new() { Name = MetricNames.EvalSeconds, Value = evalSeconds, Unit = "s", Note = "evaluation, excluded from throughput" });
-        return new Outcome(status, message, optimizer.Implementation, optimizer.StateDtype);
+        // A fused_backward run says which FORGE autograd function carried its linear layers.
+        var implementation = fused is null ? optimizer.Implementation : $"{optimizer.Implementation}; forge {fused.Route}";
+        return new Outcome(status, message, implementation, optimizer.StateDtype);
     }
 
     /// <summary>Pure bf16 keeps parameters (and so the optimizer state) in bf16, as the GaLore paper's runs did.</summary>

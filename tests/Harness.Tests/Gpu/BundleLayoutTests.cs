@@ -16,7 +16,7 @@ public sealed class BundleLayoutTests
 
         var files = BundleAssembler.Assemble(TestPaths.RepoRoot(), dir.Path);
 
-        string[] required = ["harness", "bin/harness", "configs/quickstart.yaml", "configs/gpu/quickstart-60m.yaml", "native/harness_cuda_probe.cpp", "kernels/harness_optim_kernels.cu", "README.md"];
+        string[] required = ["harness", "bin/harness", "configs/quickstart.yaml", "configs/gpu/quickstart-60m.yaml", "native/harness_cuda_probe.cpp", "native/harness_forge.cpp", "kernels/harness_optim_kernels.cu", "README.md"];
         Assert.All(required, f => Assert.Contains(f, files));
         Assert.DoesNotContain(files, f => f.EndsWith(".pdb", StringComparison.Ordinal));
         Assert.DoesNotContain(files, f => f.Contains("/bin/Release/", StringComparison.Ordinal) || f.Contains("/obj/", StringComparison.Ordinal));

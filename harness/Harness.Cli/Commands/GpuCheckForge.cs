@@ -1,0 +1,137 @@
+using Harness.Core.Config;
+using Harness.Core.Running;
+using Harness.Experiments.Data;
+using Harness.Experiments.Workloads;
+using Harness.Optimizers;
+using Harness.Optimizers.Adam8bit;
+using Harness.Optimizers.AdamW;
+using Harness.Optimizers.Lion;
+using static TorchSharp.torch;
+
+namespace Harness.Cli.Commands;
+
+/// <summary>
+/// The <c>gpu-check</c> checks of FORGE (<c>step_mode: fused_backward</c>; Kukreja et al., arXiv 2606.22932,
+/// reference code dk4248/FORGE): a few steps of the tiny LLaMA in fp32 through the standard driver, the
+/// fused driver on the managed TorchSharp function, and the fused driver on the native libtorch function,
+/// whose final parameters must agree to 1e-6 relative. Runs on any device; without a native function it
+/// compares the managed route with the standard driver only.
+/// </summary>
+public static class GpuCheckForge
+{
+    /// <summary>The cases the GPU check runs: optimizer, micro-batches, slab rows, two-pass clip τ (0 for none).</summary>
+    public static IReadOnlyList<(string Kind, int MicroBatches, long SlabRows, double Clip)> Cases { get; } =
+    [
+        ("adamw", 1, 32, 0),
+        ("adamw", 2, 7, 0),
+        ("lion", 1, 5, 0),
+        ("adam8bit", 1, 32, 0),
+        ("adamw", 1, 8, 0.05),
+    ];
+
+    /// <summary>Relative bound on the final parameters (fp32; the routes run the same slab arithmetic).</summary>
+    public const double Bound = 1e-6;
+
+    private sealed class NoClock : IDeviceClock
+    {
+        public double Now() => 0;
+    }
+
+    /// <summary>One-line name of a case, for the check list.</summary>
+    public static string Describe((string Kind, int MicroBatches, long SlabRows, double Clip) c) =>
+        $"fused_backward {c.Kind} GA={c.MicroBatches} slab={c.SlabRows}{(c.Clip > 0 ? $" two-pass clip {c.Clip}" : "")}";
+
+    /// <summary>
+    /// Trains <paramref name="steps"/> steps on <paramref name="device"/> per route and compares the final parameters;
+    /// true when every route present agrees with the standard driver within <see cref="Bound"/> and the fused
+    /// routes ran as labelled (the native one when <paramref name="native"/> is given).
+    /// </summary>
+    public static (bool Ok, string Detail) Compare(Device device, NativeForge? native, string kind, int microBatches, long slabRows,
+        double clip, int steps = 6)
+    {
+        var standard = Train(device, kind, new StandardStepDriver(new NoClock(), clip), steps, microBatches, out var standardProblem);
+        if (standardProblem is not null) return (false, $"standard driver: {standardProblem}");
+        var parts = new List<string>();
+        var ok = true;
+        try
+        {
+            foreach (var route in native is null ? new NativeForge?[] { null } : [null, native])
+            {
+                using var driver = new FusedBackwardStepDriver(new NoClock(), slabRows, clip, clip > 0 ? FusedClipMode.TwoPass : FusedClipMode.None, route);
+                var fused = Train(device, kind, driver, steps, microBatches, out var problem);
+                var rel = MaxRelativeDifference(standard, fused);
+                foreach (var t in fused) t.Dispose();
+                var ran = driver.Layers.Values.Select(l => l.Route).Distinct().ToList();
+                var expected = route is null ? FusedLinearLayer.ManagedRoute : FusedLinearLayer.NativeRoute;
+                var routeOk = ran.Count == 1 && ran[0] == expected && driver.Route == expected;
+                ok &= rel <= Bound && routeOk && problem is null;
+                parts.Add($"{driver.Route} route ({string.Join("/", ran)} ran) vs standard {rel:E2}" + (problem is null ? "" : $", {problem}"));
+            }
+        }
+        finally
+        {
+            foreach (var t in standard) t.Dispose();
+        }
+        if (native is null) parts.Add("native route not available");
+        return (ok, $"{string.Join("; ", parts)} (bound {Bound:E0}, {steps} steps on {device})");
+    }
+
+    private static IOptimizer Create(string kind, IReadOnlyList<NamedParameter> ps) => kind switch
+    {
+        "adamw" => new AdamW(ps, new AdamWOptions { Lr = 3e-3, WeightDecay = 0.1 }),
+        "adam8bit" => new Adam8bit(ps, new Adam8bitOptions { Lr = 3e-3, WeightDecay = 0.1 }),
+        "lion" => new Lion(ps, new LionOptions { Lr = 3e-4, WeightDecay = 0.1 }),
+        _ => throw new ArgumentException($"no FORGE check for optimizer '{kind}'", nameof(kind)),
+    };
+
+    private static LanguageModelWorkload Tiny(Device device) => new(new LlamaSpec
+    {
+        Size = "tiny",
+        Hidden = 32,
+        Layers = 1,
+        Heads = 2,
+        Ffn = 64,
+        SeqLen = 16,
+        Data = new TextDataSpec { Corpus = "moby-dick", Tokenizer = "byte", ValFraction = 0.05 },
+    }, new WorkloadContext(3, device, ScalarType.Float32, 4));
+
+    /// <summary>The final parameters (on the CPU); <paramref name="problem"/> says what a fused driver did wrong, or is null.</summary>
+    private static List<Tensor> Train(Device device, string kind, IStepDriver driver, int steps, int microBatches, out string? problem)
+    {
+        using var workload = Tiny(device);
+        using var optimizer = Create(kind, workload.Parameters);
+        for (var step = 0; step < steps; step++)
+        {
+            using var scope = NewDisposeScope();
+            var batches = Enumerable.Range(0, microBatches).Select(_ => workload.NextBatch(Split.Train)).ToList();
+            driver.TrainStep(workload, optimizer, batches, 1e-2 * (step + 1) / steps, new StepTimings());
+        }
+        problem = null;
+        if (driver is FusedBackwardStepDriver fused)
+        {
+            // One update per training step for each fused layer; without accumulation no tensor as large as a
+            // whole weight gradient (the slab height below the row count); fused weights never get a .grad.
+            foreach (var (name, layer) in fused.Layers)
+            {
+                var weight = layer.Weight.Value;
+                if (layer.Updates != steps) problem ??= $"{name}: {layer.Updates} updates in {steps} steps";
+                if (microBatches == 1 && layer.SlabRows < weight.shape[0] && layer.LargestGradientElements >= weight.numel())
+                    problem ??= $"{name}: a whole weight gradient ({layer.LargestGradientElements} elements) was formed";
+                using var grad = weight.grad;
+                if (grad is not null) problem ??= $"{name}: has a .grad";
+            }
+        }
+        return workload.Parameters.Select(p => p.Value.detach().cpu().clone().DetachFromDisposeScope()).ToList();
+    }
+
+    private static double MaxRelativeDifference(List<Tensor> a, List<Tensor> b)
+    {
+        var worst = 0.0;
+        for (var i = 0; i < a.Count; i++)
+        {
+            using var scope = NewDisposeScope();
+            worst = Math.Max(worst, (a[i] - b[i]).norm().item<float>() / Math.Max(a[i].norm().item<float>(), 1e-30f));
+        }
+        return worst;
+    }
+}
