@@ -82,7 +82,11 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
             var view = new TorchSharp.Modules.Parameter(full.Value.narrow(0, start, rows), requires_grad: false);
             var sliced = SliceState(state, start, rows);
             sliced.Step = state.Step;
-            Update(full with { Value = view }, grad, sliced, learningRate);
+            var slabParameter = full with { Value = view };
+            // Row slabs of contiguous tensors are contiguous, so the fused kernel (one launch) takes them when
+            // it is attached; otherwise the tensor-ops rule.
+            if (FusedEnabled && CanFuse(slabParameter, grad, sliced)) StepFused([(slabParameter, grad, sliced)], learningRate);
+            else Update(slabParameter, grad, sliced, learningRate);
         }
     }
 

@@ -33,12 +33,33 @@ public static class BenchStepCommand
         var output = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => "runs/step-bench" };
         var compare = new Option<string?>("--compare") { Description = "a CSV of the same columns to merge (e.g. PyTorch's fused AdamW)" };
         var ifCuda = new Option<bool>("--if-cuda") { Description = "exit 0 with a note when no CUDA device is present (for ./run.sh bench)" };
+        var chartFrom = new Option<string?>("--chart-from") { Description = "no benchmark: render step_bench.png/.svg from a saved step-bench CSV (any machine)" };
         var command = new Command("bench-step", "optimizer-step benchmark on CUDA against the copy-bandwidth floor")
         {
-            sets, optimizers, implementations, dtype, steps, slowSteps, warmup, output, compare, ifCuda,
+            sets, optimizers, implementations, dtype, steps, slowSteps, warmup, output, compare, ifCuda, chartFrom,
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(chartFrom) is { } saved)
+            {
+                IReadOnlyList<StepBenchResult> rows;
+                try { rows = ReadRows(saved); }
+                catch (Exception e) when (e is IOException or CsvHelperException or FormatException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"harness: {saved}: cannot be read as a step-bench CSV ({e.Message.Split('\n')[0]})");
+                    return ExitCodes.BadInput;
+                }
+                if (rows.Count == 0)
+                {
+                    Console.Error.WriteLine($"harness: {saved}: no rows");
+                    return ExitCodes.BadInput;
+                }
+                var dir = parse.GetValue(output)!;
+                Directory.CreateDirectory(dir);
+                RenderChart(rows, dir);
+                Console.WriteLine($"bench-step: chart of {rows.Count} row(s) from {saved} -> {Path.Combine(dir, "step_bench.png")}");
+                return ExitCodes.Ok;
+            }
             if (!cuda.is_available())
             {
                 if (parse.GetValue(ifCuda))
@@ -116,14 +137,18 @@ public static class BenchStepCommand
                     }
             results.AddRange(compared);
             WriteCsv(csvPath, results);
-            var chart = Chart(results);
-            var rendered = new ChartRenderer(new Palette(results.Select(r => r.Optimizer)), 1200, 600).Render(chart);
-            AtomicFile.Write(Path.Combine(outDir, "step_bench.png"), s => s.Write(rendered.Png));
-            AtomicFile.WriteText(Path.Combine(outDir, "step_bench.svg"), rendered.Svg);
+            RenderChart(results, outDir);
             Console.WriteLine($"bench-step: {results.Count} row(s) -> {csvPath}");
             return results.Count > 0 ? ExitCodes.Ok : ExitCodes.Failed;
         });
         return command;
+    }
+
+    private static void RenderChart(IReadOnlyList<StepBenchResult> rows, string outDir)
+    {
+        var rendered = new ChartRenderer(new Palette(rows.Select(r => r.Optimizer)), 1200, 600).Render(Chart(rows));
+        AtomicFile.Write(Path.Combine(outDir, "step_bench.png"), s => s.Write(rendered.Png));
+        AtomicFile.WriteText(Path.Combine(outDir, "step_bench.svg"), rendered.Svg);
     }
 
     private static string[] Split(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -62,7 +62,10 @@ public sealed class AdamW(IReadOnlyList<NamedParameter> parameters, AdamWOptions
                 W1: (float)(1 - beta1),
                 Beta2: (float)beta2,
                 W2: (float)(1 - beta2),
-                InvBc2Sqrt: 1f / (float)Math.Sqrt(1 - Math.Pow(beta2, step)),
+                // torch divides by a CPU scalar as a multiply by its reciprocal, taken in double and then rounded
+                // to float (measured on an H100 with torch 2.11: 100 % of elements agree that way, 1 % with a float
+                // reciprocal).
+                InvBc2Sqrt: (float)(1 / Math.Sqrt(1 - Math.Pow(beta2, step))),
                 Eps: (float)Options.Eps,
                 NegStep: (float)(-lr / (1 - Math.Pow(beta1, step))),
                 ApplyDecay: Options.WeightDecay != 0);

@@ -243,7 +243,7 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
             var bc1 = 1 - Math.Pow(beta1, step);
             var bc2 = 1 - Math.Pow(beta2, step);
             var scalars = new GefenScalars((float)beta2, (float)(1 - beta2), (float)(1 - beta1), (float)(1 - lr * _options.WeightDecay),
-                1f / (float)Math.Sqrt(bc2), (float)_options.Eps, (float)(1 / bc1), (float)lr, _options.WeightDecay > 0);
+                (float)(1 / Math.Sqrt(bc2)), (float)_options.Eps, (float)(1 / bc1), (float)lr, _options.WeightDecay > 0);  // reciprocal in double, as torch's scalar division
             kernels.Gefen(group.Select(x => ((Tensor)_parameters[x.Index].Value, x.Grad, x.State.Codes, x.State.Magnitude, x.State.VMean,
                 x.State.Period, x.State.ScaleRun)).ToList(), _codebook!, scalars);
         }
