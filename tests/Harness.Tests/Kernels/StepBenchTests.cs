@@ -1,5 +1,6 @@
 using Harness.Cli.Commands;
 using Harness.Core.Bench;
+using Harness.Tests.Reliability;
 using Xunit;
 
 namespace Harness.Tests.Kernels;
@@ -63,5 +64,35 @@ public sealed class StepBenchTests
         Assert.Equal(rows[1].RatioToFloor, chart.Bars[1].Total, 12);
         Assert.Contains("[pytorch-fused]", chart.Bars[1].Label);
         Assert.Equal("1.68 ms", chart.Bars[1].Annotation);
+    }
+
+    [Fact]
+    public void Chart_from_renders_a_saved_csv_without_cuda_and_names_a_bad_file()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"sb-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var csv = Path.Combine(dir, "step-bench.csv");
+            BenchStepCommand.WriteCsv(csv, [Row("cuda-fused", 1.25), Row("pytorch-fused", 1.68)]);
+            var ok = HarnessProcess.Run(dir, TimeSpan.FromMinutes(2), "bench-step", "--chart-from", csv, "--out", Path.Combine(dir, "chart"));
+            Assert.True(ok.ExitCode == 0, ok.Stderr);
+            Assert.Contains("chart of 2 row(s)", ok.Stdout);
+            var png = File.ReadAllBytes(Path.Combine(dir, "chart", "step_bench.png"));
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+            Assert.Contains("1.68 ms", File.ReadAllText(Path.Combine(dir, "chart", "step_bench.svg")));
+
+            var bad = Path.Combine(dir, "bad.csv");
+            File.WriteAllText(bad, "gpu,parameter_set\nx,y\n");
+            var err = HarnessProcess.Run(dir, TimeSpan.FromMinutes(2), "bench-step", "--chart-from", bad);
+            Assert.Equal(2, err.ExitCode);
+            var line = Assert.Single(err.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("bad.csv", line);
+            Assert.DoesNotContain("   at ", err.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
