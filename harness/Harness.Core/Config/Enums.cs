@@ -22,6 +22,18 @@ public enum FusedClipMode
     TwoPass,
 }
 
+/// <summary>What happens to the gradients after each optimizer step (<c>training.grad_buffers:</c>).</summary>
+public enum GradBuffersMode
+{
+    /// <summary>Dropped (<c>zero_grad(set_to_none=True)</c>, PyTorch's default): the next backward allocates them again.</summary>
+    Free,
+    /// <summary>
+    /// Kept and zeroed in place (<c>zero_grad(set_to_none=False)</c>, as DDP's and Megatron's gradient buffers): the
+    /// gradient memory is held through the whole step, so the training-step peak includes it. Same numbers.
+    /// </summary>
+    Keep,
+}
+
 /// <summary>Training precision (<c>training.dtype:</c>).</summary>
 public enum TrainingDType
 {

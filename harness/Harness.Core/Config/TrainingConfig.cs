@@ -24,6 +24,13 @@ public sealed record TrainingConfig : IValidatable
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public FusedClipMode? FusedClip { get; init; }
+    /// <summary>
+    /// Gradients after each step: <c>free</c> (the default, set to none) or <c>keep</c> (zeroed in place, buffers held
+    /// for the whole step). Changes memory only, not a number. Left out of the run spec when unset, so adding the
+    /// key kept existing run ids.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public GradBuffersMode? GradBuffers { get; init; }
     public int LogEvery { get; init; } = 10;
     /// <summary>Evaluate every N steps (and always after the last step); 0 = only at the end.</summary>
     public int EvalEvery { get; init; } = 50;

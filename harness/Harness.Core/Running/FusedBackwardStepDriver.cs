@@ -68,6 +68,9 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
     /// <summary>Which autograd function carries the fused layers: <see cref="FusedLinearLayer.NativeRoute"/> or <see cref="FusedLinearLayer.ManagedRoute"/>.</summary>
     public string Route => _native is null ? FusedLinearLayer.ManagedRoute : FusedLinearLayer.NativeRoute;
 
+    /// <summary>The other parameters' gradients after a step (<c>training.grad_buffers</c>); fused weights never have one.</summary>
+    public GradBuffersMode GradBuffers { get; init; } = GradBuffersMode.Free;
+
     /// <summary>Default slab height: output rows per weight-gradient slab.</summary>
     public const long DefaultSlabRows = 64;
 
@@ -133,7 +136,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
             perParameter.StepParameter(p, grad, learningRate);
         }
         timings.OptimizerSeconds = _clock.Now() - start;
-        optimizer.ZeroGrad();
+        GradientBuffers.Clear(workload, optimizer, GradBuffers);
         CollectBackwardWrappers();
         return total;
     }
@@ -201,7 +204,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         _clipCoefficient?.Dispose();
         _gradNorm = norm.DetachFromDisposeScope();
         _clipCoefficient = coefficient.DetachFromDisposeScope();
-        optimizer.ZeroGrad();
+        GradientBuffers.Clear(workload, optimizer, GradBuffers);
     }
 
     private void RethrowLayerFailure()

@@ -117,8 +117,9 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         var clock = new SynchronizedClock(session);
         using var fused = run.Spec.StepMode == StepMode.FusedBackward
             ? new FusedBackwardStepDriver(clock, training.FusedSlabRows ?? FusedBackwardStepDriver.DefaultSlabRows, training.GradClip,
-                training.FusedClip ?? FusedClipMode.None, session.Forge) : null;
-        IStepDriver driver = fused is null ? new StandardStepDriver(clock, training.GradClip, session.Memory) : fused;
+                training.FusedClip ?? FusedClipMode.None, session.Forge) { GradBuffers = training.GradBuffers ?? GradBuffersMode.Free } : null;
+        IStepDriver driver = fused is null
+            ? new StandardStepDriver(clock, training.GradClip, session.Memory, training.GradBuffers ?? GradBuffersMode.Free) : fused;
         using var timeline = session.NewTimeline();
         var timing = new TimingMeter(workload.ThroughputUnit, timeline.Method);
         var memoryMeter = new MemoryMeter(session.Memory, session.ProbeStatus);

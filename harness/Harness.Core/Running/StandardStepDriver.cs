@@ -1,3 +1,4 @@
+using Harness.Core.Config;
 using Harness.Core.Devices;
 using Harness.Experiments.Workloads;
 using Harness.Optimizers;
@@ -9,9 +10,11 @@ namespace Harness.Core.Running;
 /// The usual step: accumulate gradients over the micro-batches (each loss scaled by 1/n, so the step sees
 /// the mean gradient), clip the global norm if asked, update, and drop the gradients. With a memory probe
 /// it measures M2 the only clean way: reset the peak right before the update and read it right after,
-/// with nothing else in between.
+/// with nothing else in between. With <c>training.grad_buffers: keep</c> the gradients are zeroed in place instead
+/// of dropped.
 /// </summary>
-public sealed class StandardStepDriver(IDeviceClock clock, double gradClip, IDeviceMemoryProbe? memory = null) : IStepDriver
+public sealed class StandardStepDriver(IDeviceClock clock, double gradClip, IDeviceMemoryProbe? memory = null,
+    GradBuffersMode gradBuffers = GradBuffersMode.Free) : IStepDriver
 {
     public Tensor TrainStep(IWorkload workload, IOptimizer optimizer, IReadOnlyList<Batch> microBatches, double learningRate, StepTimings timings)
     {
@@ -39,7 +42,7 @@ public sealed class StandardStepDriver(IDeviceClock clock, double gradClip, IDev
         if (timings.MeasureOptimizer) timings.OptimizerSeconds = clock.Now() - start;
         // Allocation is accounted when ops are enqueued, so the peak is exact without a synchronisation.
         if (memory is not null) timings.StepTransientBytes = memory.PeakSinceReset - allocatedBefore;
-        optimizer.ZeroGrad();
+        GradientBuffers.Clear(workload, optimizer, gradBuffers);
         return total!;
     }
 }
