@@ -67,6 +67,7 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
         var state = StateOf(i);
         state.Step++; // once per step, however many slabs follow
         var full = Parameters[i];
+        var align = SlabRowAlignment(full);
         using var slab = slabs.GetEnumerator();
         while (true)
         {
@@ -75,7 +76,6 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
             if (!slab.MoveNext()) break;
             var (start, grad) = slab.Current;
             var rows = grad.shape[0];
-            var align = SlabRowAlignment(full);
             if (start % align != 0 || ((start + rows) % align != 0 && start + rows != full.Value.shape[0]))
                 throw new ArgumentException($"slab rows [{start}, {start + rows}) of '{full.Name}' are not on multiples of {align} rows, which {GetType().Name}'s state needs", nameof(slabs));
             // A Parameter aliasing the rows (no copy): Update sees a parameter of the slab's shape.

@@ -83,11 +83,13 @@ public sealed class DeviceSession : IDisposable
         // The caching allocator initialises lazily: allocate once so its statistics exist before the first reset.
         using (var warm = zeros(1, device: device)) { }
         var index = device.index < 0 ? 0 : device.index;
-        var (kernels, kernelStatus) = OpenKernels(FindSource(KernelsSourceRelative), cacheRoot, libTorch, index);
-        var (forge, forgeStatus) = OpenForge(FindSource(ForgeSourceRelative), cacheRoot, libTorch);
+        // nvcc and the GPU are queried once (two subprocesses) for the three native builds.
+        var toolchain = new Lazy<NativeToolchain>(NativeToolchain.Query);
+        var (kernels, kernelStatus) = OpenKernels(FindSource(KernelsSourceRelative), cacheRoot, libTorch, index, toolchain);
+        var (forge, forgeStatus) = OpenForge(FindSource(ForgeSourceRelative), cacheRoot, libTorch, toolchain);
         var build = probeSource is null
             ? new ProbeBuild(null, "probe source not found beside the binaries")
-            : new NativeProbeBuilder(probeSource, cacheRoot, libTorch).EnsureBuilt();
+            : new NativeProbeBuilder(probeSource, cacheRoot, libTorch, toolchain: toolchain).EnsureBuilt();
         if (build.LibraryPath is { } path)
         {
             try
@@ -109,12 +111,13 @@ public sealed class DeviceSession : IDisposable
     public static readonly string[] KernelsSourceRelative = [Path.Combine("kernels", "harness_optim_kernels.cu"), Path.Combine("optimizers", "kernels", "harness_optim_kernels.cu")];
 
     /// <summary>Builds (or reuses) and loads the fused optimizer kernels; null with the reason when that fails.</summary>
-    public static (FusedKernels? Kernels, string Status) OpenKernels(string? source, string cacheRoot, LibTorchInfo libTorch, int deviceIndex)
+    public static (FusedKernels? Kernels, string Status) OpenKernels(string? source, string cacheRoot, LibTorchInfo libTorch, int deviceIndex,
+        Lazy<NativeToolchain>? toolchain = null)
     {
         if (Environment.GetEnvironmentVariable("HARNESS_NO_FUSED_KERNELS") is "1" or "true")
             return (null, "fused kernels disabled by HARNESS_NO_FUSED_KERNELS");
         if (source is null) return (null, "fused-kernel source not found beside the binaries");
-        var build = new NativeProbeBuilder(source, cacheRoot, libTorch, NativeProbeBuilder.KernelsLibraryName).EnsureBuilt();
+        var build = new NativeProbeBuilder(source, cacheRoot, libTorch, NativeProbeBuilder.KernelsLibraryName, toolchain: toolchain).EnsureBuilt();
         if (build.LibraryPath is not { } path) return (null, $"fused kernels unavailable: {build.Status}");
         try
         {
@@ -136,13 +139,14 @@ public sealed class DeviceSession : IDisposable
     /// Builds (or reuses) and loads FORGE's native autograd function; null with the reason when that fails or is
     /// disabled, and fused_backward then takes the managed function.
     /// </summary>
-    public static (NativeForge? Forge, string Status) OpenForge(string? source, string cacheRoot, LibTorchInfo libTorch)
+    public static (NativeForge? Forge, string Status) OpenForge(string? source, string cacheRoot, LibTorchInfo libTorch,
+        Lazy<NativeToolchain>? toolchain = null)
     {
         const string fallback = "managed FORGE function";
         if (Environment.GetEnvironmentVariable(NoNativeForgeVariable) is "1" or "true")
             return (null, $"{fallback} (native one disabled by {NoNativeForgeVariable})");
         if (source is null) return (null, $"{fallback} (harness_forge.cpp not found beside the binaries)");
-        var build = new NativeProbeBuilder(source, cacheRoot, libTorch, NativeProbeBuilder.ForgeLibraryName, NativeProbeBuilder.ForgeLinkLibraries).EnsureBuilt();
+        var build = new NativeProbeBuilder(source, cacheRoot, libTorch, NativeProbeBuilder.ForgeLibraryName, NativeProbeBuilder.ForgeLinkLibraries, toolchain).EnsureBuilt();
         if (build.LibraryPath is not { } path) return (null, $"{fallback} (native one unavailable: {build.Status})");
         try
         {

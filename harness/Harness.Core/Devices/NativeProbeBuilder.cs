@@ -7,6 +7,33 @@ namespace Harness.Core.Devices;
 public sealed record ProbeBuild(string? LibraryPath, string Status);
 
 /// <summary>
+/// The host's nvcc (path and version) and GPU (name and compute capability), what every native build needs for
+/// its command and cache key; <see cref="Problem"/> says why there is no usable nvcc. <see cref="Query"/> runs two
+/// subprocesses, so a session queries once and shares the result among its builds (probe, kernels, FORGE).
+/// </summary>
+public sealed record NativeToolchain(string? Nvcc, string NvccVersion, string Gpu, string? Problem)
+{
+    public static NativeToolchain Query()
+    {
+        var nvcc = FindNvcc();
+        if (nvcc is null) return new(null, "", "", "nvcc not found on PATH, in $CUDA_HOME/bin or /usr/local/cuda/bin");
+        var version = HostCommand.Run(nvcc, "--version", 30);
+        if (!version.Ok) return new(null, "", "", $"{nvcc} --version failed");
+        var gpu = HostCommand.Run("nvidia-smi", "--query-gpu=name,compute_cap --format=csv,noheader", 30);
+        return new(nvcc, (version.StdOut + version.StdErr).Trim(), (gpu.StdOut + gpu.StdErr).Trim(), null);
+    }
+
+    private static string? FindNvcc()
+    {
+        var candidates = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(p => Path.Combine(p, "nvcc"))
+            .Append(Path.Combine(Environment.GetEnvironmentVariable("CUDA_HOME") ?? "/usr/local/cuda", "bin", "nvcc"))
+            .Append("/usr/local/cuda/bin/nvcc");
+        return candidates.FirstOrDefault(File.Exists);
+    }
+}
+
+/// <summary>
 /// Builds a native CUDA source of the harness (harness/native/harness_cuda_probe.cpp, the probe,
 /// optimizers/kernels/harness_optim_kernels.cu, the fused optimizer steps, or harness/native/harness_forge.cpp,
 /// FORGE's native autograd function) with the host's nvcc against the host PyTorch, on first CUDA use, and
@@ -15,8 +42,9 @@ public sealed record ProbeBuild(string? LibraryPath, string Status);
 /// to a temporary name and renames, so two processes building at once cannot leave a torn library.
 /// </summary>
 /// <param name="linkLibraries">The libraries the source links (<c>-l</c> flags); null for <see cref="DefaultLinkLibraries"/>.</param>
+/// <param name="toolchain">The session's toolchain query, shared by its builds; null to query it here when needed.</param>
 public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibTorchInfo libTorch, string libraryName = NativeProbeBuilder.LibraryName,
-    string? linkLibraries = null)
+    string? linkLibraries = null, Lazy<NativeToolchain>? toolchain = null)
 {
     public const string LibraryName = "libharness_cuda_probe.so";
     public const string KernelsLibraryName = "libharness_optim_kernels.so";
@@ -65,14 +93,11 @@ public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibT
         if (libTorch.TorchDir is not { } torch) return new(null, "no host PyTorch (HARNESS_LIBTORCH unset): the CPU package has no CUDA headers");
         if (!File.Exists(Path.Combine(torch, "include", "c10", "cuda", "CUDACachingAllocator.h")))
             return new(null, $"no CUDA headers under {torch}/include (a CPU-only PyTorch?)");
-        var nvcc = FindNvcc();
-        if (nvcc is null) return new(null, "nvcc not found on PATH, in $CUDA_HOME/bin or /usr/local/cuda/bin");
-        var (nvccOk, nvccVersion) = Run(nvcc, "--version", 30);
-        if (!nvccOk) return new(null, $"{nvcc} --version failed");
-        var (_, gpu) = Run("nvidia-smi", "--query-gpu=name,compute_cap --format=csv,noheader", 30);
+        var tools = toolchain?.Value ?? NativeToolchain.Query();
+        if (tools.Nvcc is not { } nvcc) return new(null, tools.Problem!);
         var source = File.ReadAllText(sourceFile);
         var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
-            string.Join("\n", KeyParts(source, libTorch.Version ?? "", nvccVersion.Trim(), gpu.Trim())))))[..16];
+            string.Join("\n", KeyParts(source, libTorch.Version ?? "", tools.NvccVersion, tools.Gpu)))))[..16];
         var dir = Path.Combine(cacheRoot, "native", key);
         var target = Path.Combine(dir, libraryName);
         if (File.Exists(target)) return new(target, $"cached build {target}");
@@ -97,15 +122,6 @@ public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibT
     {
         string[] parts = [source, torchVersion, nvccVersion, gpu];
         return LinkLibraries == DefaultLinkLibraries ? parts : parts.Append(LinkLibraries);
-    }
-
-    private static string? FindNvcc()
-    {
-        var candidates = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(p => Path.Combine(p, "nvcc"))
-            .Append(Path.Combine(Environment.GetEnvironmentVariable("CUDA_HOME") ?? "/usr/local/cuda", "bin", "nvcc"))
-            .Append("/usr/local/cuda/bin/nvcc");
-        return candidates.FirstOrDefault(File.Exists);
     }
 
     private static (bool Ok, string Output) Run(string file, string args, int timeoutSeconds)

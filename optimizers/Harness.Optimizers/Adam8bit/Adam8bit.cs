@@ -77,8 +77,9 @@ public sealed record Adam8bitOptions : OptimizerOptions
 /// 8 B/param for small tensors. The two 256-entry code books (2 KiB, shared, constant) are not counted.
 /// On CUDA the 8-bit tensors step in one multi-tensor kernel (<c>implementation: cuda-fused</c>): one CUDA
 /// block per quantization block, the same float32 ops and the same nearest-code search, no temporaries.
-/// FORGE (<c>step_mode: fused_backward</c>) steps row slabs with the tensor ops, each slab rounded to whole
-/// absmax blocks (<see cref="SlabRowAlignment"/>); the result is the whole-tensor step's.
+/// FORGE (<c>step_mode: fused_backward</c>) steps row slabs (with the fused kernel when it is attached, else the
+/// tensor ops), each slab rounded to whole absmax blocks (<see cref="SlabRowAlignment"/>); the result is the
+/// whole-tensor step's.
 /// </remarks>
 public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.State>, IFusedKernelUser
 {
