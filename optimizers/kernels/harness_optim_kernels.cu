@@ -123,25 +123,71 @@ __device__ __forceinline__ int find_tensor(const int64_t* start, int count, int6
   return lo;
 }
 
-// Sorted keys laid out as a perfect binary search tree in breadth-first order ("Eytzinger" layout, node k at
-// tree[k], children 2k and 2k + 1): node k of level l = floor(log2 k) holds sorted[(2(k − 2^l) + 1)·2^(7−l) − 1].
-// A search then touches, at each level, one contiguous run of nodes, so the threads of a warp read distinct
-// shared-memory banks instead of the same bank (the sorted array's binary search hits stride-2^j addresses,
-// up to 16-way conflicts). Same results: the descent's 8 turn bits are the count of keys < x.
-__device__ __forceinline__ int eytzinger_source(int k) {
-  const int level = 31 - __clz(k);
-  return ((2 * (k - (1 << level)) + 1) << (7 - level)) - 1;
+// Rank of x among 255 sorted keys (the number of keys < x, the lower bound's index), through a table indexed by
+// the bits of x: a bucket is a sign, an exponent in [2^-32, 2) and the top kRankMant mantissa bits (|x| < 2^-32
+// and |x| >= 2 are one bucket each per sign). table[bucket] holds the rank of the bucket's smallest value; the
+// few keys inside the bucket are then stepped over (none or one for the 8-bit maps and Gefen's code books: a
+// bucket is 1/64 of an octave wide). One byte load and about one key compare instead of an 8-level dependent
+// search; the same result for every x (the step makes it exact whatever the keys are), NaN gives 0.
+constexpr int kRankMant = 6;
+constexpr uint32_t kRankLow = 95u << 23;   // bits of 2^-32
+constexpr uint32_t kRankHigh = 128u << 23; // bits of 2.0
+constexpr int kRankPerSign = static_cast<int>((kRankHigh - kRankLow) >> (23 - kRankMant)) + 2;
+constexpr int kRankTable = 2 * kRankPerSign;  // entries (bytes) of one table
+
+__device__ __forceinline__ int rank_bucket(uint32_t bits) {
+  // (|x| bits >> 17) − (2^-32 bits >> 17) + 1, clamped to [0, kRankPerSign − 1]: below 2^-32 → 0, from 2 up → the top.
+  int b = static_cast<int>((bits & 0x7fffffffu) >> (23 - kRankMant)) - static_cast<int>(kRankLow >> (23 - kRankMant)) + 1;
+  b = b < 0 ? 0 : b > kRankPerSign - 1 ? kRankPerSign - 1 : b;
+  return (bits >> 31) != 0 ? kRankPerSign + b : b;
 }
-// Fills tree[1..255] from sorted[0..254] (block-cooperative; caller synchronises).
-__device__ __forceinline__ void eytzinger_fill(float* tree, const float* sorted) {
-  for (int k = 1 + threadIdx.x; k < 256; k += blockDim.x) tree[k] = sorted[eytzinger_source(k)];
+// The smallest float of table entry e (positive buckets: the lower magnitude bound; negative ones: minus the
+// largest magnitude inside the bucket).
+__device__ __forceinline__ float rank_bucket_min(int e) {
+  const bool negative = e >= kRankPerSign;
+  const int b = negative ? e - kRankPerSign : e;
+  if (!negative) {
+    if (b == 0) return 0.0f;
+    return __uint_as_float(b == kRankPerSign - 1 ? kRankHigh : kRankLow + (static_cast<uint32_t>(b - 1) << (23 - kRankMant)));
+  }
+  if (b == kRankPerSign - 1) return __uint_as_float(0xff800000u);  // −∞
+  const uint32_t upper = kRankLow + (static_cast<uint32_t>(b) << (23 - kRankMant));  // exclusive magnitude bound
+  return __uint_as_float(0x80000000u | (upper - 1));
 }
-// Number of the 255 keys < x (the lower bound's index in the sorted array); NaN gives 0.
-__device__ __forceinline__ int eytzinger_rank(const float* tree, float x) {
-  int k = 1;
+// Fills table[0..kRankTable) from keys[0..254] (ascending, in shared memory; block-cooperative, caller
+// synchronises): a fixed 8-step lower bound per entry, kIlp entries interleaved per thread so the dependent
+// shared loads overlap (small blocks fill the table once per persistent block, so its latency matters).
+__device__ __forceinline__ void rank_fill(uint8_t* table, const float* keys) {
+  constexpr int kIlp = 8;
+  for (int e0 = threadIdx.x; e0 < kRankTable; e0 += kIlp * blockDim.x) {
+    float x[kIlp];
+    int pos[kIlp];
 #pragma unroll
-  for (int level = 0; level < 8; ++level) k = 2 * k + (tree[k] < x ? 1 : 0);
-  return k - 256;
+    for (int u = 0; u < kIlp; ++u) {
+      const int e = e0 + u * static_cast<int>(blockDim.x);
+      x[u] = rank_bucket_min(e < kRankTable ? e : kRankTable - 1);
+      pos[u] = 0;
+    }
+#pragma unroll
+    for (int step = 128; step > 0; step >>= 1)
+#pragma unroll
+      for (int u = 0; u < kIlp; ++u)
+        if (pos[u] + step <= 255 && keys[pos[u] + step - 1] < x[u]) pos[u] += step;
+#pragma unroll
+    for (int u = 0; u < kIlp; ++u) {
+      const int e = e0 + u * static_cast<int>(blockDim.x);
+      if (e < kRankTable) table[e] = static_cast<uint8_t>(pos[u]);
+    }
+  }
+}
+// The rank of x; keys[255] must be +∞ (the sentinel that ends the step over the bucket's keys). `at` receives
+// keys[rank], the first key ≥ x (for a caller's tie rule).
+__device__ __forceinline__ int table_rank(const uint8_t* table, const float* keys, float x, float& at) {
+  int r = table[rank_bucket(__float_as_uint(x))];
+  float k = keys[r];
+  while (k < x) k = keys[++r];
+  at = k;
+  return x != x ? 0 : r;
 }
 
 __device__ __forceinline__ float warp_max(float x) {
@@ -153,25 +199,24 @@ __device__ __forceinline__ float warp_sum(float x) {
   return x;
 }
 
-// Block-wide max and sum (blockDim a multiple of 32, at most 1024); every thread gets the results.
-__device__ __forceinline__ void block_max_sum(float& mx, float& sm) {
-  __shared__ float s_max[32], s_sum[32];
+// Block-wide reduction of two values (blockDim a multiple of 32): a by max, b by max (kSum false) or by sum;
+// every thread gets both, folding the warps' partials in warp order, so all threads hold the same bits.
+// `parity` alternates between consecutive calls of a persistent loop: with two slot sets no second barrier
+// is needed to guard the slots' reuse.
+template <bool kSum>
+__device__ __forceinline__ void block_reduce2(float& a, float& b, int parity) {
+  __shared__ float s_a[2][32], s_b[2][32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  mx = warp_max(mx);
-  sm = warp_sum(sm);
-  if (lane == 0) { s_max[warp] = mx; s_sum[warp] = sm; }
+  a = warp_max(a);
+  b = kSum ? warp_sum(b) : warp_max(b);
+  if (lane == 0) { s_a[parity][warp] = a; s_b[parity][warp] = b; }
   __syncthreads();
-  if (warp == 0) {
-    float a = lane < warps ? s_max[lane] : 0.0f;
-    float b = lane < warps ? s_sum[lane] : 0.0f;
-    a = warp_max(a);
-    b = warp_sum(b);
-    if (lane == 0) { s_max[0] = a; s_sum[0] = b; }
+  a = s_a[parity][0];
+  b = s_b[parity][0];
+  for (int w = 1; w < warps; ++w) {
+    a = fmaxf(a, s_a[parity][w]);
+    b = kSum ? __fadd_rn(b, s_b[parity][w]) : fmaxf(b, s_b[parity][w]);
   }
-  __syncthreads();
-  mx = s_max[0];
-  sm = s_sum[0];
-  __syncthreads();  // the shared slots may be reused by a later call
 }
 
 // =======================================================================================================
@@ -291,24 +336,11 @@ struct Adam8Scalars {
 
 // The kernel's nearest code: the first midpoint ≥ x (bucketize, right = false); a value exactly on a
 // midpoint goes to the even index of the pair; NaN ends at 0.
-__device__ __forceinline__ int nearest_8bit(const float* tree, const float* mid, float x) {
-  int lo = eytzinger_rank(tree, x);
-  if (lo < 255 && x == mid[lo] && (lo & 1)) ++lo;
+__device__ __forceinline__ int nearest_8bit(const uint8_t* table, const float* mid, float x) {
+  float at;
+  int lo = table_rank(table, mid, x, at);  // mid[255] = +∞
+  if (lo < 255 && x == at && (lo & 1)) ++lo;
   return lo;
-}
-
-// Block-wide maxima of two values (blockDim a multiple of 32); every thread gets both.
-__device__ __forceinline__ void block_max2(float& a, float& b) {
-  __shared__ float s_a[32], s_b[32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  a = warp_max(a);
-  b = warp_max(b);
-  if (lane == 0) { s_a[warp] = a; s_b[warp] = b; }
-  __syncthreads();
-  a = s_a[0];
-  b = s_b[0];
-  for (int w = 1; w < warps; ++w) { a = fmaxf(a, s_a[w]); b = fmaxf(b, s_b[w]); }
-  __syncthreads();  // the shared slots are reused by the next block of the persistent loop
 }
 
 // Dequantize and update one element's moments (a non-finite gradient resets both; its parameter is kept).
@@ -333,13 +365,13 @@ __device__ __forceinline__ float adam8_param(float p, float m, float v, const Ad
 }
 
 // Requantize with the new absmax (exact division); the first moment with the sign fix.
-__device__ __forceinline__ void adam8_codes(float m, float v, float max1, float max2, const float* tree1, const float* tree2,
+__device__ __forceinline__ void adam8_codes(float m, float v, float max1, float max2, const uint8_t* rank1, const uint8_t* rank2,
                                             const float* mid1, const float* mid2, const float* code1, const Adam8Scalars& s,
                                             int& q1, int& q2) {
-  q1 = max1 == 0.0f ? s.zero1 : nearest_8bit(tree1, mid1, __fdiv_rn(m, max1));
+  q1 = max1 == 0.0f ? s.zero1 : nearest_8bit(rank1, mid1, __fdiv_rn(m, max1));
   const bool code_negative = signbit(code1[q1]) != 0;
   if (code_negative != (signbit(m) != 0)) q1 = (q1 + (m > 0.0f ? 1 : -1) + 256) & 255;
-  q2 = max2 == 0.0f ? s.zero2 : nearest_8bit(tree2, mid2, __fdiv_rn(v, max2));
+  q2 = max2 == 0.0f ? s.zero2 : nearest_8bit(rank2, mid2, __fdiv_rn(v, max2));
 }
 
 // Eight consecutive elements of T as float (two 16 B loads for fp32, one for bf16).
@@ -358,16 +390,20 @@ template <typename T> __device__ __forceinline__ void store8(T* p, const float i
 // each block to one of the two launches; both apply the same element rule.
 template <typename T, bool kFull>
 __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab, Adam8Scalars s) {
-  __shared__ float code1[256], code2[256], mid1[256], mid2[256], tree1[256], tree2[256];
+  __shared__ float code1[256], code2[256], mid1[256], mid2[256];
+  __shared__ uint8_t rank1[kRankTable], rank2[kRankTable];
   for (int i = threadIdx.x; i < 256; i += blockDim.x) {
     code1[i] = s.code1[i];
     code2[i] = s.code2[i];
-    if (i < 255) { mid1[i] = s.mid1[i]; mid2[i] = s.mid2[i]; }
+    mid1[i] = i < 255 ? s.mid1[i] : INFINITY;  // the search's sentinel
+    mid2[i] = i < 255 ? s.mid2[i] : INFINITY;
   }
-  eytzinger_fill(tree1, s.mid1);
-  eytzinger_fill(tree2, s.mid2);
+  __syncthreads();
+  rank_fill(rank1, mid1);
+  rank_fill(rank2, mid2);
   __syncthreads();
   const int64_t total = tab.start[tab.count];
+  int parity = 0;
   for (int64_t item = blockIdx.x; item < total; item += gridDim.x) {
     const int t = find_tensor(tab.start, tab.count, item);
     const int64_t b = tab.first[t] + (item - tab.start[t]);
@@ -397,7 +433,8 @@ __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab,
         max1 = fmaxf(max1, fabsf(mr[k]));
         max2 = fmaxf(max2, vr[k]);
       }
-      block_max2(max1, max2);
+      block_reduce2<false>(max1, max2, parity);
+      parity ^= 1;
       if (threadIdx.x == 0) {
         tab.a1[t][b] = max1;
         tab.a2[t][b] = max2;
@@ -406,7 +443,7 @@ __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab,
       for (int k = 0; k < kAdam8Vec; ++k) {
         if (isfinite(gr[k])) pr[k] = adam8_param<T>(pr[k], mr[k], vr[k], s);
         int a, c;
-        adam8_codes(mr[k], vr[k], max1, max2, tree1, tree2, mid1, mid2, code1, s, a, c);
+        adam8_codes(mr[k], vr[k], max1, max2, rank1, rank2, mid1, mid2, code1, s, a, c);
         q1b[k] = static_cast<uint8_t>(a);
         q2b[k] = static_cast<uint8_t>(c);
       }
@@ -429,7 +466,8 @@ __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab,
           max2 = fmaxf(max2, vr[k]);
         }
       }
-      block_max2(max1, max2);
+      block_reduce2<false>(max1, max2, parity);
+      parity ^= 1;
       if (n < s.block_size) {
         // Lanes past n load code 128 and g = 0; their β1·code1[128]·absmax_old joins the max.
         max1 = fmaxf(max1, fabsf(__fmul_rn(__fmul_rn(absmax1_old, s.pad_code), s.beta1)));
@@ -444,7 +482,7 @@ __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab,
         if (j < n) {
           if (isfinite(gr[k])) Num<T>::store(p, j, adam8_param<T>(Num<T>::load(p, j), mr[k], vr[k], s));
           int a, c;
-          adam8_codes(mr[k], vr[k], max1, max2, tree1, tree2, mid1, mid2, code1, s, a, c);
+          adam8_codes(mr[k], vr[k], max1, max2, rank1, rank2, mid1, mid2, code1, s, a, c);
           c1[j] = static_cast<uint8_t>(a);
           c2[j] = static_cast<uint8_t>(c);
         }
@@ -507,7 +545,8 @@ int fill_elementwise_table(AdamWTable& tab, int i, int count, void* const* p, vo
 // the segments grid-stride): a block of P elements
 // (P > 1) or a run of D elements sharing one momentum scale (P = 1, per-element v).
 // =======================================================================================================
-constexpr int kGefenCache = 16;  // elements per thread kept in registers between the two passes
+constexpr int kGefenCache = 16;       // elements per thread kept in registers between the two passes
+constexpr int kGefenWarpBlock = 256;  // threads of a block in the one-warp-per-segment launch
 
 struct GefenTable {
   void* p[kMaxTensors];
@@ -518,6 +557,7 @@ struct GefenTable {
   int64_t start[kMaxTensors + 1];  // prefix sum of segments
   int32_t length[kMaxTensors];     // segment length: P, or D when P = 1
   int8_t per_element_v[kMaxTensors];
+  int8_t vec[kMaxTensors];         // 4-element vector path (P > 1, P % 4 == 0, P <= 16 × 1024, aligned storage)
   int count;
 };
 
@@ -534,8 +574,10 @@ struct GefenScalars {
 };
 
 // CodebookDp.Nearest: i = first index with C[i] ≥ x; the lower neighbour wins ties.
-__device__ __forceinline__ int nearest_gefen(const float* tree, const float* c, float x) {
-  int lo = eytzinger_rank(tree, x);  // keys c[0..254]
+// key: c[0..254] and the sentinel +∞.
+__device__ __forceinline__ int nearest_gefen(const uint8_t* table, const float* key, const float* c, float x) {
+  float at;
+  int lo = table_rank(table, key, x, at);
   if (lo == 255 && c[255] < x) lo = 256;
   const int r = lo > 255 ? 255 : lo;
   const int l = lo - 1 < 0 ? 0 : lo - 1;
@@ -548,20 +590,39 @@ __device__ __forceinline__ float gefen_step(float v, const GefenScalars& s) {
   return __fmul_rn(__fdiv_rn(1.0f, h), s.inv_bc1);
 }
 
-// kMaxThreads: the launch bound (see launch_gefen).
-template <typename T, typename S, int kMaxThreads>
-__global__ void __launch_bounds__(kMaxThreads) gefen_kernel(GefenTable tab, GefenScalars s) {
-  __shared__ float code[256], tree[256];
-  __shared__ float s_step, s_scale;
-  for (int i = threadIdx.x; i < 256; i += blockDim.x) code[i] = s.codebook[i];
-  eytzinger_fill(tree, s.codebook);
+// Each segment: pass 1 loads g, the codes and (early, to overlap) the parameters, forms m and the segment's
+// max |m| and Σ g²; one block barrier exchanges the warps' partials (double-buffered by segment parity, so no
+// second barrier guards their reuse), after which every thread derives the new scale and step itself (no
+// broadcast barrier; the first thread stores them); pass 2 requantizes and updates. Tensors with P > 1, P % 4 == 0,
+// P <= 16 × 1024 (all in registers) and aligned storage take 4 contiguous elements a thread per access (16 B / 8 B
+// vector loads, one 4-byte code word); the others one element at a time (segments past the register cache
+// recompute m in pass 2).
+// kWarp: one warp per segment (segments of at most 32 × kGefenCache elements, several warps a block): the
+// reduction is a warp shuffle and no block barrier is needed at all, and short segments no longer leave most of
+// a 32-thread block's multiprocessor slot idle.
+template <typename T, typename S, bool kWarp>
+__global__ void __launch_bounds__(1024) gefen_kernel(GefenTable tab, GefenScalars s) {
+  __shared__ float code[256], key[256];
+  __shared__ uint8_t rank[kRankTable];
+  for (int i = threadIdx.x; i < 256; i += blockDim.x) {
+    code[i] = s.codebook[i];
+    key[i] = i < 255 ? code[i] : INFINITY;
+  }
   __syncthreads();
+  rank_fill(rank, key);
+  __syncthreads();
+  const int stride = kWarp ? 32 : static_cast<int>(blockDim.x);
+  const int tid = kWarp ? static_cast<int>(threadIdx.x & 31) : static_cast<int>(threadIdx.x);
+  const int64_t first = kWarp ? static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5) : blockIdx.x;
+  const int64_t step_items = kWarp ? static_cast<int64_t>(gridDim.x) * (blockDim.x >> 5) : gridDim.x;
+  int parity = 0;
   const int64_t total = tab.start[tab.count];
-  for (int64_t item = blockIdx.x; item < total; item += gridDim.x) {
+  for (int64_t item = first; item < total; item += step_items) {
     const int t = find_tensor(tab.start, tab.count, item);
     const int64_t seg = item - tab.start[t];
     const int L = tab.length[t];
     const bool per_element_v = tab.per_element_v[t] != 0;
+    const bool vec = tab.vec[t] != 0;
     const int64_t base = seg * L;
     T* __restrict__ p = static_cast<T*>(tab.p[t]) + base;
     const T* __restrict__ g = static_cast<const T*>(tab.g[t]) + base;
@@ -569,21 +630,55 @@ __global__ void __launch_bounds__(kMaxThreads) gefen_kernel(GefenTable tab, Gefe
     S* mag = static_cast<S*>(tab.mag[t]) + seg;
     S* vmean = static_cast<S*>(tab.vmean[t]) + (per_element_v ? base : seg);
     const float scale_old = Num<S>::load(mag, 0);
+    const float v_old = per_element_v ? 0.0f : Num<S>::load(vmean, 0);  // read by all before the first thread rewrites it
 
-    // Pass 1: m = lerp(C[q]·μ_old, g, 1 − β1); the segment's max |m| and Σ g² (P > 1) or each v (P = 1).
-    float cache[kGefenCache], pcache[kGefenCache];  // m, and p loaded early (its load overlaps pass 1)
+    // m = lerp(C[q]·μ_old, g, 1 − β1)
+    auto momentum = [&](float gg, int qj) {
+      const float old = __fmul_rn(R<T>(code[qj]), scale_old);
+      return fmaf(s.w1, __fsub_rn(gg, old), old);
+    };
+    // Pass 1: m, the segment's max |m| and Σ g² (P > 1) or each v (P = 1).
+    float cache[kGefenCache], pcache[kGefenCache];  // m, and p loaded early
     float amax = 0.0f, sumsq = 0.0f;
-    const int stride = blockDim.x;
-    #pragma unroll
-    for (int k = 0; k < kGefenCache; ++k) {
-      const int j = k * stride + threadIdx.x;
-      if (j < L) {
+    if (vec) {
+      #pragma unroll
+      for (int k = 0; k < kGefenCache / 4; ++k) {
+        const int j = 4 * (k * stride + tid);
+        if (j < L) {
+          float gv[4];
+          Vec4<T>::load(g + j, gv);
+          Vec4<T>::load(p + j, pcache + 4 * k);
+          const uint32_t word = *reinterpret_cast<const uint32_t*>(q + j);
+          #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float m = momentum(gv[e], static_cast<int>((word >> (8 * e)) & 255u));
+            cache[4 * k + e] = m;
+            amax = fmaxf(amax, fabsf(m));
+            sumsq = __fadd_rn(sumsq, __fmul_rn(gv[e], gv[e]));
+          }
+        }
+      }
+    } else {
+      #pragma unroll
+      for (int k = 0; k < kGefenCache; ++k) {
+        const int j = k * stride + tid;
+        if (j < L) {
+          const float gg = Num<T>::load(g, j);
+          pcache[k] = Num<T>::load(p, j);
+          const float m = momentum(gg, q[j]);
+          cache[k] = m;
+          amax = fmaxf(amax, fabsf(m));
+          if (per_element_v) {
+            const float v = fmaf(s.w2, __fmul_rn(gg, gg), __fmul_rn(Num<S>::load(vmean, j), s.beta2));
+            Num<S>::store(vmean, j, v);
+          } else {
+            sumsq = __fadd_rn(sumsq, __fmul_rn(gg, gg));
+          }
+        }
+      }
+      for (int j = kGefenCache * stride + tid; j < L; j += stride) {
         const float gg = Num<T>::load(g, j);
-        pcache[k] = Num<T>::load(p, j);
-        const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
-        const float m = fmaf(s.w1, __fsub_rn(gg, old), old);
-        cache[k] = m;
-        amax = fmaxf(amax, fabsf(m));
+        amax = fmaxf(amax, fabsf(momentum(gg, q[j])));
         if (per_element_v) {
           const float v = fmaf(s.w2, __fmul_rn(gg, gg), __fmul_rn(Num<S>::load(vmean, j), s.beta2));
           Num<S>::store(vmean, j, v);
@@ -592,57 +687,81 @@ __global__ void __launch_bounds__(kMaxThreads) gefen_kernel(GefenTable tab, Gefe
         }
       }
     }
-    for (int j = kGefenCache * stride + threadIdx.x; j < L; j += stride) {  // segments longer than the cache
-      const float gg = Num<T>::load(g, j);
-      const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
-      const float m = fmaf(s.w1, __fsub_rn(gg, old), old);
-      amax = fmaxf(amax, fabsf(m));
-      if (per_element_v) {
-        const float v = fmaf(s.w2, __fmul_rn(gg, gg), __fmul_rn(Num<S>::load(vmean, j), s.beta2));
-        Num<S>::store(vmean, j, v);
-      } else {
-        sumsq = __fadd_rn(sumsq, __fmul_rn(gg, gg));
-      }
+    if (kWarp) {
+      amax = warp_max(amax);  // xor butterflies: every lane ends with the same bits
+      sumsq = warp_sum(sumsq);
+    } else {
+      block_reduce2<true>(amax, sumsq, parity);
+      parity ^= 1;
     }
-    block_max_sum(amax, sumsq);
-    if (threadIdx.x == 0) {
-      Num<S>::store(mag, 0, amax);
-      s_scale = Num<S>::round(amax);  // Gefen.cs reads μ back in the state dtype
-      if (!per_element_v) {
-        const float mean = __fmul_rn(sumsq, 1.0f / static_cast<float>(L));  // torch's mean: sum × (1/L)
-        const float v = Num<S>::round(fmaf(s.w2, mean, __fmul_rn(Num<S>::load(vmean, 0), s.beta2)));
-        Num<S>::store(vmean, 0, v);
-        s_step = gefen_step(v, s);
-      }
+    const float scale = Num<S>::round(amax);  // Gefen.cs reads μ back in the state dtype
+    float block_step = 0.0f;
+    if (!per_element_v) {
+      const float mean = __fmul_rn(sumsq, 1.0f / static_cast<float>(L));  // torch's mean: sum × (1/L)
+      const float v = Num<S>::round(fmaf(s.w2, mean, __fmul_rn(v_old, s.beta2)));
+      block_step = gefen_step(v, s);
+      if (tid == 0) Num<S>::store(vmean, 0, v);
     }
-    __syncthreads();
-    const float scale = s_scale;
-    const float block_step = per_element_v ? 0.0f : s_step;
+    if (tid == 0) Num<S>::store(mag, 0, amax);
 
     // Pass 2: requantize against the new scale and update the parameter with the quantized momentum.
-    auto finish = [&](int j, float m, float pp) {
+    auto finish = [&](float m, float pp, float step, int& qi) {
       float x = __fdiv_rn(m, scale);
       if (!(scale > 0.0f)) x = 0.0f;
-      const int qi = nearest_gefen(tree, code, x);
-      q[j] = static_cast<uint8_t>(qi);
+      qi = nearest_gefen(rank, key, code, x);
       const float shared_m = Promoted<T, S>::round(__fmul_rn(R<T>(code[qi]), scale));
-      const float step = per_element_v ? gefen_step(Num<S>::load(vmean, j), s) : block_step;
       if (s.apply_decay) pp = R<T>(__fmul_rn(pp, s.decay));
-      const float update = __fmul_rn(__fmul_rn(shared_m, step), s.lr);
-      Num<T>::store(p, j, __fsub_rn(pp, update));
+      return __fsub_rn(pp, __fmul_rn(__fmul_rn(shared_m, step), s.lr));
     };
-    #pragma unroll
-    for (int k = 0; k < kGefenCache; ++k) {
-      const int j = k * stride + threadIdx.x;
-      if (j < L) finish(j, cache[k], pcache[k]);
-    }
-    for (int j = kGefenCache * stride + threadIdx.x; j < L; j += stride) {
-      // Recomputed from g and the old code, which only this thread overwrites, after reading it here.
-      const float gg = Num<T>::load(g, j);
-      const float old = __fmul_rn(R<T>(code[q[j]]), scale_old);
-      finish(j, fmaf(s.w1, __fsub_rn(gg, old), old), Num<T>::load(p, j));
+    if (vec) {
+      #pragma unroll
+      for (int k = 0; k < kGefenCache / 4; ++k) {
+        const int j = 4 * (k * stride + tid);
+        if (j < L) {
+          float out[4];
+          uint32_t word = 0;
+          #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            int qi;
+            out[e] = finish(cache[4 * k + e], pcache[4 * k + e], block_step, qi);
+            word |= static_cast<uint32_t>(qi) << (8 * e);
+          }
+          Vec4<T>::store(p + j, out);
+          *reinterpret_cast<uint32_t*>(q + j) = word;
+        }
+      }
+    } else {
+      auto step_of = [&](int j) { return per_element_v ? gefen_step(Num<S>::load(vmean, j), s) : block_step; };
+      #pragma unroll
+      for (int k = 0; k < kGefenCache; ++k) {
+        const int j = k * stride + tid;
+        if (j < L) {
+          int qi;
+          Num<T>::store(p, j, finish(cache[k], pcache[k], step_of(j), qi));
+          q[j] = static_cast<uint8_t>(qi);
+        }
+      }
+      for (int j = kGefenCache * stride + tid; j < L; j += stride) {
+        int qi;
+        const float pp = finish(momentum(Num<T>::load(g, j), q[j]), Num<T>::load(p, j), step_of(j), qi);
+        Num<T>::store(p, j, pp);
+        q[j] = static_cast<uint8_t>(qi);
+      }
     }
   }
+}
+
+// One block: the table rank of each of n values against 255 ascending keys (for the tests: it must equal a
+// binary search's lower bound for every x).
+__global__ void code_rank_kernel(const float* keys, const float* xs, int n, int* out) {
+  __shared__ float k[256];
+  __shared__ uint8_t table[kRankTable];
+  for (int i = threadIdx.x; i < 256; i += blockDim.x) k[i] = i < 255 ? keys[i] : INFINITY;
+  __syncthreads();
+  rank_fill(table, k);
+  __syncthreads();
+  float at;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) out[i] = table_rank(table, k, xs[i], at);
 }
 
 #define HK_COMMA ,
@@ -656,8 +775,15 @@ void launch_gefen(int device, int64_t items, int threads, cudaStream_t stream, c
   // One launch bound for every block size: at 1024 the compiler keeps a thread to 64 registers (a few spills),
   // so small blocks still fit 16+ to a multiprocessor. A bound of 256 let it take ~200 registers: 2 blocks of
   // 128 threads a multiprocessor (12.5 % occupancy, measured with Nsight Compute on an H100) and a 2.3× slower step.
-  const unsigned grid = persistent_grid(gefen_kernel<T, S, 1024>, threads, device, items);
-  HK_LAUNCH(gefen_kernel<T HK_COMMA S HK_COMMA 1024>, grid, threads, 0, stream, tab, s);
+  if (threads == 32) {
+    // Segments of at most 512 elements: a warp each, kGefenWarpBlock / 32 of them a block.
+    const int64_t blocks = (items + kGefenWarpBlock / 32 - 1) / (kGefenWarpBlock / 32);
+    const unsigned grid = persistent_grid(gefen_kernel<T, S, true>, kGefenWarpBlock, device, blocks);
+    HK_LAUNCH(gefen_kernel<T HK_COMMA S HK_COMMA true>, grid, kGefenWarpBlock, 0, stream, tab, s);
+    return;
+  }
+  const unsigned grid = persistent_grid(gefen_kernel<T, S, false>, threads, device, items);
+  HK_LAUNCH(gefen_kernel<T HK_COMMA S HK_COMMA false>, grid, threads, 0, stream, tab, s);
 }
 
 }  // namespace
@@ -804,6 +930,9 @@ int hk_gefen(int device, int dtype, int state_dtype, int count, void* const* p, 
         tab.mag[c] = mag[i]; tab.vmean[c] = vmean[i];
         tab.length[c] = static_cast<int32_t>(run[i]);
         tab.per_element_v[c] = period[i] == 1 ? 1 : 0;
+        const uintptr_t vec_align = (dtype == 0 ? 16 : 8);
+        tab.vec[c] = period[i] > 1 && run[i] % 4 == 0 && run[i] <= kGefenCache * 1024 && reinterpret_cast<uintptr_t>(p[i]) % vec_align == 0 &&
+                     reinterpret_cast<uintptr_t>(g[i]) % vec_align == 0 && reinterpret_cast<uintptr_t>(codes[i]) % 4 == 0 ? 1 : 0;
         tab.start[c + 1] = tab.start[c] + numel[i] / run[i];
       }
       if (tab.count == 0) break;
@@ -816,6 +945,14 @@ int hk_gefen(int device, int dtype, int state_dtype, int count, void* const* p, 
     }
   }
   return 0;
+}
+
+// keys [255] ascending, xs [n], out [n]: device arrays (host arrays in the emulated build). The number of keys
+// < xs[i] as the kernels' code search finds it (NaN: 0).
+int hk_code_rank(int device, const float* keys, const float* xs, int n, int* out) {
+  if (n < 0) return fail("hk_code_rank: n must be >= 0");
+  HK_LAUNCH(code_rank_kernel, 1, 256, 0, current_stream(device), keys, xs, n, out);
+  return check_launch("code_rank_kernel");
 }
 
 // Device-to-device copy bandwidth (bytes read + written per second) over `bytes`-sized buffers, the

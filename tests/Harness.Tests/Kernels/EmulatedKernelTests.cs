@@ -18,6 +18,7 @@ namespace Harness.Tests.Kernels;
 public sealed class EmulatedKernelTests(EmulatedKernels emulated) : IClassFixture<EmulatedKernels>
 {
     private readonly FusedKernels _kernels = emulated.Kernels;
+    private readonly string _libraryPath = emulated.LibraryPath;
 
     private sealed record Outcome(Tensor[] Params, Dictionary<string, Tensor> State, string Implementation, IOptimizer Optimizer);
 
@@ -206,20 +207,25 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated) : IClassFixtur
     public void Gefen_fused_matches_tensor_ops_for_block_periods_period_one_and_long_segments(ScalarType dtype, double bound, double flipBound)
     {
         using var scope = NewDisposeScope();
-        // Row-structured gradients: P = row length for the matrices (one of 20000 > the kernel's 16 × 1024 register cache), P = 1 for the vector.
-        long[][] shapes = [[24, 768], [3, 20000], [2048]];
-        var grads = Gradients(shapes, 3, dtype, 7);
+        // Row-structured gradients. Periods (chosen from the first gradient, as the reference does; asserted below):
+        // 768 (4-element vector path), 1 for the short vector (its only candidate above 8 is the last), one with P % 4 != 0 (scalar path), one of at most 512 with
+        // P % 4 == 0 (a warp per segment, vector path), and the prime row length 16411, which the cap rule keeps and
+        // which is longer than the kernel's 16 × 1024 register cache.
+        long[][] shapes = [[24, 768], [8, 16411], [2048], [4, 770], [16, 256], [36]];
+        var grads = Gradients(shapes[..3], 3, dtype, 7).Zip(Gradients(shapes[3..], 3, dtype, 8), (a, b) => a.Concat(b).ToArray()).ToArray();
         IOptimizer Create(IReadOnlyList<NamedParameter> ps, string impl) => new Harness.Optimizers.Gefen.Gefen(ps, new GefenOptions { WeightDecay = 0.05, Implementation = impl });
         var fused = Run(Create, ImplementationChoice.CudaFused, shapes, grads, dtype);
         var reference = Run(Create, ImplementationChoice.TensorOps, shapes, grads, dtype);
         Assert.Equal("cuda-fused", fused.Implementation);
         var periods = ((IOptimizerDiagnostics)fused.Optimizer).ParameterChoices[Harness.Optimizers.Gefen.Gefen.PeriodsKey];
         Assert.Equal(periods, ((IOptimizerDiagnostics)reference.Optimizer).ParameterChoices[Harness.Optimizers.Gefen.Gefen.PeriodsKey]);
-        Assert.Contains(periods.Values, p => p > 1);
-        Assert.Contains(periods.Values, p => p == 1);
+        var chosen = string.Join(", ", periods.Select(kv => $"{kv.Key}={kv.Value}"));
+        Assert.True(periods.Values.Any(p => p > 1) && periods.Values.Any(p => p == 1), chosen);
         var worst = WorstRelative(fused, reference, shapes, dtype);
         var (flips, codes) = CodeFlips(fused, reference);
-        Assert.True(codes == 24 * 768 + 3 * 20000 + 2048, $"{codes} codes compared");
+        Assert.True(codes == 24 * 768 + 8 * 16411 + 4 * 770 + 16 * 256 + 2048 + 36, $"{codes} codes compared");
+        Assert.True(periods.Values.Any(p => p > 1 && p % 4 != 0) && periods.Values.Any(p => p > 16 * 1024)
+            && periods.Values.Any(p => p > 1 && p <= 512 && p % 4 == 0), chosen);
         Assert.True(worst <= bound, $"worst parameter difference {worst:E2} of the update, bound {bound:E0}");
         Assert.True(flips <= flipBound * codes, $"{flips}/{codes} codes differ");
         foreach (var key in reference.State.Keys.Where(k => k.EndsWith("/vmean", StringComparison.Ordinal)))
@@ -254,5 +260,60 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated) : IClassFixtur
         using var auto = new AdamW(ps, new AdamWOptions());
         auto.AttachKernels(null, "no nvcc on this host");
         Assert.Equal("tensor-ops", auto.Implementation);
+    }
+
+    [System.Runtime.InteropServices.UnmanagedFunctionPointer(System.Runtime.InteropServices.CallingConvention.Cdecl)]
+    private delegate int CodeRank(int device, float[] keys, float[] xs, int n, [System.Runtime.InteropServices.Out] int[] ranks);
+
+    /// <summary>
+    /// The kernels find a code by a table indexed by the value's sign, exponent and top mantissa bits, then step
+    /// over the keys inside the bucket: it must give the binary search's lower bound (the number of keys &lt; x)
+    /// for every x, whatever the keys: the 8-bit maps' midpoints, a uniform code book, keys with duplicates,
+    /// zeros of both signs, denormals, infinities and values past the table's range, and keys crowded into one
+    /// bucket; probed at every key, its neighbouring floats, every bucket edge and random values.
+    /// </summary>
+    [Fact]
+    public void Code_search_table_gives_the_lower_bound_of_every_value()
+    {
+        var library = System.Runtime.InteropServices.NativeLibrary.Load(_libraryPath);
+        var rank = System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<CodeRank>(
+            System.Runtime.InteropServices.NativeLibrary.GetExport(library, "hk_code_rank"));
+        var random = new Random(7);
+        float[] Midpoints(Tensor map)
+        {
+            var c = map.data<float>().ToArray();
+            return Enumerable.Range(0, 255).Select(i => (c[i] + c[i + 1]) * 0.5f).ToArray();
+        }
+        float SignedLogUniform() => (random.Next(2) == 0 ? -1f : 1f) * MathF.Pow(10f, (float)(random.NextDouble() * 14 - 12));
+        var mixed = Enumerable.Range(0, 240).Select(_ => SignedLogUniform())
+            .Concat([0f, -0f, 1e-40f, -1e-40f, 3.5f, -3.5f, 2f, -2f, float.PositiveInfinity, float.NegativeInfinity, 0.25f, 0.25f, 0.25f, -0.75f, -0.75f])
+            .Order().ToArray();
+        var keySets = new Dictionary<string, float[]>
+        {
+            ["signed dynamic map midpoints"] = Midpoints(Harness.Optimizers.Quantization.DynamicMap.Create(signed: true)),
+            ["unsigned dynamic map midpoints"] = Midpoints(Harness.Optimizers.Quantization.DynamicMap.Create(signed: false)),
+            ["uniform [-1, 1]"] = Enumerable.Range(0, 255).Select(i => -1f + 2f * i / 255f).ToArray(),
+            ["mixed, duplicates, zeros, infinities"] = mixed,
+            ["crowded into one bucket"] = Enumerable.Range(0, 255).Select(i => 0.5f + i * 1e-5f).ToArray(),
+        };
+        foreach (var (name, keys) in keySets)
+        {
+            Assert.Equal(255, keys.Length);
+            var probes = new List<float> { 0f, -0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, -float.Epsilon, 1f, -1f };
+            foreach (var k in keys) probes.AddRange([k, MathF.BitDecrement(k), MathF.BitIncrement(k)]);
+            for (var e = -40; e <= 3; e++)
+                for (var m = 0; m < 64; m++)
+                {
+                    var edge = MathF.ScaleB(1f + m / 64f, e);
+                    probes.AddRange([edge, -edge, MathF.BitDecrement(edge), -MathF.BitDecrement(edge)]);
+                }
+            for (var i = 0; i < 2000; i++) probes.AddRange([(float)(random.NextDouble() * 6 - 3), SignedLogUniform()]);
+            var xs = probes.ToArray();
+            var got = new int[xs.Length];
+            Assert.Equal(0, rank(0, keys, xs, xs.Length, got));
+            var wrong = Enumerable.Range(0, xs.Length)
+                .Where(i => got[i] != (float.IsNaN(xs[i]) ? 0 : keys.Count(key => key < xs[i]))).ToList();
+            Assert.True(wrong.Count == 0, $"{name}: {wrong.Count} of {xs.Length} values ranked wrong, first x = {(wrong.Count > 0 ? xs[wrong[0]] : 0):R}");
+        }
     }
 }
