@@ -20,7 +20,7 @@ public static class OptimizerCatalog
 
     public static IReadOnlyList<OptimizerDescriptor> All { get; } =
     [
-        OptimizerDescriptor.Of<AdamWOptions>("adamw", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep,
+        OptimizerDescriptor.Of<AdamWOptions>("adamw", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep | OptimizerTraits.TileFusedLinear,
             "AdamW, decoupled weight decay (arXiv 1711.05101; torch.optim.AdamW)", (p, _) => 2 * ParamBytes(p), (p, o) => new AdamW.AdamW(p, o)),
         OptimizerDescriptor.Of<LionOptions>("lion", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep,
             "Lion, sign momentum (arXiv 2302.06675; google/automl lion)", (p, _) => ParamBytes(p), (p, o) => new Lion.Lion(p, o)),

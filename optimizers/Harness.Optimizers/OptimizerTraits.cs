@@ -17,4 +17,6 @@ public enum OptimizerTraits
     HasCudaKernel = 16,
     /// <summary>The rule is element-wise, so it can run on row slabs of a weight (<see cref="ISlabStep"/>; FORGE).</summary>
     SlabStep = 32,
+    /// <summary>A FORGE linear weight can be stepped by one kernel that also forms its gradient (<see cref="ITileFusedLinearStep"/>).</summary>
+    TileFusedLinear = 64,
 }

@@ -61,8 +61,7 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
         ArgumentNullException.ThrowIfNull(parameter);
         ArgumentNullException.ThrowIfNull(slabs);
         if (!SupportsSlabs) throw new NotSupportedException($"{GetType().Name} cannot step row slabs: its rule is not element-wise");
-        if (!_index.TryGetValue(parameter.Name, out var i))
-            throw new ArgumentException($"parameter '{parameter.Name}' is not managed by this optimizer", nameof(parameter));
+        var i = IndexOf(parameter);
         using var noGrad = no_grad();
         var state = StateOf(i);
         state.Step++; // once per step, however many slabs follow
@@ -155,10 +154,24 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
     public void StepParameter(NamedParameter parameter, Tensor grad, double learningRate)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!_index.TryGetValue(parameter.Name, out var i))
-            throw new ArgumentException($"parameter '{parameter.Name}' is not managed by this optimizer", nameof(parameter));
+        var i = IndexOf(parameter);
         using var noGrad = no_grad();
         UpdateOne(i, grad, learningRate);
+    }
+
+    private int IndexOf(NamedParameter parameter) =>
+        _index.TryGetValue(parameter.Name, out var i)
+            ? i
+            : throw new ArgumentException($"parameter '{parameter.Name}' is not managed by this optimizer", nameof(parameter));
+
+    /// <summary>
+    /// The state of a managed parameter (created on first use) for a step that goes around <see cref="Update"/> and
+    /// <see cref="StepFused"/> (AdamW's tile-fused linear step); that step advances its step count itself.
+    /// </summary>
+    protected TState StateFor(NamedParameter parameter)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return StateOf(IndexOf(parameter));
     }
 
     private void UpdateOne(int i, Tensor grad, double learningRate)

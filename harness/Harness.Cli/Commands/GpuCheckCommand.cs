@@ -9,9 +9,9 @@ namespace Harness.Cli.Commands;
 /// <summary>
 /// <c>harness gpu-check</c>: the GPU test category. GPU hosts have no .NET SDK, so these checks ship in
 /// the bundle and run from the CLI: exact allocator accounting, CUDA event timing, and every optimizer of
-/// the catalog on CUDA against the same optimizer on CPU, the fused optimizer kernels, and FORGE's native and
-/// managed fused_backward routes against the standard driver. Prints one line per check and a closing
-/// "N passed, M failed"; exit 0 only when all pass.
+/// the catalog on CUDA against the same optimizer on CPU, the fused optimizer kernels, FORGE's native and
+/// managed fused_backward routes against the standard driver, and FORGE's tile kernel against its slab path.
+/// Prints one line per check and a closing "N passed, M failed"; exit 0 only when all pass.
 /// </summary>
 public static class GpuCheckCommand
 {
@@ -87,6 +87,19 @@ public static class GpuCheckCommand
             foreach (var c in GpuCheckForge.Cases)
                 Check($"{GpuCheckForge.Describe(c)}: native = managed = standard on CUDA",
                     () => GpuCheckForge.Compare(CUDA, session.Forge, c.Kind, c.MicroBatches, c.SlabRows, c.Clip));
+            if (session.Kernels is { } forgeKernels)
+            {
+                Check("FORGE tile kernel (hk_forge_adamw) in the fused-kernel library", () => (forgeKernels.HasForgeTile, forgeKernels.LibraryPath));
+                foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+                    Check($"FORGE tile kernel: tile edges 32 and 64 agree bit for bit ({dtype.ToString().ToLowerInvariant()}, 1376x512 weight, 300 tokens)",
+                        () => GpuCheckForgeTile.CompareTileEdges(CUDA, forgeKernels, dtype, 1376, 512, 300));
+                foreach (var c in GpuCheckForgeTile.LayerCases.Concat(GpuCheckForgeTile.LargeLayerCases))
+                    Check($"{GpuCheckForgeTile.Describe(c)} on CUDA", () => GpuCheckForgeTile.CompareLayer(CUDA, forgeKernels, c.DType, c.Rows, c.Cols,
+                        c.Tokens, c.MicroBatches, c.Clip, c.WeightDecay));
+                foreach (var c in GpuCheckForgeTile.ModelCases)
+                    Check($"{GpuCheckForgeTile.Describe(c)} on CUDA", () => GpuCheckForgeTile.CompareModel(CUDA, forgeKernels, session.Forge, c.DType,
+                        c.MicroBatches, c.Clip, c.WeightDecay));
+            }
 
             var passed = results.Count(r => r.Ok);
             Console.WriteLine($"gpu-check: {passed} passed, {results.Count - passed} failed");

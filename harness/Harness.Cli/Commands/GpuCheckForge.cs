@@ -32,7 +32,7 @@ public static class GpuCheckForge
     /// <summary>Relative bound on the final parameters (fp32; the routes run the same slab arithmetic).</summary>
     public const double Bound = 1e-6;
 
-    private sealed class NoClock : IDeviceClock
+    internal sealed class NoClock : IDeviceClock
     {
         public double Now() => 0;
     }
@@ -49,7 +49,7 @@ public static class GpuCheckForge
     public static (bool Ok, string Detail) Compare(Device device, NativeForge? native, string kind, int microBatches, long slabRows,
         double clip, int steps = 6)
     {
-        var standard = Train(device, kind, new StandardStepDriver(new NoClock(), clip), steps, microBatches, out var standardProblem);
+        var standard = Train(device, ScalarType.Float32, ps => Create(kind, ps), new StandardStepDriver(new NoClock(), clip), steps, microBatches, out var standardProblem);
         if (standardProblem is not null) return (false, $"standard driver: {standardProblem}");
         var parts = new List<string>();
         var ok = true;
@@ -58,7 +58,7 @@ public static class GpuCheckForge
             foreach (var route in native is null ? new NativeForge?[] { null } : [null, native])
             {
                 using var driver = new FusedBackwardStepDriver(new NoClock(), slabRows, clip, clip > 0 ? FusedClipMode.TwoPass : FusedClipMode.None, route);
-                var fused = Train(device, kind, driver, steps, microBatches, out var problem);
+                var fused = Train(device, ScalarType.Float32, ps => Create(kind, ps), driver, steps, microBatches, out var problem);
                 var rel = MaxRelativeDifference(standard, fused);
                 foreach (var t in fused) t.Dispose();
                 var ran = driver.Layers.Values.Select(l => l.Route).Distinct().ToList();
@@ -84,7 +84,7 @@ public static class GpuCheckForge
         _ => throw new ArgumentException($"no FORGE check for optimizer '{kind}'", nameof(kind)),
     };
 
-    private static LanguageModelWorkload Tiny(Device device) => new(new LlamaSpec
+    internal static LanguageModelWorkload Tiny(Device device, ScalarType dtype) => new(new LlamaSpec
     {
         Size = "tiny",
         Hidden = 32,
@@ -93,13 +93,14 @@ public static class GpuCheckForge
         Ffn = 64,
         SeqLen = 16,
         Data = new TextDataSpec { Corpus = "moby-dick", Tokenizer = "byte", ValFraction = 0.05 },
-    }, new WorkloadContext(3, device, ScalarType.Float32, 4));
+    }, new WorkloadContext(3, device, dtype, 4));
 
     /// <summary>The final parameters (on the CPU); <paramref name="problem"/> says what a fused driver did wrong, or is null.</summary>
-    private static List<Tensor> Train(Device device, string kind, IStepDriver driver, int steps, int microBatches, out string? problem)
+    internal static List<Tensor> Train(Device device, ScalarType dtype, Func<IReadOnlyList<NamedParameter>, IOptimizer> create, IStepDriver driver,
+        int steps, int microBatches, out string? problem)
     {
-        using var workload = Tiny(device);
-        using var optimizer = Create(kind, workload.Parameters);
+        using var workload = Tiny(device, dtype);
+        using var optimizer = create(workload.Parameters);
         for (var step = 0; step < steps; step++)
         {
             using var scope = NewDisposeScope();
@@ -120,11 +121,17 @@ public static class GpuCheckForge
                 using var grad = weight.grad;
                 if (grad is not null) problem ??= $"{name}: has a .grad";
             }
+            // One optimizer step per training step for every fused weight, whatever carried it (slabs or the tile kernel).
+            using var scope = NewDisposeScope();
+            var state = optimizer.StateDict();
+            foreach (var name in fused.Layers.Keys)
+                if (state.TryGetValue($"{name}/step", out var count) && count.item<long>() != steps)
+                    problem ??= $"{name}: optimizer step count {count.item<long>()} after {steps} steps";
         }
         return workload.Parameters.Select(p => p.Value.detach().cpu().clone().DetachFromDisposeScope()).ToList();
     }
 
-    private static double MaxRelativeDifference(List<Tensor> a, List<Tensor> b)
+    internal static double MaxRelativeDifference(List<Tensor> a, List<Tensor> b)
     {
         var worst = 0.0;
         for (var i = 0; i < a.Count; i++)

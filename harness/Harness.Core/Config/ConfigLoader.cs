@@ -110,6 +110,13 @@ public static partial class ConfigLoader
             && map["training"] is MappingNode trainingNode && trainingNode["grad_clip"] is { } clipNode)
             problems.Add(clipNode.Mark, $"training.grad_clip: step_mode fused_backward ('{fusedVariant.Label}') updates weights during the backward, "
                 + "so one backward cannot clip the global norm; set grad_clip: 0, or fused_clip: two_pass for an exact clip with a second forward and backward per step");
+        // forge_kernel chooses between FORGE's kernels; an entry on the standard driver has none to choose from.
+        if (map["optimizers"] is SequenceNode entries)
+            foreach (var standard in variants.Where(v => v.ForgeKernel is not null && v.EffectiveStepMode(config.StepMode) != StepMode.FusedBackward)
+                         .DistinctBy(v => v.EntryIndex))
+                if (entries.Items[standard.EntryIndex] is MappingNode entry && entry["forge_kernel"] is { } kernelNode)
+                    problems.Add(kernelNode.Mark, $"{KeyNames.Index("optimizers", standard.EntryIndex)}.forge_kernel: only step_mode fused_backward has FORGE kernels "
+                        + $"to choose from; '{standard.Label}' runs step_mode standard");
         if (problems.Count > 0) throw new ConfigException(problems.All);
         return config with { Optimizers = variants };
     }

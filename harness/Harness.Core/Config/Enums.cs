@@ -22,6 +22,23 @@ public enum FusedClipMode
     TwoPass,
 }
 
+/// <summary>
+/// Which kernel steps FORGE's fused linear weights on the last micro-batch of a step (<c>training.forge_kernel:</c>,
+/// or an optimizer entry's <c>forge_kernel:</c>).
+/// </summary>
+public enum ForgeKernelMode
+{
+    /// <summary>The tile-fused kernel where the optimizer has one and its kernels are attached (AdamW on CUDA), slabs elsewhere.</summary>
+    Auto,
+    /// <summary>
+    /// The tile-fused kernel (weight gradient formed and consumed inside one kernel), or the run fails saying why
+    /// not: a speed comparison must not silently measure slabs.
+    /// </summary>
+    Tile,
+    /// <summary>One GEMM and one optimizer step per row slab of the weight gradient (<c>training.fused_slab_rows</c>).</summary>
+    Slabs,
+}
+
 /// <summary>What happens to the gradients after each optimizer step (<c>training.grad_buffers:</c>).</summary>
 public enum GradBuffersMode
 {

@@ -14,7 +14,7 @@ internal static class OptimizerEntries
     /// <summary>Variants over the whole list; a grid larger than this is a typo, not an experiment.</summary>
     public const int MaxVariants = 10_000;
 
-    private static readonly HashSet<string> EntryKeys = ["kind", "label", "sweep", "step_mode"];
+    private static readonly HashSet<string> EntryKeys = ["kind", "label", "sweep", "step_mode", "forge_kernel"];
 
     public static List<OptimizerVariant> Expand(ConfigBinder binder, SequenceNode list, ProblemList problems)
     {
@@ -36,6 +36,9 @@ internal static class OptimizerEntries
             StepMode? stepMode = null;
             if (entry["step_mode"] is { } modeNode && binder.TryBind(typeof(StepMode), modeNode, KeyNames.Child(path, "step_mode"), false, out var mode))
                 stepMode = (StepMode)mode!;
+            ForgeKernelMode? forgeKernel = null;
+            if (entry["forge_kernel"] is { } kernelNode && binder.TryBind(typeof(ForgeKernelMode), kernelNode, KeyNames.Child(path, "forge_kernel"), false, out var kernel))
+                forgeKernel = (ForgeKernelMode)kernel!;
 
             var sweep = entry["sweep"] is { } sweepNode ? ReadSweep(binder, type, kind, sweepNode, KeyNames.Child(path, "sweep")) : [];
             if (sweep is null)
@@ -64,7 +67,7 @@ internal static class OptimizerEntries
                 if (!ok) continue;
                 var sweepValues = point.Select(p => KeyValuePair.Create(p.Key.Value, ((ScalarNode)p.Value).Value)).ToList();
                 var fullLabel = label + string.Concat(sweepValues.Select(kv => $" {kv.Key}={kv.Value}"));
-                variants.Add(new OptimizerVariant(kind, fullLabel, options, sweepValues, i) { StepMode = stepMode });
+                variants.Add(new OptimizerVariant(kind, fullLabel, options, sweepValues, i) { StepMode = stepMode, ForgeKernel = forgeKernel });
             }
         }
 

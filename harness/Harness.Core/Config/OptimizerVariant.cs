@@ -23,4 +23,11 @@ public sealed record OptimizerVariant(
 
     /// <summary>The step mode this configuration runs with.</summary>
     public StepMode EffectiveStepMode(StepMode experiment) => StepMode ?? experiment;
+
+    /// <summary>This entry's own <c>forge_kernel:</c>, overriding <c>training.forge_kernel</c> (e.g. FORGE tile beside FORGE slabs).</summary>
+    public ForgeKernelMode? ForgeKernel { get; init; }
+
+    /// <summary>The training settings this configuration runs with: the experiment's, with this entry's <c>forge_kernel</c>.</summary>
+    public TrainingConfig EffectiveTraining(TrainingConfig experiment) =>
+        ForgeKernel is { } kernel ? experiment with { ForgeKernel = kernel } : experiment;
 }

@@ -25,6 +25,14 @@ public sealed record TrainingConfig : IValidatable
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public FusedClipMode? FusedClip { get; init; }
     /// <summary>
+    /// step_mode fused_backward only: <c>auto</c> (the default: the tile-fused kernel where available, else slabs),
+    /// <c>tile</c> (the tile-fused kernel, or the run fails) or <c>slabs</c>. An optimizer entry's
+    /// <c>forge_kernel:</c> overrides it for that entry. Left out of the run spec when unset, so adding the key kept
+    /// existing run ids.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public ForgeKernelMode? ForgeKernel { get; init; }
+    /// <summary>
     /// Gradients after each step: <c>free</c> (the default, set to none) or <c>keep</c> (zeroed in place, buffers held
     /// for the whole step). Changes memory only, not a number. Left out of the run spec when unset, so adding the
     /// key kept existing run ids.

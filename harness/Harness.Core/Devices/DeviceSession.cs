@@ -74,6 +74,13 @@ public sealed class DeviceSession : IDisposable
         : new DeviceSession(device, null, null, "cpu: no allocator statistics");
 
     /// <summary>
+    /// A session without a memory probe whose optimizers get <paramref name="kernels"/> (owned, and disposed, by the
+    /// session): on CPU, the host-emulated build of the kernels, as the test suite runs them.
+    /// </summary>
+    public static DeviceSession WithKernels(Device device, FusedKernels kernels, string kernelStatus) =>
+        new(device, null, null, "no allocator statistics (a session opened with given kernels)", kernels, kernelStatus);
+
+    /// <summary>
     /// Opens a session; on CUDA it builds (or reuses) the native probe and falls back to device-level
     /// sampling, saying why, when it cannot.
     /// </summary>

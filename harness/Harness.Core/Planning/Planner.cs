@@ -24,7 +24,7 @@ public static class Planner
             foreach (var seed in config.Seeds)
             {
                 var spec = new RunSpec(config.Name, DeviceKind(resolvedDevice), variant.EffectiveStepMode(config.StepMode), workloadKind, config.Workload,
-                    config.Training, config.Schedule, variant.Kind, variant.Options, seed);
+                    variant.EffectiveTraining(config.Training), config.Schedule, variant.Kind, variant.Options, seed);
                 var id = spec.RunId();
                 if (seen.Add(id)) runs.Add(new PlannedRun(id, spec, variant, seed, SkipReason(config, variant, descriptor)));
             }
@@ -43,6 +43,8 @@ public static class Planner
                 return $"'{descriptor.Kind}' has no per-parameter step, which fused_backward needs";
             if (!descriptor.Traits.HasFlag(OptimizerTraits.SlabStep))
                 return $"'{descriptor.Kind}' is not element-wise (no SlabStep trait), so fused_backward cannot step it slab by slab";
+            if (variant.EffectiveTraining(config.Training).ForgeKernel == ForgeKernelMode.Tile && !descriptor.Traits.HasFlag(OptimizerTraits.TileFusedLinear))
+                return $"forge_kernel tile: '{descriptor.Kind}' has no tile-fused kernel (no TileFusedLinear trait); use auto or slabs";
         }
         if (config.Training.Dtype == TrainingDType.Mixed)
             return "training.dtype mixed (bf16 compute, fp32 master weights) is not implemented yet; use float32 or bfloat16";

@@ -24,6 +24,13 @@ namespace Harness.Core.Running;
 /// graph is freed. Both call the same slab consumption, so they compute the same update.
 /// </remarks>
 /// <remarks>
+/// Two kernels can carry a fused layer's update (<see cref="Kernel"/>, <c>training.forge_kernel</c>): the slabs above
+/// (one GEMM and one optimizer launch per slab), or, where the optimizer has one (<see cref="ITileFusedLinearStep"/>:
+/// AdamW with its CUDA kernels), FORGE's tile kernel, which forms each tile of the weight gradient in registers and
+/// updates it in the same kernel: one launch per layer, no gradient slab. <c>auto</c> takes the tile kernel where it is
+/// available and slabs elsewhere; <c>tile</c> refuses to run without it. <see cref="KernelUsed"/> says which ran.
+/// </remarks>
+/// <remarks>
 /// Global-norm clipping cannot happen in one backward (the weights move before the last gradient exists), so
 /// <c>grad_clip &gt; 0</c> is refused unless <see cref="FusedClipMode.TwoPass"/> is chosen (LOMO-style; not in
 /// FORGE): a first forward + backward over all micro-batches in which the fused layers only sum Σ G² slab by
@@ -70,6 +77,24 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
 
     /// <summary>The other parameters' gradients after a step (<c>training.grad_buffers</c>); fused weights never have one.</summary>
     public GradBuffersMode GradBuffers { get; init; } = GradBuffersMode.Free;
+
+    /// <summary>Which kernel updates the fused layers (<c>training.forge_kernel</c>).</summary>
+    public ForgeKernelMode Kernel { get; init; } = ForgeKernelMode.Auto;
+
+    /// <summary>
+    /// Which kernel carried the fused layers' updates so far: <see cref="FusedLinearLayer.TileKernel"/>,
+    /// <see cref="FusedLinearLayer.SlabsKernel"/>, or both joined by '+' when some updates fell back to slabs.
+    /// </summary>
+    public string KernelUsed
+    {
+        get
+        {
+            var (tile, all) = (_layers.Values.Sum(l => l.TileUpdates), _layers.Values.Sum(l => l.Updates));
+            return tile == 0 ? FusedLinearLayer.SlabsKernel
+                : tile == all ? FusedLinearLayer.TileKernel
+                : $"{FusedLinearLayer.TileKernel}+{FusedLinearLayer.SlabsKernel}";
+        }
+    }
 
     /// <summary>Default slab height: output rows per weight-gradient slab.</summary>
     public const long DefaultSlabRows = 64;
@@ -233,9 +258,24 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         _layers.Clear();
         var fused = routable.RoutableWeights.ToHashSet(StringComparer.Ordinal);
         foreach (var p in workload.Parameters.Where(p => fused.Contains(p.Name)))
-            _layers[p.Name] = new FusedLinearLayer(p, slabs, _slabRows) { Index = _layers.Count, Native = _native };
+            _layers[p.Name] = new FusedLinearLayer(p, slabs, _slabRows)
+            {
+                Index = _layers.Count, Native = _native, Tile = TileStepFor(optimizer, p), TileRequired = Kernel == ForgeKernelMode.Tile,
+            };
         _others = workload.Parameters.Where(p => !fused.Contains(p.Name)).ToList();
         _boundTo = optimizer;
+    }
+
+    /// <summary>The optimizer's tile step for <paramref name="weight"/> as <see cref="Kernel"/> asks, or null for slabs; throws for <c>tile</c> when there is none.</summary>
+    private ITileFusedLinearStep? TileStepFor(IOptimizer optimizer, NamedParameter weight)
+    {
+        if (Kernel == ForgeKernelMode.Slabs) return null;
+        var tile = optimizer as ITileFusedLinearStep;
+        var why = tile is null ? $"{optimizer.GetType().Name} has no tile-fused kernel" : tile.TileUnavailableReason(weight);
+        if (why is null) return tile;
+        if (Kernel == ForgeKernelMode.Tile)
+            throw new NotSupportedException($"forge_kernel tile: '{weight.Name}' cannot take the tile-fused kernel: {why}; use forge_kernel auto (falls back to slabs) or slabs");
+        return null;
     }
 
     public void Dispose()

@@ -11,7 +11,9 @@ namespace Harness.Core.Running;
 /// clipping the last micro-batch either only sums the slabs' squared entries (<see cref="NormOnly"/>) or
 /// scales each slab by the clip coefficient before the step (<see cref="ClipScale"/>). Both autograd routes
 /// (<see cref="Route"/>: the native libtorch function or the managed TorchSharp one) end in the same
-/// <see cref="ConsumeCapturingErrors"/>, so they run the same slab arithmetic.
+/// <see cref="ConsumeCapturingErrors"/>, so they run the same slab arithmetic. With a <see cref="Tile"/> step the
+/// last micro-batch instead hands x and dY to the optimizer's tile-fused kernel, which forms the gradient tile by
+/// tile and applies the same update without any slab (the measuring pass of two-pass clipping stays on slabs).
 /// </summary>
 public sealed class FusedLinearLayer : IDisposable
 {
@@ -69,6 +71,18 @@ public sealed class FusedLinearLayer : IDisposable
         }
     }
 
+    /// <summary>The optimizer's tile-fused step this layer's updates go through, or null for slabs.</summary>
+    public ITileFusedLinearStep? Tile { get; init; }
+
+    /// <summary>True when a refusal of the <see cref="Tile"/> step is an error rather than a fall-back to slabs (<c>forge_kernel: tile</c>).</summary>
+    public bool TileRequired { get; init; }
+
+    /// <summary>The name of the tile-fused kernel, in the run's implementation string.</summary>
+    public const string TileKernel = "tile";
+
+    /// <summary>The name of the slab-by-slab path, in the run's implementation string.</summary>
+    public const string SlabsKernel = "slabs";
+
     /// <summary>Rows per gradient slab: the requested count rounded up to whole blocks of the optimizer's state.</summary>
     public long SlabRows { get; }
 
@@ -83,6 +97,9 @@ public sealed class FusedLinearLayer : IDisposable
 
     /// <summary>Optimizer updates applied (one per step, whatever the slab count).</summary>
     public int Updates { get; private set; }
+
+    /// <summary>Those of <see cref="Updates"/> that the <see cref="Tile"/> step applied.</summary>
+    public int TileUpdates { get; private set; }
 
     /// <summary>Two-pass clipping, first pass: the last micro-batch adds Σ G² to <see cref="SquaredNorm"/> and updates nothing.</summary>
     public bool NormOnly { get; set; }
@@ -165,6 +182,11 @@ public sealed class FusedLinearLayer : IDisposable
                 norm.add_(slabs.Current.Gradient.to(ScalarType.Float32).square().sum());
             }
         }
+        else if (StepTile(x, dy))
+        {
+            TileUpdates++;
+            Updates++;
+        }
         else
         {
             var slabs = Slabs(x, dy, rows);
@@ -177,6 +199,20 @@ public sealed class FusedLinearLayer : IDisposable
         _pending = null;
     }
 
+    /// <summary>The last micro-batch's update through the <see cref="Tile"/> step; false when there is none or it declined.</summary>
+    private bool StepTile(Tensor x, Tensor dy)
+    {
+        if (Tile is null) return false;
+        using var scope = NewDisposeScope();
+        // The kernel reads row-major [tokens, features] operands: a strided dY (a transposed view from autograd) is
+        // copied here, once, where the slab path's GEMMs read it in place.
+        if (Tile.TryStepLinear(Weight, x.contiguous(), dy.contiguous(), _pending, ClipScale, LearningRate)) return true;
+        if (TileRequired)
+            throw new InvalidOperationException($"forge_kernel tile: the tile-fused step declined '{Weight.Name}' (x {x.dtype}, dY {dy.dtype}, weight "
+                + $"{Weight.Value.dtype} on {Weight.Value.device}); use forge_kernel auto to fall back to slabs");
+        return false;
+    }
+
     private IEnumerable<GradientSlab> Slabs(Tensor x, Tensor dy, long rows)
     {
         for (long start = 0; start < rows; start += SlabRows)
@@ -184,7 +220,13 @@ public sealed class FusedLinearLayer : IDisposable
             var count = Math.Min(SlabRows, rows - start);
             var grad = dy.narrow(1, start, count).t().mm(x);
             if (grad.dtype != Weight.Value.dtype) grad = grad.to_type(Weight.Value.dtype);
-            if (_pending is not null) grad = _pending.narrow(0, start, count) + grad;
+            if (_pending is not null)
+            {
+                // The fp32 buffer plus this micro-batch, back in the weight's dtype, as the standard driver holds its
+                // accumulated .grad (an fp32 slab for bf16 weights made AdamW's tensor ops fail: lerp_ takes one dtype).
+                grad = _pending.narrow(0, start, count) + grad;
+                if (grad.dtype != Weight.Value.dtype) grad = grad.to_type(Weight.Value.dtype);
+            }
             Note(grad.numel());
             yield return new GradientSlab(start, grad);
         }

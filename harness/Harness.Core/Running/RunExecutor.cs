@@ -117,7 +117,12 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         var clock = new SynchronizedClock(session);
         using var fused = run.Spec.StepMode == StepMode.FusedBackward
             ? new FusedBackwardStepDriver(clock, training.FusedSlabRows ?? FusedBackwardStepDriver.DefaultSlabRows, training.GradClip,
-                training.FusedClip ?? FusedClipMode.None, session.Forge) { GradBuffers = training.GradBuffers ?? GradBuffersMode.Free } : null;
+                training.FusedClip ?? FusedClipMode.None, session.Forge)
+            {
+                GradBuffers = training.GradBuffers ?? GradBuffersMode.Free,
+                // The spec's training carries the entry's own forge_kernel, where it has one.
+                Kernel = run.Spec.Training.ForgeKernel ?? ForgeKernelMode.Auto,
+            } : null;
         IStepDriver driver = fused is null
             ? new StandardStepDriver(clock, training.GradClip, session.Memory, training.GradBuffers ?? GradBuffersMode.Free) : fused;
         using var timeline = session.NewTimeline();
@@ -257,8 +262,8 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         metrics.AddRange(timing.Collect());
         metrics.Add(new() { Name = MetricNames.TrainSeconds, Value = trainSeconds, Unit = "s", Note = "training steps only" });
         metrics.Add(new() { Name = MetricNames.EvalSeconds, Value = evalSeconds, Unit = "s", Note = "evaluation, excluded from throughput" });
-        // A fused_backward run says which FORGE autograd function carried its linear layers.
-        var implementation = fused is null ? optimizer.Implementation : $"{optimizer.Implementation}; forge {fused.Route}";
+        // A fused_backward run says which FORGE autograd function and which kernel carried its linear layers.
+        var implementation = fused is null ? optimizer.Implementation : $"{optimizer.Implementation}; forge {fused.Route}, {fused.KernelUsed}";
         return new Outcome(status, message, implementation, optimizer.StateDtype);
     }
 

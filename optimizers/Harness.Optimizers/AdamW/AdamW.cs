@@ -32,17 +32,23 @@ public sealed record AdamWOptions : OptimizerOptions
 /// </code>
 /// State: m and v in the parameter's dtype, 2 × numel × element size (8 B/param in fp32).
 /// On CUDA the step runs as one multi-tensor kernel (<c>optimizers/kernels</c>, <c>implementation: cuda-fused</c>)
-/// that applies the same ops with the same roundings; <c>tensor-ops</c> keeps the per-tensor ops above.
+/// that applies the same ops with the same roundings; <c>tensor-ops</c> keeps the per-tensor ops above. With the
+/// kernels attached, FORGE's linear weights can also be stepped by the tile-fused kernel
+/// (<see cref="ITileFusedLinearStep"/>), which forms the weight gradient inside the kernel.
 /// </remarks>
 public sealed class AdamW(IReadOnlyList<NamedParameter> parameters, AdamWOptions options)
-    : PerParameterOptimizer<AdamWOptions, AdamW.State>(parameters, options), IFusedKernelUser
+    : PerParameterOptimizer<AdamWOptions, AdamW.State>(parameters, options), IFusedKernelUser, ITileFusedLinearStep
 {
     private FusedKernels? _kernels;
+    private string _kernelStatus = "no kernels attached";
 
     public override string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
 
-    public void AttachKernels(FusedKernels? kernels, string status) =>
+    public void AttachKernels(FusedKernels? kernels, string status)
+    {
         _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status, Parameters, "adamw");
+        _kernelStatus = status;
+    }
 
     protected override bool FusedEnabled => _kernels is not null;
 
@@ -52,25 +58,63 @@ public sealed class AdamW(IReadOnlyList<NamedParameter> parameters, AdamWOptions
     protected override void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, State State)> items, double lr)
     {
         var kernels = _kernels!;
-        var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
         // One launch group per (dtype, step): the bias corrections depend on the step.
         foreach (var group in items.GroupBy(x => (x.Parameter.Value.dtype, x.State.Step)))
-        {
-            var step = group.Key.Step;
-            var scalars = new AdamWScalars(
-                Decay: (float)(1 - lr * Options.WeightDecay),
-                W1: (float)(1 - beta1),
-                Beta2: (float)beta2,
-                W2: (float)(1 - beta2),
-                // torch divides by a CPU scalar as a multiply by its reciprocal, taken in double and then rounded
-                // to float (measured on an H100 with torch 2.11: 100 % of elements agree that way, 1 % with a float
-                // reciprocal).
-                InvBc2Sqrt: (float)(1 / Math.Sqrt(1 - Math.Pow(beta2, step))),
-                Eps: (float)Options.Eps,
-                NegStep: (float)(-lr / (1 - Math.Pow(beta1, step))),
-                ApplyDecay: Options.WeightDecay != 0);
-            kernels.AdamW(group.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State.M, x.State.V)).ToList(), scalars);
-        }
+            kernels.AdamW(group.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State.M, x.State.V)).ToList(), ScalarsAt(group.Key.Step, lr));
+    }
+
+    /// <summary>The kernels' scalars at step <paramref name="step"/>, formed as the tensor ops above form theirs.</summary>
+    private AdamWScalars ScalarsAt(long step, double lr)
+    {
+        var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
+        return new AdamWScalars(
+            Decay: (float)(1 - lr * Options.WeightDecay),
+            W1: (float)(1 - beta1),
+            Beta2: (float)beta2,
+            W2: (float)(1 - beta2),
+            // torch divides by a CPU scalar as a multiply by its reciprocal, taken in double and then rounded
+            // to float (measured on an H100 with torch 2.11: 100 % of elements agree that way, 1 % with a float
+            // reciprocal).
+            InvBc2Sqrt: (float)(1 / Math.Sqrt(1 - Math.Pow(beta2, step))),
+            Eps: (float)Options.Eps,
+            NegStep: (float)(-lr / (1 - Math.Pow(beta1, step))),
+            ApplyDecay: Options.WeightDecay != 0);
+    }
+
+    public string? TileUnavailableReason(NamedParameter weight)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (_kernels is not { } k)
+            return Options.Implementation == ImplementationChoice.TensorOps ? "adamw runs implementation: tensor-ops" : $"adamw has no fused kernels ({_kernelStatus})";
+        if (!k.HasForgeTile) return $"the kernel library {k.LibraryPath} has no tile step (hk_forge_adamw)";
+        if (weight.Value.dim() != 2 || !k.Accepts(weight.Value))
+            return $"'{weight.Name}' is not a contiguous float32 or bfloat16 matrix on the kernels' device ({k.DeviceType})";
+        return null;
+    }
+
+    public bool TryStepLinear(NamedParameter weight, Tensor x, Tensor dy, Tensor? pending, Tensor? clipScale, double learningRate)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(dy);
+        if (TileUnavailableReason(weight) is not null) return false;
+        var (kernels, p) = (_kernels!, weight.Value);
+        var dtype = p.dtype;
+        if (!kernels.Accepts(x, dtype) || !kernels.Accepts(dy, dtype) || x.dim() != 2 || dy.dim() != 2
+            || x.shape[1] != p.shape[1] || dy.shape[1] != p.shape[0] || dy.shape[0] != x.shape[0])
+            return false;
+        if (pending is not null && (!kernels.Accepts(pending, ScalarType.Float32) || !pending.shape.SequenceEqual(p.shape))) return false;
+        if (clipScale is not null && (!kernels.Accepts(clipScale, ScalarType.Float32) || clipScale.numel() != 1)) return false;
+        var state = StateFor(weight);
+        if (!kernels.Accepts(state.M, dtype) || !kernels.Accepts(state.V, dtype)) return false;
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        // The slab path multiplies its gradient (dtype T) in place by the fp32 coefficient: CUDA torch reads the
+        // coefficient as T there (a bf16 rounding), CPU torch (the emulated build's reference) as a float.
+        var clip = clipScale is not null && dtype == ScalarType.BFloat16 && !kernels.IsEmulated
+            ? clipScale.to(dtype).to(ScalarType.Float32) : clipScale;
+        state.Step++; // once per step, as StepSlabs
+        kernels.ForgeAdamW(x, dy, pending, clip, p, state.M, state.V, ScalarsAt(state.Step, learningRate));
+        return true;
     }
 
     public sealed class State(Tensor m, Tensor v) : ParameterState

@@ -19,6 +19,7 @@ public sealed unsafe class FusedKernels : IDisposable
     private readonly nint _library;
     private readonly delegate* unmanaged<nint> _lastError;
     private readonly delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, long*, float*, int> _adamw;
+    private readonly delegate* unmanaged<int, int, long, long, long, int, nint, nint, nint, nint, nint, nint, nint, float*, int> _forgeAdamW;
     private readonly delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, nint*, nint*, long*, nint, nint, nint, nint, float*, int*, int> _adam8bit;
     private readonly delegate* unmanaged<int, int, int, int, nint*, nint*, nint*, nint*, nint*, long*, long*, long*, nint, float*, int> _gefen;
     private readonly delegate* unmanaged<int, long, int, double*, int> _copyBandwidth;
@@ -35,6 +36,9 @@ public sealed unsafe class FusedKernels : IDisposable
         _lastError = (delegate* unmanaged<nint>)Export("hk_last_error");
         IsEmulated = ((delegate* unmanaged<int>)Export("hk_is_emulated"))() == 1;
         _adamw = (delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, long*, float*, int>)Export("hk_adamw");
+        // Optional: the ABI of the other entries is unchanged, and a library without it only lacks the FORGE tile step.
+        if (NativeLibrary.TryGetExport(_library, "hk_forge_adamw", out var forge))
+            _forgeAdamW = (delegate* unmanaged<int, int, long, long, long, int, nint, nint, nint, nint, nint, nint, nint, float*, int>)forge;
         _adam8bit = (delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, nint*, nint*, long*, nint, nint, nint, nint, float*, int*, int>)Export("hk_adam8bit");
         _gefen = (delegate* unmanaged<int, int, int, int, nint*, nint*, nint*, nint*, nint*, long*, long*, long*, nint, float*, int>)Export("hk_gefen");
         _copyBandwidth = (delegate* unmanaged<int, long, int, double*, int>)Export("hk_copy_bandwidth");
@@ -104,11 +108,39 @@ public sealed unsafe class FusedKernels : IDisposable
             (p[i], g[i], m[i], v[i]) = (DataPointer(items[i].P), DataPointer(items[i].G), DataPointer(items[i].M), DataPointer(items[i].V));
             numel[i] = items[i].P.numel();
         }
-        var scalars = new[] { s.Decay, s.W1, s.Beta2, s.W2, s.InvBc2Sqrt, s.Eps, s.NegStep, s.ApplyDecay ? 1f : 0f };
+        var scalars = s.Pack();
         fixed (nint* pp = p, gp = g, mp = m, vp = v)
         fixed (long* np = numel)
         fixed (float* sp = scalars)
             Check(_adamw(Device, DTypeCode(items[0].P.dtype), n, pp, gp, mp, vp, np, sp), "hk_adamw");
+    }
+
+    /// <summary>True when the library has FORGE's tile-fused linear step (<c>hk_forge_adamw</c>, <see cref="ForgeAdamW"/>).</summary>
+    public bool HasForgeTile => _forgeAdamW != null;
+
+    /// <summary>
+    /// FORGE's tile-fused AdamW step of one linear weight <paramref name="p"/> [rows, cols]: the weight gradient
+    /// <c>dyᵀ·x</c> (x [tokens, cols], dy [tokens, rows], both of p's dtype) is formed tile by tile inside the kernel and
+    /// consumed there, plus <paramref name="pending"/> (fp32 [rows, cols]) when given, times the fp32 scalar
+    /// <paramref name="clip"/> when given, with the roundings of the slab path (see the kernel's comment); no gradient
+    /// tensor is allocated. All tensors contiguous on the kernels' device. <paramref name="tile"/>: the output tile edge,
+    /// 64 or 32, or 0 to let the kernel choose.
+    /// </summary>
+    public void ForgeAdamW(Tensor x, Tensor dy, Tensor? pending, Tensor? clip, Tensor p, Tensor m, Tensor v, in AdamWScalars s, int tile = 0)
+    {
+        if (_forgeAdamW == null) throw new InvalidOperationException($"{LibraryPath} has no hk_forge_adamw; delete it to rebuild");
+        if (p.dim() != 2 || x.dim() != 2 || dy.dim() != 2)
+            throw new ArgumentException("FORGE tile step: p, x and dy must be matrices");
+        var (rows, cols, tokens) = (p.shape[0], p.shape[1], x.shape[0]);
+        if (x.shape[1] != cols || dy.shape[0] != tokens || dy.shape[1] != rows)
+            throw new ArgumentException($"FORGE tile step: x [{string.Join(",", x.shape)}] and dy [{string.Join(",", dy.shape)}] do not fit a [{rows},{cols}] weight");
+        if (pending is not null && !pending.shape.SequenceEqual(p.shape))
+            throw new ArgumentException($"FORGE tile step: pending [{string.Join(",", pending.shape)}] is not the weight's shape", nameof(pending));
+        var scalars = s.Pack();
+        fixed (float* sp = scalars)
+            Check(_forgeAdamW(Device, DTypeCode(p.dtype), rows, cols, tokens, tile, DataPointer(x), DataPointer(dy),
+                pending is null ? 0 : DataPointer(pending), clip is null ? 0 : DataPointer(clip),
+                DataPointer(p), DataPointer(m), DataPointer(v), sp), "hk_forge_adamw");
     }
 
     /// <summary>
@@ -174,7 +206,11 @@ public sealed unsafe class FusedKernels : IDisposable
 }
 
 /// <summary>AdamW's per-step scalars, each formed in double and rounded to float as TorchSharp passes them to the tensor ops.</summary>
-public readonly record struct AdamWScalars(float Decay, float W1, float Beta2, float W2, float InvBc2Sqrt, float Eps, float NegStep, bool ApplyDecay);
+public readonly record struct AdamWScalars(float Decay, float W1, float Beta2, float W2, float InvBc2Sqrt, float Eps, float NegStep, bool ApplyDecay)
+{
+    /// <summary>The scalars in the order <c>hk_adamw</c> and <c>hk_forge_adamw</c> read them (apply_decay as 0/1).</summary>
+    public float[] Pack() => [Decay, W1, Beta2, W2, InvBc2Sqrt, Eps, NegStep, ApplyDecay ? 1f : 0f];
+}
 
 /// <summary>8-bit Adam's per-step scalars, formed in float32 as the bitsandbytes kernel does.</summary>
 public readonly record struct Adam8bitScalars(float Beta1, float Beta2, float W1, float W2, float C2Eps, float StepSize, float Decay,
