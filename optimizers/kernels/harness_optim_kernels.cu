@@ -191,7 +191,7 @@ __device__ __forceinline__ int table_rank(const uint8_t* table, const float* key
   return x != x ? 0 : r;
 }
 
-// a / b correctly rounded, for many a over one b whose reciprocal rc = __frcp_rn(b) (round to nearest) is
+// a / b correctly rounded, for many a over one b whose reciprocal rc = RN(1/b) (an IEEE division) is
 // formed once: q0 = RN(a·rc), the exact remainder a − b·q0 (an FMA), one correction RN(q0 + rem·rc). With rc the
 // rounded reciprocal and q0 faithful this gives RN(a/b) (Markstein's correction; checked here against IEEE
 // division on 4.8e8 pairs incl. every significand of a against all-ones and power-of-two b, and in the tests),
@@ -481,7 +481,7 @@ __global__ void __launch_bounds__(kForgeThreads) forge_adamw_kernel(ForgeTileArg
 #ifndef HK_COMMA
 // div_hoisted over pairs (for the tests: it must equal IEEE division for every pair).
 __global__ void quotient_kernel(const float* a, const float* b, int n, float* out) {
-  for (int i = threadIdx.x; i < n; i += blockDim.x) out[i] = div_hoisted(a[i], b[i], __frcp_rn(b[i]), div_hoistable(b[i]));
+  for (int i = threadIdx.x; i < n; i += blockDim.x) out[i] = div_hoisted(a[i], b[i], __fdiv_rn(1.0f, b[i]), div_hoistable(b[i]));
 }
 
 #define HK_COMMA ,  // a comma inside HK_LAUNCH's kernel argument (defined identically again below)
@@ -563,9 +563,10 @@ __device__ __forceinline__ float adam8_param(float p, float m, float v, const Ad
 struct Adam8Max {
   float max1, max2, rc1, rc2;
   bool ok1, ok2;
-  __device__ __forceinline__ Adam8Max(float a, float b)
-      : max1(a), max2(b), rc1(__frcp_rn(a)), rc2(__frcp_rn(b)), ok1(div_hoistable(a)), ok2(div_hoistable(b)) {}
 };
+__device__ __forceinline__ Adam8Max adam8_max(float a, float b) {
+  return Adam8Max{a, b, __fdiv_rn(1.0f, a), __fdiv_rn(1.0f, b), div_hoistable(a), div_hoistable(b)};
+}
 __device__ __forceinline__ void adam8_codes(float m, float v, const Adam8Max& mx, const uint8_t* rank1, const uint8_t* rank2,
                                             const float* mid1, const float* mid2, const float* code1, const Adam8Scalars& s,
                                             int& q1, int& q2) {
@@ -640,7 +641,7 @@ __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab,
         tab.a1[t][b] = max1;
         tab.a2[t][b] = max2;
       }
-      const Adam8Max mx(max1, max2);
+      const Adam8Max mx = adam8_max(max1, max2);
 #pragma unroll
       for (int k = 0; k < kAdam8Vec; ++k) {
         if (isfinite(gr[k])) pr[k] = adam8_param<T>(pr[k], mr[k], vr[k], s);
@@ -678,7 +679,7 @@ __global__ void __launch_bounds__(kAdam8Threads) adam8bit_kernel(Adam8Table tab,
         tab.a1[t][b] = max1;
         tab.a2[t][b] = max2;
       }
-      const Adam8Max mx(max1, max2);
+      const Adam8Max mx = adam8_max(max1, max2);
 #pragma unroll
       for (int k = 0; k < kAdam8MaxPerThread; ++k) {
         const int j = k * kAdam8Threads + threadIdx.x;
@@ -908,7 +909,7 @@ __global__ void __launch_bounds__(kWarp ? kGefenWarpBlock : 1024, kWarp ? 3 : 1)
     if (tid == 0) Num<S>::store(mag, 0, amax);
 
     // Pass 2: requantize against the new scale and update the parameter with the quantized momentum.
-    const float rc = __frcp_rn(scale);
+    const float rc = __fdiv_rn(1.0f, scale);
     const bool rc_ok = div_hoistable(scale);
     auto finish = [&](float m, float pp, float step, int& qi) {
       float x = div_hoisted(m, scale, rc, rc_ok);

@@ -23,12 +23,38 @@ internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
         register_module(nameof(norm), norm);
     }
 
+    // The rotary tables of the last sequence length and device. They are computed on the CPU (float64 angles) and
+    // copied to the device: a copy from pageable memory that waits for the device, so computing them every forward
+    // stalled the GPU once per step (measured as part of a 7 % throughput gap to PyTorch on an H100).
+    private (int Length, Device Device, Tensor Cos, Tensor Sin)? rotary;
+
+    private (Tensor Cos, Tensor Sin) Rotary(int length, Device device)
+    {
+        if (rotary is { } r && r.Length == length && r.Device.type == device.type && r.Device.index == device.index) return (r.Cos, r.Sin);
+        rotary?.Cos.Dispose();
+        rotary?.Sin.Dispose();
+        var (cos, sin) = RotaryEmbedding.Tables(length, config.HeadDim, config.RopeTheta, device);
+        rotary = (length, device, cos.DetachFromDisposeScope(), sin.DetachFromDisposeScope());
+        return (cos, sin);
+    }
+
     public override Tensor forward(Tensor tokens)
     {
         using var scope = NewDisposeScope();
-        var (cos, sin) = RotaryEmbedding.Tables((int)tokens.shape[1], config.HeadDim, config.RopeTheta, tokens.device);
+        var (cos, sin) = Rotary((int)tokens.shape[1], tokens.device);
         var x = embed_tokens.forward(tokens);
         foreach (var layer in layers) x = layer.forward(x, cos, sin);
         return norm.forward(x).MoveToOuterDisposeScope();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            rotary?.Cos.Dispose();
+            rotary?.Sin.Dispose();
+            rotary = null;
+        }
+        base.Dispose(disposing);
     }
 }

@@ -95,6 +95,28 @@ public sealed class LlamaModelTests
         Assert.True(pa.Where(p => p.Role == ParamRole.Vector).All(p => p.Value.eq(1).all().item<bool>()));
     }
 
+    /// <summary>
+    /// The decoder keeps its rotary tables between forwards (recomputing them copied them from the CPU every step,
+    /// a synchronising copy on CUDA): forwards at changing sequence lengths give exactly what a fresh model gives.
+    /// </summary>
+    [Fact]
+    public void Cached_rotary_tables_give_the_same_logits_as_a_fresh_model_across_sequence_lengths()
+    {
+        using var scope = NewDisposeScope();
+        using var model = Build(Tiny, 3);
+        var gen = new Generator(5, CPU);
+        foreach (var length in new[] { 8, 5, 8, 12 })
+        {
+            var tokens = randint(0, 256, [2, length], ScalarType.Int64, generator: gen);
+            using var fresh = Build(Tiny, 3);
+            using var noGrad = no_grad();
+            var cached = model.Logits(tokens);
+            var reference = fresh.Logits(tokens);
+            Assert.Equal(new long[] { 2, length, 256 }, cached.shape);
+            Assert.True(cached.eq(reference).all().item<bool>(), $"length {length}: logits differ by {(cached - reference).abs().max().item<float>():E2}");
+        }
+    }
+
     [Fact]
     public void Changing_a_future_token_leaves_earlier_logits_unchanged()
     {
