@@ -56,6 +56,16 @@ public static class GpuCheckForgeTile
     /// <summary>bf16: share of parameter elements more than one bf16 ulp apart.</summary>
     public const double ShareBoundBFloat16 = 5e-3;
 
+    /// <summary>
+    /// Model cases: the tile kernel may differ from the slabs by up to this many times what the standard driver's whole-matrix
+    /// GEMM differs from them (another summation order of the same gradient), when that exceeds the fixed bound.
+    /// </summary>
+    public const double NoiseFactor = 2;
+
+    /// <summary>fp32 single weight, the parameter criterion: W may differ by this share of the update where m and v stay within
+    /// <see cref="LayerBoundFloat32"/> (the update m/(√v + ε) magnifies GEMM-order differences where v is tiny).</summary>
+    public const double LayerUpdateBoundFloat32 = 1e-3;
+
     /// <summary>One-line name of a single-weight case.</summary>
     public static string Describe((ScalarType DType, long Rows, long Cols, long Tokens, int MicroBatches, double Clip, double WeightDecay) c) =>
         $"FORGE tile = slabs, {Name(c.DType)} {c.Rows}x{c.Cols} weight, {c.Tokens} tokens, GA={c.MicroBatches}{(c.Clip > 0 ? $", clip x{c.Clip}" : "")}, wd {c.WeightDecay}";
@@ -85,8 +95,8 @@ public static class GpuCheckForgeTile
             var w = (tile.W - slabs.W).abs().max().item<float>() / Math.Max(moved, 1e-30f);
             var m = Relative(tile.M, slabs.M);
             var v = Relative(tile.V, slabs.V);
-            ok = moved > 0 && Math.Max(w, Math.Max(m, v)) <= LayerBoundFloat32;
-            measure = $"W {w:E2} of the update, m {m:E2}, v {v:E2} (bound {LayerBoundFloat32:E0})";
+            ok = moved > 0 && Math.Max(m, v) <= LayerBoundFloat32 && w <= LayerUpdateBoundFloat32;
+            measure = $"W {w:E2} of the update (bound {LayerUpdateBoundFloat32:E0}), m {m:E2}, v {v:E2} (bound {LayerBoundFloat32:E0})";
         }
         else
         {
@@ -108,6 +118,12 @@ public static class GpuCheckForgeTile
         var runs = new List<(List<Tensor> Params, string Kernel, string? Problem)>();
         try
         {
+            // The standard driver (one whole-matrix GEMM a weight) is a third, equally valid summation order: how far it
+            // lands from the slabs is the noise floor of GEMM ordering, which bf16 carries through the network's later
+            // steps (seen on an H100: 12 % of a tiny LLaMA's bf16 parameters > 1 ulp apart after 6 steps, tile vs slabs).
+            var standard = GpuCheckForge.Train(device, dtype, ps => CreateAdamW(ps, kernels, weightDecay),
+                new StandardStepDriver(new GpuCheckForge.NoClock(), clip), steps, microBatches, out var standardProblem);
+            runs.Add((standard, "standard", standardProblem));
             foreach (var mode in new[] { ForgeKernelMode.Slabs, ForgeKernelMode.Tile })
             {
                 using var driver = new FusedBackwardStepDriver(new GpuCheckForge.NoClock(), 32, clip, clip > 0 ? FusedClipMode.TwoPass : FusedClipMode.None, native)
@@ -117,21 +133,26 @@ public static class GpuCheckForgeTile
                 if (driver.KernelUsed != expected) problem ??= $"forge_kernel {mode}: {driver.KernelUsed} ran";
                 runs.Add((trained, driver.KernelUsed, problem));
             }
-            var (slabs, tile) = (runs[0], runs[1]);
+            var (reference, slabs, tile) = (runs[0], runs[1], runs[2]);
             var problems = string.Join("; ", runs.Select(r => r.Problem).OfType<string>());
             bool ok;
             string measure;
             if (dtype == ScalarType.Float32)
             {
                 var rel = GpuCheckForge.MaxRelativeDifference(slabs.Params, tile.Params);
-                ok = rel <= ModelBoundFloat32;
-                measure = $"{tile.Kernel} vs {slabs.Kernel} {rel:E2} (bound {ModelBoundFloat32:E0})";
+                var floor = GpuCheckForge.MaxRelativeDifference(slabs.Params, reference.Params);
+                var bound = Math.Max(ModelBoundFloat32, NoiseFactor * floor);
+                ok = rel <= bound;
+                measure = $"{tile.Kernel} vs {slabs.Kernel} {rel:E2}; standard vs slabs {floor:E2} (bound max({ModelBoundFloat32:E0}, {NoiseFactor} x that) = {bound:E2})";
             }
             else
             {
                 var (over, total) = BeyondOneUlp(tile.Params, slabs.Params);
-                ok = over <= ShareBoundBFloat16 * total;
-                measure = $"{tile.Kernel} vs {slabs.Kernel}: {over}/{total} parameters more than one bf16 ulp apart (bound {ShareBoundBFloat16:P1})";
+                var (floor, _) = BeyondOneUlp(reference.Params, slabs.Params);
+                var bound = Math.Max(ShareBoundBFloat16 * total, NoiseFactor * floor);
+                ok = over <= bound;
+                measure = $"{tile.Kernel} vs {slabs.Kernel}: {over}/{total} parameters more than one bf16 ulp apart; standard vs slabs {floor} "
+                    + $"(bound max({ShareBoundBFloat16:P1}, {NoiseFactor} x that) = {bound:F0})";
             }
             return (ok && problems.Length == 0, $"{measure}{(problems.Length == 0 ? "" : $"; {problems}")}; {steps} steps on {device}");
         }

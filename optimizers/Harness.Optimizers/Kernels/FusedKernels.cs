@@ -8,7 +8,7 @@ namespace Harness.Optimizers.Kernels;
 /// <summary>
 /// The fused CUDA optimizer steps of <c>optimizers/kernels/harness_optim_kernels.cu</c> (built on the GPU
 /// host on first CUDA use, like the native probe), called with the device pointers of TorchSharp tensors.
-/// Multi-tensor: one launch per group of up to 48 tensors. Launches go on PyTorch's current stream, so they
+/// Multi-tensor: one launch per group of up to 192 tensors (48 where the host toolkit predates CUDA 12.1). Launches go on PyTorch's current stream, so they
 /// are ordered with TorchSharp's own ops and need no synchronisation.
 /// </summary>
 public sealed unsafe class FusedKernels : IDisposable
