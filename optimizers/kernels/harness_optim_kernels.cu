@@ -193,8 +193,9 @@ __device__ __forceinline__ int table_rank(const uint8_t* table, const float* key
 
 // a / b correctly rounded, for many a over one b whose reciprocal rc = RN(1/b) (an IEEE division) is
 // formed once: q0 = RN(a·rc), the exact remainder a − b·q0 (an FMA), one correction RN(q0 + rem·rc). With rc the
-// rounded reciprocal and q0 faithful this gives RN(a/b) (Markstein's correction; checked here against IEEE
-// division on 4.8e8 pairs incl. every significand of a against all-ones and power-of-two b, and in the tests),
+// rounded reciprocal and q0 faithful this gives RN(a/b) (Markstein's correction; checked against IEEE division on
+// 4.8e8 pairs on the CPU while developing, incl. every significand of a against all-ones and power-of-two b, and
+// bit for bit by the test suite's Division_by_a_hoisted_reciprocal_is_ieee_division),
 // as long as nothing under- or overflows: b_ok (b in [2^-60, 2^60], uniform per block) and |a| in [2^-100,
 // 2^100] or a zero (whose sign the rem == 0 select keeps); anything else takes __fdiv_rn. Three ops instead of
 // the division's ~10 and its slow-path branch.
