@@ -16,7 +16,8 @@ namespace Harness.Tests.Forge;
 /// <c>training.forge_kernel</c> (and an optimizer entry's <c>forge_kernel</c>): parsing, one-line errors with the file and
 /// line, the run spec, the planner's skip, and the runner recording which kernel carried the fused layers.
 /// </summary>
-public sealed class ForgeKernelOptionTests(EmulatedKernels emulated, ITestOutputHelper output) : IClassFixture<EmulatedKernels>
+[Collection(EmulatedKernels.Collection)]
+public sealed class ForgeKernelOptionTests(EmulatedKernels emulated, ITestOutputHelper output)
 {
     private const string Yaml = """
         name: forge-kernels

@@ -18,7 +18,8 @@ namespace Harness.Tests.Forge;
 /// weight of awkward shape and the tiny LLaMA through the driver (the comparisons <c>harness gpu-check</c> runs on
 /// CUDA, with the same bounds), the tile edge, the step count, and when the driver takes or refuses the tile kernel.
 /// </summary>
-public sealed class ForgeTileTests(EmulatedKernels emulated, ITestOutputHelper output) : IClassFixture<EmulatedKernels>
+[Collection(EmulatedKernels.Collection)]
+public sealed class ForgeTileTests(EmulatedKernels emulated, ITestOutputHelper output)
 {
     private readonly FusedKernels _kernels = emulated.Kernels;
 

@@ -15,7 +15,8 @@ namespace Harness.Tests.Kernels;
 /// differently from its CUDA ops (scalar division, FMA), so fp32 comparisons allow ulps relative to the
 /// update; quantized states allow a bounded number of code flips.
 /// </summary>
-public sealed class EmulatedKernelTests(EmulatedKernels emulated) : IClassFixture<EmulatedKernels>
+[Collection(EmulatedKernels.Collection)]
+public sealed class EmulatedKernelTests(EmulatedKernels emulated)
 {
     private readonly FusedKernels _kernels = emulated.Kernels;
     private readonly string _libraryPath = emulated.LibraryPath;

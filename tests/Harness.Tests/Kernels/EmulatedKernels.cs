@@ -8,8 +8,17 @@ namespace Harness.Tests.Kernels;
 /// compiled by g++ with the CUDA shim (every CUDA thread a host thread), so the kernels' logic is checked
 /// against the tensor-ops optimizers on a machine without a GPU.
 /// </summary>
+/// <remarks>
+/// The emulation keeps its launch state (block and grid sizes, the barriers of the running block) in globals of
+/// the library, and libraries built from the same source share those symbols once loaded, so two launches must
+/// never run at once: every test class that uses it joins <see cref="Collection"/>, which runs them one after
+/// another and builds the library once.
+/// </remarks>
 public sealed class EmulatedKernels : IDisposable
 {
+    /// <summary>The xUnit collection of the test classes that launch the emulated kernels.</summary>
+    public const string Collection = "emulated kernels";
+
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"hk-emu-{Environment.ProcessId}-{Guid.NewGuid():N}");
 
     public EmulatedKernels()
@@ -41,3 +50,7 @@ public sealed class EmulatedKernels : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 }
+
+/// <summary>One emulated kernel library for every class of <see cref="EmulatedKernels.Collection"/>, whose tests run one at a time.</summary>
+[Xunit.CollectionDefinition(EmulatedKernels.Collection)]
+public sealed class EmulatedKernelsCollection : Xunit.ICollectionFixture<EmulatedKernels>;
