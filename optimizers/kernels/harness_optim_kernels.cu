@@ -275,6 +275,20 @@ struct AdamWScalars {
   int apply_decay;  // wd != 0
 };
 
+// The tensor, first element and length of CUDA block `chunk` of a multi-tensor element-wise launch (kAdamWChunk
+// elements a block).
+struct ElementChunk {
+  int t;
+  int64_t base;
+  int n;
+};
+__device__ __forceinline__ ElementChunk element_chunk(const AdamWTable& tab, int64_t chunk) {
+  const int t = find_tensor(tab.start, tab.count, chunk);
+  const int64_t base = (chunk - tab.start[t]) * kAdamWChunk;
+  const int64_t rest = tab.numel[t] - base;
+  return ElementChunk{t, base, static_cast<int>(rest < kAdamWChunk ? rest : kAdamWChunk)};
+}
+
 // p ← p·(1 − ηλ); m ← lerp(m, g, 1 − β1); v ← v·β2 + (1 − β2)·g·g; p ← p − (η/bc1)·m/(√v·(1/√bc2) + ε)
 // Each line is one tensor op of AdamW.cs (R<T> = that op's output rounding).
 template <typename T>
@@ -288,11 +302,7 @@ __device__ __forceinline__ void adamw_rule(float& p, float g, float& m, float& v
 
 template <typename T>
 __global__ void __launch_bounds__(kAdamWThreads) adamw_kernel(AdamWTable tab, AdamWScalars s) {
-  const int64_t chunk = blockIdx.x;
-  const int t = find_tensor(tab.start, tab.count, chunk);
-  const int64_t base = (chunk - tab.start[t]) * kAdamWChunk;
-  const int64_t rest = tab.numel[t] - base;
-  const int n = static_cast<int>(rest < kAdamWChunk ? rest : kAdamWChunk);
+  const auto [t, base, n] = element_chunk(tab, blockIdx.x);
   T* __restrict__ p = static_cast<T*>(tab.p[t]) + base;
   const T* __restrict__ g = static_cast<const T*>(tab.g[t]) + base;
   T* __restrict__ m = static_cast<T*>(tab.m[t]) + base;
@@ -708,11 +718,7 @@ __global__ void __launch_bounds__(kAdam8Threads, kMinBlocks) adam8bit_kernel(Ada
 // non-quantized branch of Adam8bitMoments.Step: v ← v·β2 + (g·(1−β2))·g; m ← m·β1 + g·(1−β1).
 template <typename T>
 __global__ void __launch_bounds__(kAdamWThreads) adam8bit_fp32_kernel(AdamWTable tab, Adam8Scalars s) {
-  const int64_t chunk = blockIdx.x;
-  const int t = find_tensor(tab.start, tab.count, chunk);
-  const int64_t base = (chunk - tab.start[t]) * kAdamWChunk;
-  const int64_t rest = tab.numel[t] - base;
-  const int n = static_cast<int>(rest < kAdamWChunk ? rest : kAdamWChunk);
+  const auto [t, base, n] = element_chunk(tab, blockIdx.x);
   T* __restrict__ p = static_cast<T*>(tab.p[t]) + base;
   const T* __restrict__ g = static_cast<const T*>(tab.g[t]) + base;
   float* __restrict__ m = static_cast<float*>(tab.m[t]) + base;

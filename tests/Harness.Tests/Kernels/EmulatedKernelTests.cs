@@ -263,6 +263,11 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated)
         Assert.Equal("tensor-ops", auto.Implementation);
     }
 
+    /// <summary>A test-only entry point of the emulated library (host arrays in, host arrays out).</summary>
+    private TDelegate Export<TDelegate>(string name) where TDelegate : Delegate =>
+        System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<TDelegate>(
+            System.Runtime.InteropServices.NativeLibrary.GetExport(System.Runtime.InteropServices.NativeLibrary.Load(_libraryPath), name));
+
     [System.Runtime.InteropServices.UnmanagedFunctionPointer(System.Runtime.InteropServices.CallingConvention.Cdecl)]
     private delegate int CodeRank(int device, float[] keys, float[] xs, int n, [System.Runtime.InteropServices.Out] int[] ranks);
 
@@ -276,9 +281,7 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated)
     [Fact]
     public void Code_search_table_gives_the_lower_bound_of_every_value()
     {
-        var library = System.Runtime.InteropServices.NativeLibrary.Load(_libraryPath);
-        var rank = System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<CodeRank>(
-            System.Runtime.InteropServices.NativeLibrary.GetExport(library, "hk_code_rank"));
+        var rank = Export<CodeRank>("hk_code_rank");
         var random = new Random(7);
         float[] Midpoints(Tensor map)
         {
@@ -330,9 +333,7 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated)
     [Fact]
     public void Division_by_a_hoisted_reciprocal_is_ieee_division()
     {
-        var library = System.Runtime.InteropServices.NativeLibrary.Load(_libraryPath);
-        var quotient = System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<Quotient>(
-            System.Runtime.InteropServices.NativeLibrary.GetExport(library, "hk_quotient"));
+        var quotient = Export<Quotient>("hk_quotient");
         var random = new Random(11);
         var a = new List<float>();
         var b = new List<float>();
