@@ -180,15 +180,40 @@ __device__ __forceinline__ void rank_fill(uint8_t* table, const float* keys) {
     }
   }
 }
-// The rank of x; keys[255] must be +∞ (the sentinel that ends the step over the bucket's keys). `at` receives
-// keys[rank], the first key ≥ x (for a caller's tie rule).
-__device__ __forceinline__ int table_rank(const uint8_t* table, const float* keys, float x, float& at) {
+// The rank of x; keys[255] must be +∞ (the sentinel that ends the step over the bucket's keys). on_key: x equals
+// keys[rank], the first key ≥ x (for a caller's tie rule). kSparse: the table passed rank_sparse, so a bucket holds
+// at most one key and one compare decides (no second load, no loop).
+template <bool kSparse = false>
+__device__ __forceinline__ int table_rank(const uint8_t* table, const float* keys, float x, bool& on_key) {
   int r = table[rank_bucket(__float_as_uint(x))];
-  r += keys[r] < x ? 1 : 0;  // the common case, without a branch
   float k = keys[r];
-  while (k < x) k = keys[++r];  // crowded buckets only
-  at = k;
+  if constexpr (kSparse) {
+    // keys[r] < x: the next key lies in a later bucket, past x, so x is on no key.
+    on_key = k == x;
+    r += k < x ? 1 : 0;
+  } else {
+    r += k < x ? 1 : 0;  // the common case, without a branch
+    k = keys[r];
+    while (k < x) k = keys[++r];  // crowded buckets only
+    on_key = k == x;
+  }
   return x != x ? 0 : r;
+}
+
+// Block-wide (every thread calls it, after the table is filled and synchronised): true when table_rank<true> gives
+// table_rank's answer for every x, i.e. no bucket holds two keys. The bucket after e in value order: the next
+// positive one, the next smaller magnitude for negative ones; the smallest negative bucket (−2^-32, −0] is
+// checked together with [+0, 2^-32) (zero lies in both), the top positive one [2, +∞] against the 255 keys.
+__device__ __forceinline__ bool rank_sparse(const uint8_t* table) {
+  bool ok = true;
+  for (int e = static_cast<int>(threadIdx.x); e < kRankTable; e += static_cast<int>(blockDim.x)) {
+    const int after = e == kRankPerSign - 1 ? 255
+                      : e < kRankPerSign    ? table[e + 1]
+                      : e == kRankPerSign   ? table[1]
+                                            : table[e - 1];
+    ok = ok && after - static_cast<int>(table[e]) <= 1;
+  }
+  return __syncthreads_and(ok ? 1 : 0) != 0;
 }
 
 // a / b correctly rounded, for many a over one b whose reciprocal rc = RN(1/b) (an IEEE division) is
@@ -196,15 +221,16 @@ __device__ __forceinline__ int table_rank(const uint8_t* table, const float* key
 // rounded reciprocal and q0 faithful this gives RN(a/b) (Markstein's correction; checked against IEEE division on
 // 4.8e8 pairs on the CPU while developing, incl. every significand of a against all-ones and power-of-two b, and
 // bit for bit by the test suite's Division_by_a_hoisted_reciprocal_is_ieee_division),
-// as long as nothing under- or overflows: b_ok (b in [2^-60, 2^60], uniform per block) and |a| in [2^-100,
-// 2^100] or a zero (whose sign the rem == 0 select keeps); anything else takes __fdiv_rn. Three ops instead of
-// the division's ~10 and its slow-path branch.
+// as long as the quotient is a normal float: b_ok (b in [2^-60, 2^60], uniform per block) and |a| in [2^-64,
+// 2^64] (so |a/b| in [2^-124, 2^124]) or a zero (whose sign the rem == 0 select keeps); anything else takes
+// __fdiv_rn (an overflowing quotient would give NaN, a subnormal one can round wrong). Three ops instead of the
+// division's ~10 and its slow-path branch.
 __device__ __forceinline__ float div_hoisted(float a, float b, float rc, bool b_ok) {
   const float q0 = __fmul_rn(a, rc);
   const float rem = fmaf(-b, q0, a);
   const float q1 = rem == 0.0f ? q0 : fmaf(rem, rc, q0);
   const float m = fabsf(a);
-  if (b_ok && ((m >= 0x1p-100f && m <= 0x1p100f) || a == 0.0f)) return q1;
+  if (b_ok && ((m >= 0x1p-64f && m <= 0x1p64f) || a == 0.0f)) return q1;
   return __fdiv_rn(a, b);
 }
 __device__ __forceinline__ bool div_hoistable(float b) { return b >= 0x1p-60f && b <= 0x1p60f; }
@@ -219,13 +245,14 @@ __device__ __forceinline__ float warp_sum(float x) {
 }
 
 // Block-wide reduction of two values (blockDim a multiple of 32): a by max, b by max (kSum false) or by sum;
-// every thread gets both, folding the warps' partials in warp order, so all threads hold the same bits.
+// every thread gets both, folding the warps' partials in warp order, so all threads hold the same bits (kWarps: the
+// block's warps when known at compile time, else blockDim.x / 32).
 // `parity` alternates between consecutive calls of a persistent loop: with two slot sets no second barrier
 // is needed to guard the slots' reuse.
-template <bool kSum>
+template <bool kSum, int kWarps = 0>
 __device__ __forceinline__ void block_reduce2(float& a, float& b, int parity) {
   __shared__ float s_a[2][32], s_b[2][32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = kWarps > 0 ? kWarps : blockDim.x >> 5;
   a = warp_max(a);
   b = kSum ? warp_sum(b) : warp_max(b);
   if (lane == 0) { s_a[parity][warp] = a; s_b[parity][warp] = b; }
@@ -549,11 +576,31 @@ struct Adam8Scalars {
 
 // The kernel's nearest code: the first midpoint ≥ x (bucketize, right = false); a value exactly on a
 // midpoint goes to the even index of the pair; NaN ends at 0.
+template <bool kSparse>
 __device__ __forceinline__ int nearest_8bit(const uint8_t* table, const float* mid, float x) {
-  float at;
-  int lo = table_rank(table, mid, x, at);  // mid[255] = +∞
-  if (lo < 255 && x == at && (lo & 1)) ++lo;
-  return lo;
+  bool on_key;
+  const int lo = table_rank<kSparse>(table, mid, x, on_key);  // mid[255] = +∞
+  return on_key && lo < 255 ? lo + (lo & 1) : lo;
+}
+
+// nearest_8bit on a sparse table for an x that is not +∞ (so never on the sentinel): one key compare decides
+// both the step past the key and the tie (x on the key at an odd index goes to the even one above).
+__device__ __forceinline__ int nearest_8bit_in_range(const uint8_t* table, const float* mid, float x) {
+  const int r = table[rank_bucket(__float_as_uint(x))];
+  const float k = mid[r];
+  const bool up = k < x || (k == x && (r & 1) != 0);
+  return x != x ? 0 : r + (up ? 1 : 0);
+}
+
+// div_hoisted for b in [2^-60, 2^60] and a result that only feeds the code search: a zero quotient may carry the
+// other sign than IEEE division's (the search ranks −0 and +0 alike: both compare equal to every key), so the
+// remainder's zero test goes.
+__device__ __forceinline__ float div_in_range(float a, float b, float rc) {
+  const float q0 = __fmul_rn(a, rc);
+  const float q = fmaf(fmaf(-b, q0, a), rc, q0);
+  const float m = fabsf(a);
+  if ((m >= 0x1p-64f && m <= 0x1p64f) || a == 0.0f) return q;
+  return __fdiv_rn(a, b);
 }
 
 // Dequantize and update one element's moments (a non-finite gradient resets both; its parameter is kept).
@@ -577,7 +624,6 @@ __device__ __forceinline__ float adam8_param(float p, float m, float v, const Ad
   return pp;
 }
 
-// Requantize with the new absmax (exact division); the first moment with the sign fix.
 // The block's new absmax values with their reciprocals, for the exact divisions (div_hoisted).
 struct Adam8Max {
   float max1, max2, rc1, rc2;
@@ -586,13 +632,34 @@ struct Adam8Max {
 __device__ __forceinline__ Adam8Max adam8_max(float a, float b) {
   return Adam8Max{a, b, __fdiv_rn(1.0f, a), __fdiv_rn(1.0f, b), div_hoistable(a), div_hoistable(b)};
 }
-__device__ __forceinline__ void adam8_codes(float m, float v, const Adam8Max& mx, const uint8_t* rank1, const uint8_t* rank2,
-                                            const float* mid1, const float* mid2, const float* code1, const Adam8Scalars& s,
-                                            int& q1, int& q2) {
-  q1 = mx.max1 == 0.0f ? s.zero1 : nearest_8bit(rank1, mid1, div_hoisted(m, mx.max1, mx.rc1, mx.ok1));
-  const bool code_negative = signbit(code1[q1]) != 0;
+
+// A persistent block's shared tables: the code books, their midpoints (mid[255] = +∞, the search's sentinel) and
+// the midpoints' search tables.
+struct Adam8Maps {
+  float code1[256], code2[256], mid1[256], mid2[256];
+  uint8_t rank1[kRankTable], rank2[kRankTable];
+};
+
+// Requantize with the new absmax (exact division); the first moment with the sign fix.
+// kRegular: both search tables sparse, the signed map's codes "negatives first" (its first negative1 codes have
+// the sign bit set, the others not) and the unsigned map's codes ≥ 0, as the bitsandbytes maps are: the one-compare
+// search, and a code's sign from its index instead of a shared load.
+// kInRange (with kRegular): both maxima in [2^-60, 2^60] (block-uniform): no zero-block select, no range check of
+// the divisor, and no tie at the sentinel (|m| ≤ max1 and, the codes being ≥ 0, |v| ≤ max2, so no quotient is +∞).
+// The result is the same on every path; the flags only skip work that cannot change it.
+template <bool kRegular, bool kInRange>
+__device__ __forceinline__ void adam8_codes(float m, float v, const Adam8Max& mx, const Adam8Maps& sh, int negative1,
+                                            const Adam8Scalars& s, int& q1, int& q2) {
+  static_assert(kRegular || !kInRange, "kInRange needs kRegular");
+  if constexpr (kInRange) {
+    q1 = nearest_8bit_in_range(sh.rank1, sh.mid1, div_in_range(m, mx.max1, mx.rc1));
+    q2 = nearest_8bit_in_range(sh.rank2, sh.mid2, div_in_range(v, mx.max2, mx.rc2));
+  } else {
+    q1 = mx.max1 == 0.0f ? s.zero1 : nearest_8bit<kRegular>(sh.rank1, sh.mid1, div_hoisted(m, mx.max1, mx.rc1, mx.ok1));
+    q2 = mx.max2 == 0.0f ? s.zero2 : nearest_8bit<kRegular>(sh.rank2, sh.mid2, div_hoisted(v, mx.max2, mx.rc2, mx.ok2));
+  }
+  const bool code_negative = kRegular ? q1 < negative1 : signbit(sh.code1[q1]) != 0;
   if (code_negative != (signbit(m) != 0)) q1 = (q1 + (m > 0.0f ? 1 : -1) + 256) & 255;
-  q2 = mx.max2 == 0.0f ? s.zero2 : nearest_8bit(rank2, mid2, div_hoisted(v, mx.max2, mx.rc2, mx.ok2));
 }
 
 // Eight consecutive elements of T as float (two 16 B loads for fp32, one for bf16).
@@ -605,28 +672,31 @@ template <typename T> __device__ __forceinline__ void store8(T* p, const float i
   Vec4<T>::store(p + 4, in + 4);
 }
 
-// Persistent: each CUDA block loads the code books once, then walks quantization blocks grid-stride.
-// kFull: full 2048-element blocks of 16 B-aligned tensors, the contiguous path (8 elements a thread, vector
-// loads, few registers); otherwise partial blocks and other block sizes, the strided path. The host sends
-// each block to one of the two launches; both apply the same element rule.
-template <typename T, bool kFull, int kMinBlocks>
-__global__ void __launch_bounds__(kAdam8Threads, kMinBlocks) adam8bit_kernel(Adam8Table tab, Adam8Scalars s) {
-  __shared__ float code1[256], code2[256], mid1[256], mid2[256];
-  __shared__ uint8_t rank1[kRankTable], rank2[kRankTable];
-  for (int i = threadIdx.x; i < 256; i += blockDim.x) {
-    code1[i] = s.code1[i];
-    code2[i] = s.code2[i];
-    mid1[i] = i < 255 ? s.mid1[i] : INFINITY;  // the search's sentinel
-    mid2[i] = i < 255 ? s.mid2[i] : INFINITY;
+// The second pass over a thread's 8 contiguous elements: parameters (where the gradient was finite) and codes.
+template <typename T, bool kRegular, bool kInRange>
+__device__ __forceinline__ void adam8_update8(float pr[kAdam8Vec], const float mr[kAdam8Vec], const float vr[kAdam8Vec], unsigned finite,
+                                              uint8_t q1b[kAdam8Vec], uint8_t q2b[kAdam8Vec], const Adam8Max& mx, const Adam8Maps& sh,
+                                              int negative1, const Adam8Scalars& s) {
+#pragma unroll
+  for (int k = 0; k < kAdam8Vec; ++k) {
+    // A select, not a branch: every lane computes the update (a reset lane's m = v = 0 gives 0 or NaN, dropped).
+    const float updated = adam8_param<T>(pr[k], mr[k], vr[k], s);
+    pr[k] = (finite >> k) & 1u ? updated : pr[k];
+    int a, c;
+    adam8_codes<kRegular, kInRange>(mr[k], vr[k], mx, sh, negative1, s, a, c);
+    q1b[k] = static_cast<uint8_t>(a);
+    q2b[k] = static_cast<uint8_t>(c);
   }
-  __syncthreads();
-  rank_fill(rank1, mid1);
-  rank_fill(rank2, mid2);
-  __syncthreads();
+}
+
+// The quantization blocks of one persistent CUDA block, grid-stride (see adam8bit_kernel).
+template <typename T, bool kFull, bool kRegular>
+__device__ __forceinline__ void adam8bit_blocks(const Adam8Table& tab, const Adam8Scalars& s, const Adam8Maps& sh, int negative1) {
   const int64_t total = tab.start[tab.count];
   int parity = 0;
+  int t = 0;
   for (int64_t item = blockIdx.x; item < total; item += gridDim.x) {
-    const int t = find_tensor(tab.start, tab.count, item);
+    while (tab.start[t + 1] <= item) ++t;  // a block's items ascend: its tensor only moves forward
     const int64_t b = tab.first[t] + (item - tab.start[t]);
     const int64_t base = b * s.block_size;
     const int64_t rest = tab.numel[t] - base;
@@ -648,27 +718,23 @@ __global__ void __launch_bounds__(kAdam8Threads, kMinBlocks) adam8bit_kernel(Ada
       memcpy(q1b, &raw1, 8);
       memcpy(q2b, &raw2, 8);
       float max1 = 0.0f, max2 = 0.0f;
+      unsigned finite = 0;  // bit k: gradient k is finite (its parameter is updated)
 #pragma unroll
       for (int k = 0; k < kAdam8Vec; ++k) {
-        adam8_moments(gr[k], q1b[k], q2b[k], absmax1_old, absmax2_old, code1, code2, s, mr[k], vr[k]);
+        finite |= isfinite(gr[k]) ? 1u << k : 0u;
+        adam8_moments(gr[k], q1b[k], q2b[k], absmax1_old, absmax2_old, sh.code1, sh.code2, s, mr[k], vr[k]);
         max1 = fmaxf(max1, fabsf(mr[k]));
         max2 = fmaxf(max2, vr[k]);
       }
-      block_reduce2<false>(max1, max2, parity);
+      block_reduce2<false, kAdam8Threads / 32>(max1, max2, parity);
       parity ^= 1;
       if (threadIdx.x == 0) {
         tab.a1[t][b] = max1;
         tab.a2[t][b] = max2;
       }
       const Adam8Max mx = adam8_max(max1, max2);
-#pragma unroll
-      for (int k = 0; k < kAdam8Vec; ++k) {
-        if (isfinite(gr[k])) pr[k] = adam8_param<T>(pr[k], mr[k], vr[k], s);
-        int a, c;
-        adam8_codes(mr[k], vr[k], mx, rank1, rank2, mid1, mid2, code1, s, a, c);
-        q1b[k] = static_cast<uint8_t>(a);
-        q2b[k] = static_cast<uint8_t>(c);
-      }
+      if (kRegular && mx.ok1 && mx.ok2) adam8_update8<T, kRegular, kRegular>(pr, mr, vr, finite, q1b, q2b, mx, sh, negative1, s);
+      else adam8_update8<T, kRegular, false>(pr, mr, vr, finite, q1b, q2b, mx, sh, negative1, s);
       store8<T>(p + j0, pr);
       uint2 out1, out2;
       memcpy(&out1, q1b, 8);
@@ -683,12 +749,12 @@ __global__ void __launch_bounds__(kAdam8Threads, kMinBlocks) adam8bit_kernel(Ada
         const int j = k * kAdam8Threads + threadIdx.x;
         if (j < n) {
           gr[k] = Num<T>::load(g, j);
-          adam8_moments(gr[k], c1[j], c2[j], absmax1_old, absmax2_old, code1, code2, s, mr[k], vr[k]);
+          adam8_moments(gr[k], c1[j], c2[j], absmax1_old, absmax2_old, sh.code1, sh.code2, s, mr[k], vr[k]);
           max1 = fmaxf(max1, fabsf(mr[k]));
           max2 = fmaxf(max2, vr[k]);
         }
       }
-      block_reduce2<false>(max1, max2, parity);
+      block_reduce2<false, kAdam8Threads / 32>(max1, max2, parity);
       parity ^= 1;
       if (n < s.block_size) {
         // Lanes past n load code 128 and g = 0; their β1·code1[128]·absmax_old joins the max.
@@ -705,13 +771,40 @@ __global__ void __launch_bounds__(kAdam8Threads, kMinBlocks) adam8bit_kernel(Ada
         if (j < n) {
           if (isfinite(gr[k])) Num<T>::store(p, j, adam8_param<T>(Num<T>::load(p, j), mr[k], vr[k], s));
           int a, c;
-          adam8_codes(mr[k], vr[k], mx, rank1, rank2, mid1, mid2, code1, s, a, c);
+          adam8_codes<kRegular, false>(mr[k], vr[k], mx, sh, negative1, s, a, c);
           c1[j] = static_cast<uint8_t>(a);
           c2[j] = static_cast<uint8_t>(c);
         }
       }
     }
   }
+}
+
+// Persistent: each CUDA block loads the code books once, builds their search tables and checks whether the maps
+// are regular (adam8_codes), then walks quantization blocks grid-stride.
+// kFull: full 2048-element blocks of 16 B-aligned tensors, the contiguous path (8 elements a thread, vector
+// loads, few registers); otherwise partial blocks and other block sizes, the strided path. The host sends
+// each block to one of the two launches; both apply the same element rule.
+template <typename T, bool kFull, int kMinBlocks>
+__global__ void __launch_bounds__(kAdam8Threads, kMinBlocks) adam8bit_kernel(Adam8Table tab, Adam8Scalars s) {
+  static_assert(kAdam8Threads == 256, "one thread per code of a map");
+  __shared__ Adam8Maps sh;
+  const int i = threadIdx.x;
+  sh.code1[i] = s.code1[i];
+  sh.code2[i] = s.code2[i];
+  sh.mid1[i] = i < 255 ? s.mid1[i] : INFINITY;  // the search's sentinel
+  sh.mid2[i] = i < 255 ? s.mid2[i] : INFINITY;
+  __syncthreads();
+  rank_fill(sh.rank1, sh.mid1);
+  rank_fill(sh.rank2, sh.mid2);
+  __syncthreads();
+  const bool sparse1 = rank_sparse(sh.rank1);
+  const bool sparse2 = rank_sparse(sh.rank2);
+  const bool negative = signbit(sh.code1[i]) != 0;
+  const int negative1 = __syncthreads_count(negative ? 1 : 0);
+  const bool ordered = __syncthreads_and(negative == (i < negative1) && sh.code2[i] >= 0.0f ? 1 : 0) != 0;
+  if (sparse1 && sparse2 && ordered) adam8bit_blocks<T, kFull, true>(tab, s, sh, negative1);
+  else adam8bit_blocks<T, kFull, false>(tab, s, sh, negative1);
 }
 
 // bitsandbytes' 32-bit path for tensors under min_8bit_size (fp32 m, v; no non-finite handling), as the
@@ -795,8 +888,8 @@ struct GefenScalars {
 // CodebookDp.Nearest: i = first index with C[i] ≥ x; the lower neighbour wins ties.
 // key: c[0..254] and the sentinel +∞.
 __device__ __forceinline__ int nearest_gefen(const uint8_t* table, const float* key, const float* c, float x) {
-  float at;
-  int lo = table_rank(table, key, x, at);
+  bool on_key;
+  int lo = table_rank(table, key, x, on_key);
   if (lo == 255 && c[255] < x) lo = 256;
   const int r = lo > 255 ? 255 : lo;
   const int l = lo - 1 < 0 ? 0 : lo - 1;
@@ -972,17 +1065,23 @@ __global__ void __launch_bounds__(kWarp ? kGefenWarpBlock : 1024, kWarp ? 3 : 1)
   }
 }
 
-// One block: the table rank of each of n values against 255 ascending keys (for the tests: it must equal a
-// binary search's lower bound for every x).
-__global__ void code_rank_kernel(const float* keys, const float* xs, int n, int* out) {
+// One block: the table rank of each of n values against 255 ascending keys, and whether the value is on the key
+// at that rank (for the tests: the rank must equal a binary search's lower bound for every x). sparse[0]: whether
+// the table passed rank_sparse; the ranks then come from table_rank<true>, the search the 8-bit kernel takes.
+__global__ void code_rank_kernel(const float* keys, const float* xs, int n, int* out, int* on_key, int* sparse) {
   __shared__ float k[256];
   __shared__ uint8_t table[kRankTable];
   for (int i = threadIdx.x; i < 256; i += blockDim.x) k[i] = i < 255 ? keys[i] : INFINITY;
   __syncthreads();
   rank_fill(table, k);
   __syncthreads();
-  float at;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) out[i] = table_rank(table, k, xs[i], at);
+  const bool fast = rank_sparse(table);
+  if (threadIdx.x == 0) sparse[0] = fast ? 1 : 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    bool on = false;
+    out[i] = fast ? table_rank<true>(table, k, xs[i], on) : table_rank<false>(table, k, xs[i], on);
+    on_key[i] = on ? 1 : 0;
+  }
 }
 
 #define HK_COMMA ,
@@ -1016,7 +1115,7 @@ void launch_gefen(int device, int64_t items, int threads, cudaStream_t stream, c
 extern "C" {
 
 // Version of this ABI; bumped when a signature changes so a stale cached build is rebuilt.
-int hk_abi_version() { return 1; }
+int hk_abi_version() { return 2; }
 
 // 1 for the host-emulated build (HK_SYNTAX_CHECK: pointers are host memory), 0 for the CUDA build.
 int hk_is_emulated() {
@@ -1200,11 +1299,12 @@ int hk_gefen(int device, int dtype, int state_dtype, int count, void* const* p, 
   return 0;
 }
 
-// keys [255] ascending, xs [n], out [n]: device arrays (host arrays in the emulated build). The number of keys
-// < xs[i] as the kernels' code search finds it (NaN: 0).
-int hk_code_rank(int device, const float* keys, const float* xs, int n, int* out) {
+// keys [255] ascending, xs [n], out [n], on_key [n], sparse [1]: device arrays (host arrays in the emulated build).
+// out: the number of keys < xs[i] as the kernels' code search finds it (NaN: 0); on_key: 1 where xs[i] equals the
+// key at that rank; sparse: 1 where the table took the one-compare search.
+int hk_code_rank(int device, const float* keys, const float* xs, int n, int* out, int* on_key, int* sparse) {
   if (n < 0) return fail("hk_code_rank: n must be >= 0");
-  HK_LAUNCH(code_rank_kernel, 1, 256, 0, current_stream(device), keys, xs, n, out);
+  HK_LAUNCH(code_rank_kernel, 1, 256, 0, current_stream(device), keys, xs, n, out, on_key, sparse);
   return check_launch("code_rank_kernel");
 }
 

@@ -6,6 +6,7 @@
 // GPU exists. It says nothing about speed, and float rounding follows the host (built with
 // -ffp-contract=off, so a*b+c is never fused unless the source says fmaf).
 #pragma once
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -34,6 +35,7 @@ struct BlockSync {
   std::unique_ptr<std::barrier<>> block;
   std::vector<std::unique_ptr<std::barrier<>>> warps;
   std::vector<float> lanes;  // one slot per thread for shuffles
+  std::atomic<int> votes{0};  // __syncthreads_count's tally
 };
 inline BlockSync* g_sync = nullptr;
 
@@ -66,6 +68,19 @@ inline void launch(unsigned grid, unsigned block, const std::function<void()>& b
 }  // namespace hk_emu
 
 inline void __syncthreads() { hk_emu::g_sync->block->arrive_and_wait(); }
+// The block's count of non-zero predicates, returned to every thread (three barriers: the tally is reset only after
+// every thread has read it, and counted only after the previous call's reset).
+inline int __syncthreads_count(int predicate) {
+  auto& s = *hk_emu::g_sync;
+  s.block->arrive_and_wait();
+  if (predicate != 0) s.votes.fetch_add(1);
+  s.block->arrive_and_wait();
+  const int count = s.votes.load();
+  s.block->arrive_and_wait();
+  if (threadIdx.x == 0) s.votes.store(0);
+  return count;
+}
+inline int __syncthreads_and(int predicate) { return __syncthreads_count(predicate == 0 ? 1 : 0) == 0 ? 1 : 0; }
 inline float __shfl_xor_sync(unsigned, float x, int offset) {
   auto& s = *hk_emu::g_sync;
   const unsigned t = threadIdx.x, warp = t / 32;

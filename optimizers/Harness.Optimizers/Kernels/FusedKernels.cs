@@ -14,7 +14,7 @@ namespace Harness.Optimizers.Kernels;
 public sealed unsafe class FusedKernels : IDisposable
 {
     /// <summary>The kernel library's ABI version this binding speaks.</summary>
-    public const int AbiVersion = 1;
+    public const int AbiVersion = 2;
 
     private readonly nint _library;
     private readonly delegate* unmanaged<nint> _lastError;

@@ -269,14 +269,17 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated)
             System.Runtime.InteropServices.NativeLibrary.GetExport(System.Runtime.InteropServices.NativeLibrary.Load(_libraryPath), name));
 
     [System.Runtime.InteropServices.UnmanagedFunctionPointer(System.Runtime.InteropServices.CallingConvention.Cdecl)]
-    private delegate int CodeRank(int device, float[] keys, float[] xs, int n, [System.Runtime.InteropServices.Out] int[] ranks);
+    private delegate int CodeRank(int device, float[] keys, float[] xs, int n, [System.Runtime.InteropServices.Out] int[] ranks,
+        [System.Runtime.InteropServices.Out] int[] onKey, [System.Runtime.InteropServices.Out] int[] sparse);
 
     /// <summary>
     /// The kernels find a code by a table indexed by the value's sign, exponent and top mantissa bits, then step
     /// over the keys inside the bucket: it must give the binary search's lower bound (the number of keys &lt; x)
     /// for every x, whatever the keys: the 8-bit maps' midpoints, a uniform code book, keys with duplicates,
     /// zeros of both signs, denormals, infinities and values past the table's range, and keys crowded into one
-    /// bucket; probed at every key, its neighbouring floats, every bucket edge and random values.
+    /// bucket; probed at every key, its neighbouring floats, every bucket edge and random values. Where no bucket
+    /// holds two keys (the 8-bit maps) the one-compare search runs instead, and must agree too; so must the
+    /// "on a key" answer the tie rules read.
     /// </summary>
     [Fact]
     public void Code_search_table_gives_the_lower_bound_of_every_value()
@@ -292,15 +295,23 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated)
         var mixed = Enumerable.Range(0, 240).Select(_ => SignedLogUniform())
             .Concat([0f, -0f, 1e-40f, -1e-40f, 3.5f, -3.5f, 2f, -2f, float.PositiveInfinity, float.NegativeInfinity, 0.25f, 0.25f, 0.25f, -0.75f, -0.75f])
             .Order().ToArray();
-        var keySets = new Dictionary<string, float[]>
+        var uniform = Enumerable.Range(0, 255).Select(i => -1f + 2f * i / 255f).ToArray();
+        var withZero = uniform.Select(k => k).ToArray();
+        withZero[127] = 0f;  // (−0.0039 → 0): one key in (−2^-32, 2^-32), still one a bucket
+        var belowZero = withZero.Select(k => k).ToArray();
+        belowZero[126] = -1e-12f;  // a key just below a zero key: two keys around zero, the general search
+        // name → (keys, whether the one-compare search applies)
+        var keySets = new Dictionary<string, (float[] Keys, bool Sparse)>
         {
-            ["signed dynamic map midpoints"] = Midpoints(Harness.Optimizers.Quantization.DynamicMap.Create(signed: true)),
-            ["unsigned dynamic map midpoints"] = Midpoints(Harness.Optimizers.Quantization.DynamicMap.Create(signed: false)),
-            ["uniform [-1, 1]"] = Enumerable.Range(0, 255).Select(i => -1f + 2f * i / 255f).ToArray(),
-            ["mixed, duplicates, zeros, infinities"] = mixed,
-            ["crowded into one bucket"] = Enumerable.Range(0, 255).Select(i => 0.5f + i * 1e-5f).ToArray(),
+            ["signed dynamic map midpoints"] = (Midpoints(Harness.Optimizers.Quantization.DynamicMap.Create(signed: true)), true),
+            ["unsigned dynamic map midpoints"] = (Midpoints(Harness.Optimizers.Quantization.DynamicMap.Create(signed: false)), true),
+            ["uniform [-1, 1]"] = (uniform, true),
+            ["uniform with a zero key"] = (withZero, true),
+            ["a key just below a zero key"] = (belowZero, false),
+            ["mixed, duplicates, zeros, infinities"] = (mixed, false),
+            ["crowded into one bucket"] = (Enumerable.Range(0, 255).Select(i => 0.5f + i * 1e-5f).ToArray(), false),
         };
-        foreach (var (name, keys) in keySets)
+        foreach (var (name, (keys, sparse)) in keySets)
         {
             Assert.Equal(255, keys.Length);
             var probes = new List<float> { 0f, -0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, -float.Epsilon, 1f, -1f };
@@ -314,10 +325,17 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated)
             for (var i = 0; i < 2000; i++) probes.AddRange([(float)(random.NextDouble() * 6 - 3), SignedLogUniform()]);
             var xs = probes.ToArray();
             var got = new int[xs.Length];
-            Assert.Equal(0, rank(0, keys, xs, xs.Length, got));
+            var onKey = new int[xs.Length];
+            var tookSparse = new int[1];
+            Assert.Equal(0, rank(0, keys, xs, xs.Length, got, onKey, tookSparse));
+            Assert.True(tookSparse[0] == (sparse ? 1 : 0), $"{name}: one-compare search {(tookSparse[0] == 1 ? "taken" : "not taken")}");
             var wrong = Enumerable.Range(0, xs.Length)
                 .Where(i => got[i] != (float.IsNaN(xs[i]) ? 0 : keys.Count(key => key < xs[i]))).ToList();
             Assert.True(wrong.Count == 0, $"{name}: {wrong.Count} of {xs.Length} values ranked wrong, first x = {(wrong.Count > 0 ? xs[wrong[0]] : 0):R}");
+            // On a key: x equals the first key ≥ x (keys[rank], or the +∞ sentinel past the last key).
+            var wrongOn = Enumerable.Range(0, xs.Length)
+                .Where(i => onKey[i] != (!float.IsNaN(xs[i]) && (got[i] < 255 ? keys[got[i]] : float.PositiveInfinity) == xs[i] ? 1 : 0)).ToList();
+            Assert.True(wrongOn.Count == 0, $"{name}: {wrongOn.Count} of {xs.Length} values with the wrong on-key answer, first x = {(wrongOn.Count > 0 ? xs[wrongOn[0]] : 0):R}");
         }
     }
 
@@ -327,8 +345,9 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated)
     /// <summary>
     /// The kernels divide many values by one block-wide value through its rounded reciprocal and one FMA
     /// correction: it must equal IEEE division bit for bit (sign of zero included) for every pair, in range and
-    /// out of it (where it falls back): random magnitudes over 2^±70, every 16th significand of a against b with
-    /// all-ones, power-of-two and other significands, zeros, denormals, infinities and NaN.
+    /// out of it (where it falls back): random magnitudes over 2^±70, quotients that overflow or are subnormal,
+    /// every 16th significand of a against b with all-ones, power-of-two and other significands, zeros, denormals,
+    /// infinities and NaN.
     /// </summary>
     [Fact]
     public void Division_by_a_hoisted_reciprocal_is_ieee_division()
@@ -344,6 +363,17 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated)
             a.Add(d * u);
             b.Add(d);
         }
+        // Quotients past the float range (an unguarded correction gives NaN, not ±∞) and subnormal ones (where it
+        // can round wrong: −0x1.575c04p-94 / 0x1.626f8p+51 gave −0x1.ep-146, not −0x1p-145).
+        for (var i = 0; i < 50_000; i++)
+        {
+            a.Add(MathF.ScaleB(1f + (float)random.NextDouble(), random.Next(80, 101)) * (random.Next(2) == 0 ? -1 : 1));
+            b.Add(MathF.ScaleB(1f + (float)random.NextDouble(), random.Next(-60, -19)));
+            a.Add(MathF.ScaleB(1f + (float)random.NextDouble(), random.Next(-100, -63)) * (random.Next(2) == 0 ? -1 : 1));
+            b.Add(MathF.ScaleB(1f + (float)random.NextDouble(), random.Next(20, 61)));
+        }
+        a.Add(BitConverter.Int32BitsToSingle(unchecked((int)0x90abae02)));  // −0x1.575c04p-94
+        b.Add(BitConverter.Int32BitsToSingle(0x593137c0));                  // 0x1.626f8p+51
         foreach (var bits in new[] { 0x3fffffff, 0x3f800000, 0x3f800001, 0x3fd55555, 0x1f7fffff, 0x5e800000 })
         {
             var d = BitConverter.Int32BitsToSingle(bits);
