@@ -1087,10 +1087,12 @@ __global__ void code_rank_kernel(const float* keys, const float* xs, int n, int*
 #define HK_COMMA ,
 template <typename T, bool kFull>
 void launch_adam8bit(int device, int64_t items, cudaStream_t stream, const Adam8Table& tab, const Adam8Scalars& s) {
-  // The full-block kernel is bound to 6 blocks a multiprocessor (75 % occupancy; ptxas 11.8: 40 registers, 24 B of
-  // spills): it is issue-bound, and the extra warps hide its latencies (H100, one call: 13.55 → 11.58 ms at 1.5B,
-  // 1.16 → 1.03 ms at 124M; 5 blocks gave 11.75 / 1.03). The strided kernel keeps its registers (its 16-element arrays would spill).
-  constexpr int kMinBlocks = kFull ? 6 : 1;
+  // The full-block kernel is bound to 4 blocks a multiprocessor (50 % occupancy; ptxas 11.8: 64 registers, no
+  // spills in bf16, 8 B in fp32). H100, one call, LLaMA 1.5B / GPT-2 124M: 8.75 / 0.815 ms at 4 blocks, 10.23 / 0.923
+  // at 5, 11.35 / 1.004 at 6 (40 registers and ~160 B of spills a thread). Before the one-compare search and the
+  // in-range path the kernel was issue-bound and 6 was best (11.58 ms; 4 gave 13.55). The strided kernel keeps its
+  // registers (its 16-element arrays would spill).
+  constexpr int kMinBlocks = kFull ? 4 : 1;
   const unsigned grid = persistent_grid(adam8bit_kernel<T, kFull, kMinBlocks>, kAdam8Threads, device, items);
   HK_LAUNCH(adam8bit_kernel<T HK_COMMA kFull HK_COMMA kMinBlocks>, grid, kAdam8Threads, 0, stream, tab, s);
 }
