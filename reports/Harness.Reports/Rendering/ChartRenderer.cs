@@ -80,6 +80,7 @@ public sealed class ChartRenderer(Charts.Palette palette, int width = 900, int h
         var bars = new List<Bar>();
         var segmentNames = chart.Bars.SelectMany(b => b.Segments.Select(s => s.Name)).Distinct().ToList();
         var stacked = segmentNames.Count > 1;
+        if (chart.LogY) return LogBars(chart, plot, stacked);
         for (var i = 0; i < chart.Bars.Count; i++)
         {
             var item = chart.Bars[i];
@@ -116,6 +117,42 @@ public sealed class ChartRenderer(Charts.Palette palette, int width = 900, int h
                 plot.Legend.ManualItems.Add(new LegendItem { LabelText = name, FillColor = Shade(Colors.Gray, k, segmentNames.Count) });
             plot.ShowLegend(Alignment.UpperRight);
         }
+        return plot;
+    }
+
+    // Single-segment bars on a log10 axis: each bar spans log10(1) = 0 to log10(value); ticks read as values.
+    private Plot LogBars(BarChart chart, Plot plot, bool stacked)
+    {
+        if (stacked || chart.Bars.Any(b => b.Error is not null))
+            throw new ArgumentException($"chart {chart.Name}: a log-scaled bar chart takes single-segment bars without error bars");
+        if (chart.Bars.Any(b => !(b.Total > 0)))
+            throw new ArgumentException($"chart {chart.Name}: a log-scaled bar chart needs positive values");
+        var logs = chart.Bars.Select(b => Math.Log10(b.Total)).ToArray();
+        plot.Add.Bars(chart.Bars.Select((b, i) => new Bar
+        {
+            Position = i, ValueBase = 0, Value = logs[i], FillColor = ColorOf(b.Optimizer), LineColor = Colors.Black.WithAlpha(0.6), LineWidth = 1,
+        }).ToList());
+        var low = Math.Min(0, Math.Floor(logs.Min()));
+        var high = Math.Max(1, Math.Ceiling(logs.Max() + 0.15));
+        for (var i = 0; i < chart.Bars.Count; i++)
+        {
+            if (chart.Bars[i].Annotation.Length == 0) continue;
+            var text = plot.Add.Text(chart.Bars[i].Annotation, i, Math.Max(logs[i], 0) + (high - low) * 0.015);
+            text.LabelFontSize = 13;
+            text.LabelBold = true;
+            text.LabelAlignment = Alignment.LowerCenter;
+        }
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            IntegerTicksOnly = true,
+            LabelFormatter = v => Math.Pow(10, v).ToString("0.###", CultureInfo.InvariantCulture) + chart.Unit,
+        };
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, chart.Bars.Count).Select(i => (double)i).ToArray(), chart.Bars.Select(b => b.Label).ToArray());
+        plot.Axes.Bottom.MajorTickStyle.Length = 0;
+        plot.Axes.SetLimitsY(low, high);
+        plot.Axes.SetLimitsX(-0.6, chart.Bars.Count - 0.4);
         return plot;
     }
 

@@ -67,6 +67,25 @@ public sealed class StepBenchTests
     }
 
     [Fact]
+    public void The_chart_groups_bars_by_size_and_optimizer_ours_first_on_a_log_axis()
+    {
+        StepBenchResult At(StepBenchResult r, string set, long parameters, string optimizer) => r with { ParameterSet = set, Parameters = parameters, Optimizer = optimizer };
+        var rows = new[]
+        {
+            At(Row("tensor-ops", 116.5), "gpt2-124m", 124_439_808, "adam8bit"),
+            At(Row("cuda-fused", 14.4), "llama-1.5b", 1_498_482_688, "adamw"),
+            At(Row("pytorch-fused", 1.34), "gpt2-124m", 124_439_808, "adamw"),
+            At(Row("cuda-fused", 0.81), "gpt2-124m", 124_439_808, "adam8bit"),
+            At(Row("cuda-fused", 1.20), "gpt2-124m", 124_439_808, "adamw"),
+        };
+        var chart = BenchStepCommand.Chart(rows);
+        Assert.True(chart.LogY);
+        Assert.Equal(["0.81 ms", "116.50 ms", "1.20 ms", "1.34 ms", "14.40 ms"], chart.Bars.Select(b => b.Annotation).ToArray());
+        // A ratio of 0 (no floor measured) cannot go on a log axis: the chart falls back to a linear one.
+        Assert.False(BenchStepCommand.Chart([.. rows, Row("cuda-fused", 1.0) with { BandwidthBytesPerS = 0 }]).LogY);
+    }
+
+    [Fact]
     public void Chart_from_renders_a_saved_csv_without_cuda_and_names_a_bad_file()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"sb-{Guid.NewGuid():N}");
