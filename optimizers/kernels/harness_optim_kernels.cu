@@ -1087,8 +1087,8 @@ __global__ void code_rank_kernel(const float* keys, const float* xs, int n, int*
 #define HK_COMMA ,
 template <typename T, bool kFull>
 void launch_adam8bit(int device, int64_t items, cudaStream_t stream, const Adam8Table& tab, const Adam8Scalars& s) {
-  // The full-block kernel is bound to 4 blocks a multiprocessor (50 % occupancy; ptxas 11.8: 64 registers, no
-  // spills in bf16, 8 B in fp32). H100, one call, LLaMA 1.5B / GPT-2 124M: 8.75 / 0.815 ms at 4 blocks, 10.23 / 0.923
+  // The full-block kernel is bound to 4 blocks a multiprocessor (50 % occupancy; 64 registers, no spills with
+  // nvcc 13.0). H100, one call, LLaMA 1.5B / GPT-2 124M: 8.75 / 0.815 ms at 4 blocks, 10.23 / 0.923
   // at 5, 11.35 / 1.004 at 6 (40 registers and ~160 B of spills a thread). Before the one-compare search and the
   // in-range path the kernel was issue-bound and 6 was best (11.58 ms; 4 gave 13.55). The strided kernel keeps its
   // registers (its 16-element arrays would spill).
