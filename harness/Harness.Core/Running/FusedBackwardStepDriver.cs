@@ -185,6 +185,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
     private Tensor Backward(IWorkload workload, IReadOnlyList<Batch> microBatches, double learningRate)
     {
         Tensor? total = null;
+        using var divisor = (TorchSharp.Scalar)(double)microBatches.Count;  // alive through every div (see StandardStepDriver)
         for (var k = 0; k < microBatches.Count; k++)
         {
             foreach (var layer in _layers.Values)
@@ -193,7 +194,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
                 layer.LastMicroBatch = k == microBatches.Count - 1;
             }
             var loss = workload.Loss(microBatches[k]);
-            var scaled = microBatches.Count == 1 ? loss : loss / microBatches.Count;
+            var scaled = microBatches.Count == 1 ? loss : loss.div(divisor);
             scaled.backward();
             RethrowLayerFailure();
             var detached = scaled.detach();

@@ -19,10 +19,14 @@ public sealed class StandardStepDriver(IDeviceClock clock, double gradClip, IDev
     public Tensor TrainStep(IWorkload workload, IOptimizer optimizer, IReadOnlyList<Batch> microBatches, double learningRate, StepTimings timings)
     {
         Tensor? total = null;
+        // One Scalar for every micro-batch, alive until the method returns: an implicit int → Scalar temporary is
+        // unreferenced while libtorch reads it, and a garbage collection in that window finalizes it under the call
+        // (seen once in CI as "Unknown scalar type" from div).
+        using var divisor = (TorchSharp.Scalar)(double)microBatches.Count;
         foreach (var batch in microBatches)
         {
             var loss = workload.Loss(batch);
-            var scaled = microBatches.Count == 1 ? loss : loss / microBatches.Count;
+            var scaled = microBatches.Count == 1 ? loss : loss.div(divisor);
             scaled.backward();
             var detached = scaled.detach();
             total = total is null ? detached : total + detached;
