@@ -224,11 +224,14 @@ __device__ __forceinline__ bool rank_sparse(const uint8_t* table) {
 // as long as the quotient is a normal float: b_ok (b in [2^-60, 2^60], uniform per block) and |a| in [2^-64,
 // 2^64] (so |a/b| in [2^-124, 2^124]) or a zero (whose sign the rem == 0 select keeps); anything else takes
 // __fdiv_rn (an overflowing quotient would give NaN, a subnormal one can round wrong). Three ops instead of the
-// division's ~10 and its slow-path branch.
+// division's ~10 and its slow-path branch. kZeroSign false: for a result that only feeds the code search, which
+// ranks −0 and +0 alike (both compare equal to every key), a zero quotient may carry the other sign than IEEE
+// division's, and the remainder's zero test goes.
+template <bool kZeroSign = true>
 __device__ __forceinline__ float div_hoisted(float a, float b, float rc, bool b_ok) {
   const float q0 = __fmul_rn(a, rc);
   const float rem = fmaf(-b, q0, a);
-  const float q1 = rem == 0.0f ? q0 : fmaf(rem, rc, q0);
+  const float q1 = kZeroSign && rem == 0.0f ? q0 : fmaf(rem, rc, q0);
   const float m = fabsf(a);
   if (b_ok && ((m >= 0x1p-64f && m <= 0x1p64f) || a == 0.0f)) return q1;
   return __fdiv_rn(a, b);
@@ -592,17 +595,6 @@ __device__ __forceinline__ int nearest_8bit_in_range(const uint8_t* table, const
   return x != x ? 0 : r + (up ? 1 : 0);
 }
 
-// div_hoisted for b in [2^-60, 2^60] and a result that only feeds the code search: a zero quotient may carry the
-// other sign than IEEE division's (the search ranks −0 and +0 alike: both compare equal to every key), so the
-// remainder's zero test goes.
-__device__ __forceinline__ float div_in_range(float a, float b, float rc) {
-  const float q0 = __fmul_rn(a, rc);
-  const float q = fmaf(fmaf(-b, q0, a), rc, q0);
-  const float m = fabsf(a);
-  if ((m >= 0x1p-64f && m <= 0x1p64f) || a == 0.0f) return q;
-  return __fdiv_rn(a, b);
-}
-
 // Dequantize and update one element's moments (a non-finite gradient resets both; its parameter is kept).
 __device__ __forceinline__ void adam8_moments(float gg, int q1, int q2, float absmax1, float absmax2, const float* code1,
                                               const float* code2, const Adam8Scalars& s, float& m, float& v) {
@@ -652,8 +644,8 @@ __device__ __forceinline__ void adam8_codes(float m, float v, const Adam8Max& mx
                                             const Adam8Scalars& s, int& q1, int& q2) {
   static_assert(kRegular || !kInRange, "kInRange needs kRegular");
   if constexpr (kInRange) {
-    q1 = nearest_8bit_in_range(sh.rank1, sh.mid1, div_in_range(m, mx.max1, mx.rc1));
-    q2 = nearest_8bit_in_range(sh.rank2, sh.mid2, div_in_range(v, mx.max2, mx.rc2));
+    q1 = nearest_8bit_in_range(sh.rank1, sh.mid1, div_hoisted<false>(m, mx.max1, mx.rc1, true));
+    q2 = nearest_8bit_in_range(sh.rank2, sh.mid2, div_hoisted<false>(v, mx.max2, mx.rc2, true));
   } else {
     q1 = mx.max1 == 0.0f ? s.zero1 : nearest_8bit<kRegular>(sh.rank1, sh.mid1, div_hoisted(m, mx.max1, mx.rc1, mx.ok1));
     q2 = mx.max2 == 0.0f ? s.zero2 : nearest_8bit<kRegular>(sh.rank2, sh.mid2, div_hoisted(v, mx.max2, mx.rc2, mx.ok2));

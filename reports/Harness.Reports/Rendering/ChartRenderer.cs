@@ -96,18 +96,8 @@ public sealed class ChartRenderer(Charts.Palette palette, int width = 900, int h
         }
         plot.Add.Bars(bars);
         var top = chart.Bars.Select(b => b.Total + (b.Error ?? 0)).DefaultIfEmpty(1).Max();
-        for (var i = 0; i < chart.Bars.Count; i++)
-        {
-            var item = chart.Bars[i];
-            if (item.Annotation.Length == 0) continue;
-            var text = plot.Add.Text(item.Annotation, i, item.Total + (item.Error ?? 0) + top * 0.02);
-            text.LabelFontSize = 13;
-            text.LabelBold = true;
-            text.LabelAlignment = Alignment.LowerCenter;
-        }
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
-            Enumerable.Range(0, chart.Bars.Count).Select(i => (double)i).ToArray(), chart.Bars.Select(b => b.Label).ToArray());
-        plot.Axes.Bottom.MajorTickStyle.Length = 0;
+        AnnotateBars(plot, chart, i => chart.Bars[i].Total + (chart.Bars[i].Error ?? 0) + top * 0.02);
+        LabelBars(plot, chart);
         plot.Axes.SetLimitsY(0, top * (stacked ? 1.45 : 1.2));
         plot.Axes.SetLimitsX(-0.6, chart.Bars.Count - 0.4);
         if (stacked)
@@ -134,26 +124,38 @@ public sealed class ChartRenderer(Charts.Palette palette, int width = 900, int h
         }).ToList());
         var low = Math.Min(0, Math.Floor(logs.Min()));
         var high = Math.Max(1, Math.Ceiling(logs.Max() + 0.15));
-        for (var i = 0; i < chart.Bars.Count; i++)
-        {
-            if (chart.Bars[i].Annotation.Length == 0) continue;
-            var text = plot.Add.Text(chart.Bars[i].Annotation, i, Math.Max(logs[i], 0) + (high - low) * 0.015);
-            text.LabelFontSize = 13;
-            text.LabelBold = true;
-            text.LabelAlignment = Alignment.LowerCenter;
-        }
+        AnnotateBars(plot, chart, i => Math.Max(logs[i], 0) + (high - low) * 0.015);
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
         {
             MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
             IntegerTicksOnly = true,
             LabelFormatter = v => Math.Pow(10, v).ToString("0.###", CultureInfo.InvariantCulture) + chart.Unit,
         };
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
-            Enumerable.Range(0, chart.Bars.Count).Select(i => (double)i).ToArray(), chart.Bars.Select(b => b.Label).ToArray());
-        plot.Axes.Bottom.MajorTickStyle.Length = 0;
+        LabelBars(plot, chart);
         plot.Axes.SetLimitsY(low, high);
         plot.Axes.SetLimitsX(-0.6, chart.Bars.Count - 0.4);
         return plot;
+    }
+
+    // Each bar's annotation, centred above the height y(bar index).
+    private static void AnnotateBars(Plot plot, BarChart chart, Func<int, double> y)
+    {
+        for (var i = 0; i < chart.Bars.Count; i++)
+        {
+            if (chart.Bars[i].Annotation.Length == 0) continue;
+            var text = plot.Add.Text(chart.Bars[i].Annotation, i, y(i));
+            text.LabelFontSize = 13;
+            text.LabelBold = true;
+            text.LabelAlignment = Alignment.LowerCenter;
+        }
+    }
+
+    // One x tick per bar, carrying its label.
+    private static void LabelBars(Plot plot, BarChart chart)
+    {
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, chart.Bars.Count).Select(i => (double)i).ToArray(), chart.Bars.Select(b => b.Label).ToArray());
+        plot.Axes.Bottom.MajorTickStyle.Length = 0;
     }
 
     /// <summary>Segment k of n: from a light tint to the full colour, so stacked parts stay readable.</summary>
