@@ -46,11 +46,26 @@ public sealed record TrainingConfig : IValidatable
     /// <summary>Steps excluded from throughput and step-time statistics.</summary>
     public int TimingWarmupSteps { get; init; } = 5;
     /// <summary>
-    /// A logged training loss above this multiple of the initial evaluation loss ends the run as
-    /// <c>diverged</c> (NaN/Inf always does); 0 turns the multiple check off. A model that learns never
-    /// gets near 4x its untrained loss; one that blows up passes it within a few steps.
+    /// The limit L = this multiple of the initial evaluation loss (0 = off; NaN/Inf always diverge). Every loss read
+    /// above L (training or evaluation) is an event in <c>events.csv</c>; <see cref="DivergencePatience"/> consecutive
+    /// reads above L, or a final evaluation above L, end the run as <c>diverged</c> (see <c>LossMonitor</c>). A model
+    /// that learns never gets near 4x its untrained loss; one that blows up passes it within a few steps.
     /// </summary>
     public double DivergenceFactor { get; init; } = 4.0;
+    /// <summary>
+    /// A logged training loss above this multiple of the median of the previous 10 logged ones is a <c>train_spike</c>
+    /// event (0 = off; default 3). Left out of the run spec when unset, so adding the key kept existing run ids.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? SpikeFactor { get; init; }
+    /// <summary>
+    /// Consecutive loss reads above the divergence limit that end the run as <c>diverged</c> (default 3; 1 = the first
+    /// such read). Left out of the run spec when unset, so adding the key kept existing run ids.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? DivergencePatience { get; init; }
+    public const double DefaultSpikeFactor = 3.0;
+    public const int DefaultDivergencePatience = 3;
     /// <summary>Write a resumable checkpoint every N steps; 0 = never.</summary>
     /// <remarks>Left out of the run spec (and so of the run id): it cannot change a number, and turning it on
     /// for a rerun must still find the runs already done.</remarks>
@@ -72,6 +87,9 @@ public sealed record TrainingConfig : IValidatable
             yield return new("timing_warmup_steps", $"must be < steps ({Steps}) so that some steps are timed (got {TimingWarmupSteps})");
         if (!(DivergenceFactor == 0 || (DivergenceFactor > 1 && double.IsFinite(DivergenceFactor))))
             yield return new("divergence_factor", $"must be 0 (off) or a finite number > 1 (got {DivergenceFactor:R})");
+        if (SpikeFactor is { } k && !(k == 0 || (k > 1 && double.IsFinite(k))))
+            yield return new("spike_factor", $"must be 0 (off) or a finite number > 1 (got {k:R})");
+        if (DivergencePatience is < 1) yield return new("divergence_patience", $"must be >= 1 (got {DivergencePatience})");
         if (CheckpointEvery < 0) yield return new("checkpoint_every", $"must be >= 0, 0 turns checkpoints off (got {CheckpointEvery})");
     }
 }

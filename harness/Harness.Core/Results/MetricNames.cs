@@ -29,4 +29,8 @@ public static class MetricNames
     public const string OptimizerStepMsP50 = "optimizer_step_ms_p50";
     public const string EvalSeconds = "eval_s";
     public const string TrainSeconds = "train_s";
+    /// <summary>The run's largest |Δp| / lr over the logged steps and every role (<c>updates.csv</c>).</summary>
+    public const string MaxUpdateRatio = "max_update_ratio";
+    /// <summary>Loss spikes recorded in <c>events.csv</c> (train spikes and reads above the divergence limit).</summary>
+    public const string LossSpikes = "loss_spikes";
 }

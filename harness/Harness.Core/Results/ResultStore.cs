@@ -16,6 +16,8 @@ public sealed class ResultStore(string root)
     public const string MetricsFile = "metrics.csv";
     public const string SummaryFile = "summary.csv";
     public const string TimingFile = "timing.csv";
+    public const string UpdatesFile = "updates.csv";
+    public const string EventsFile = "events.csv";
     public const string CheckpointFile = "checkpoint.safetensors";
 
     internal static readonly JsonSerializerOptions Json = new()
@@ -66,16 +68,36 @@ public sealed class ResultStore(string root)
     public IReadOnlyList<TimingRecord> ReadTiming(string experiment, string runId) =>
         CsvFiles.ReadAll<TimingRecord>(Path.Combine(RunDir(experiment, runId), TimingFile));
 
+    public CsvFiles.Appender<UpdateRecord> OpenUpdates(string experiment, string runId, bool truncate) =>
+        new(Path.Combine(RunDir(experiment, runId), UpdatesFile), truncate);
+
+    public CsvFiles.Appender<EventRecord> OpenEvents(string experiment, string runId, bool truncate) =>
+        new(Path.Combine(RunDir(experiment, runId), EventsFile), truncate);
+
+    /// <summary>The rows of <c>updates.csv</c>; empty when the run has none.</summary>
+    public IReadOnlyList<UpdateRecord> ReadUpdates(string experiment, string runId) => ReadIfExists<UpdateRecord>(experiment, runId, UpdatesFile);
+
+    /// <summary>The rows of <c>events.csv</c>; empty when the run has none.</summary>
+    public IReadOnlyList<EventRecord> ReadEvents(string experiment, string runId) => ReadIfExists<EventRecord>(experiment, runId, EventsFile);
+
+    private IReadOnlyList<T> ReadIfExists<T>(string experiment, string runId, string file)
+    {
+        var path = Path.Combine(RunDir(experiment, runId), file);
+        return File.Exists(path) ? CsvFiles.ReadAll<T>(path) : [];
+    }
+
     public string CheckpointPath(string experiment, string runId) => Path.Combine(RunDir(experiment, runId), CheckpointFile);
 
     /// <summary>
-    /// Drops the <c>steps.csv</c> and <c>timing.csv</c> rows after <paramref name="step"/> (written after the
+    /// Drops the <c>steps.csv</c>, <c>timing.csv</c>, <c>updates.csv</c> and <c>events.csv</c> rows after <paramref name="step"/> (written after the
     /// checkpoint a run resumes from), so the resumed run appends exactly what an uninterrupted one would.
     /// </summary>
     public void TruncateRunFiles(string experiment, string runId, int step)
     {
         CsvFiles.Truncate<StepRecord>(Path.Combine(RunDir(experiment, runId), StepsFile), r => r.Step <= step);
         CsvFiles.Truncate<TimingRecord>(Path.Combine(RunDir(experiment, runId), TimingFile), r => r.Step <= step);
+        CsvFiles.Truncate<UpdateRecord>(Path.Combine(RunDir(experiment, runId), UpdatesFile), r => r.Step <= step);
+        CsvFiles.Truncate<EventRecord>(Path.Combine(RunDir(experiment, runId), EventsFile), r => r.Step <= step);
     }
 
     /// <summary>Takes the experiment folder's lock for this process; see <see cref="ExperimentLock"/>.</summary>
@@ -142,6 +164,8 @@ public sealed class ResultStore(string root)
             StepMsP90 = Metric(MetricNames.StepMsP90),
             OptimizerStepMsP50 = Metric(MetricNames.OptimizerStepMsP50),
             ParamCount = Bytes(MetricNames.ParamCount),
+            MaxUpdateRatio = Metric(MetricNames.MaxUpdateRatio),
+            LossSpikes = Metric(MetricNames.LossSpikes) is { } spikes ? (int)spikes : null,
             Implementation = m.Implementation,
             StateDtype = m.StateDtype,
             Device = m.Provenance.Device,

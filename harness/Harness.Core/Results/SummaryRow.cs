@@ -23,6 +23,12 @@ public sealed record SummaryRow
     public double? StepMsP90 { get; init; }
     public double? OptimizerStepMsP50 { get; init; }
     public long? ParamCount { get; init; }
+    /// <summary>The largest |Δp| / lr of the run (logged steps, every role); null for runs from before it was measured.</summary>
+    [CsvHelper.Configuration.Attributes.Optional]
+    public double? MaxUpdateRatio { get; init; }
+    /// <summary>Events counted as loss spikes (see <c>events.csv</c>); optional on read, as summaries written before it lack it.</summary>
+    [CsvHelper.Configuration.Attributes.Optional]
+    public int? LossSpikes { get; init; }
     public string Implementation { get; init; } = "";
     public string StateDtype { get; init; } = "";
     public string Device { get; init; } = "";

@@ -13,7 +13,8 @@ namespace Harness.Core.Running;
 /// <summary>
 /// Trains one planned run: builds the workload and the optimizer from the spec, steps through the
 /// schedule inside a dispose scope per step, evaluates before training and every <c>eval_every</c>
-/// steps, appends <c>steps.csv</c> and <c>timing.csv</c> as it goes, writes a checkpoint every
+/// steps, appends <c>steps.csv</c>, <c>timing.csv</c>, <c>updates.csv</c> (<see cref="UpdateTelemetry"/>, logged steps) and
+/// <c>events.csv</c> (<see cref="LossMonitor"/>) as it goes, writes a checkpoint every
 /// <c>checkpoint_every</c> steps, and ends with <c>metrics.csv</c> and the final manifest. A run with a
 /// checkpoint resumes from it (rows written after the checkpoint are dropped first), so a resumed run
 /// writes the same <c>steps.csv</c> as an uninterrupted one. A failure ends this run only: diverged, oom
@@ -46,10 +47,12 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         Outcome outcome;
         using (var steps = store.OpenSteps(config.Name, run.RunId, truncate: resumeFrom is null))
         using (var timing = store.OpenTiming(config.Name, run.RunId, truncate: resumeFrom is null))
+        using (var updates = store.OpenUpdates(config.Name, run.RunId, truncate: resumeFrom is null))
+        using (var events = store.OpenEvents(config.Name, run.RunId, truncate: resumeFrom is null))
         {
             try
             {
-                outcome = Train(config, run, checkpoint, resumeFrom is not null, steps, timing, metrics, cancel);
+                outcome = Train(config, run, checkpoint, resumeFrom is not null, new RunFiles(steps, timing, updates, events), metrics, cancel);
             }
             catch (OperationCanceledException)
             {
@@ -101,9 +104,14 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         ConfigPath = config.SourcePath,
     };
 
-    private Outcome Train(ExperimentConfig config, PlannedRun run, string checkpointPath, bool resume,
-        CsvFiles.Appender<StepRecord> steps, CsvFiles.Appender<TimingRecord> timingRows, List<MetricRecord> metrics, CancellationToken cancel)
+    /// <summary>The per-run files a training appends to.</summary>
+    private sealed record RunFiles(CsvFiles.Appender<StepRecord> Steps, CsvFiles.Appender<TimingRecord> Timing,
+        CsvFiles.Appender<UpdateRecord> Updates, CsvFiles.Appender<EventRecord> Events);
+
+    private Outcome Train(ExperimentConfig config, PlannedRun run, string checkpointPath, bool resume, RunFiles files,
+        List<MetricRecord> metrics, CancellationToken cancel)
     {
+        var (steps, timingRows) = (files.Steps, files.Timing);
         var training = config.Training;
         var workloadDescriptor = WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType());
         var optimizerDescriptor = OptimizerCatalog.Find(run.Variant.Kind)!;
@@ -159,7 +167,17 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
             timingRows.Append(new TimingRecord { Step = 0, ElapsedS = 0 });
         }
         metrics.Add(new() { Name = MetricNames.InitialEvalLoss, Value = initial.Loss, Unit = "nats" });
-        var divergence = new DivergenceCheck(training.DivergenceFactor, initial.Loss);
+        var monitor = new LossMonitor(new LossMonitorSettings(training.SpikeFactor ?? TrainingConfig.DefaultSpikeFactor, training.DivergenceFactor,
+            training.DivergencePatience ?? TrainingConfig.DefaultDivergencePatience), initial.Loss);
+        using var telemetry = new UpdateTelemetry();
+        if (resume)
+        {
+            // The kept rows (up to the checkpoint) rebuild the monitor's window and streak and the run's maximum ratio;
+            // their events are in events.csv already.
+            foreach (var row in store.ReadSteps(config.Name, run.RunId).Where(r => r.Step > 0))
+                monitor.Observe(row.Step, row.TrainLoss, row.EvalLoss is { } e ? new EvalResult(e, null, null) : null, null, finalStep: false);
+            telemetry.Seed(store.ReadUpdates(config.Name, run.RunId));
+        }
 
         var status = RunStatus.Completed;
         string? message = null;
@@ -189,6 +207,8 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
             var checkpointNow = training.CheckpointEvery > 0 && step % training.CheckpointEvery == 0 && step < training.Steps;
             // The optimizer step is timed (synchronised around it) on logged steps only on CUDA; CPU ops are synchronous anyway.
             var timings = new StepTimings { MeasureOptimizer = logNow || !session.IsCuda };
+            // Before the forward (FORGE updates weights during the backward) and before the memory peak is reset.
+            if (logNow) telemetry.Before(workload.Parameters);
             session.Memory?.ResetPeak();
             var start = timeline.Mark();
             double? loss = null;
@@ -207,11 +227,15 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
             }
             stepsDone = step;
             if (logNow || evalNow || checkpointNow) ResolveWindow();
+            if (logNow)
+                foreach (var row in telemetry.After(step, lr)) files.Updates.Append(row);
 
             EvalResult? eval = null;
             if (evalNow)
                 eval = lastEval = Evaluate();
-            if (divergence.Check(step, loss, eval, workload) is { } why)
+            var (events, why) = monitor.Observe(step, loss, eval, workload, finalStep: step == training.Steps);
+            foreach (var e in events) files.Events.Append(e);
+            if (why is not null)
             {
                 status = RunStatus.Diverged;
                 message = why;
@@ -261,6 +285,8 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         // After a resume the step-time statistics cover the steps of this attempt only (warm-up excluded again).
         metrics.AddRange(timing.Collect());
         metrics.Add(new() { Name = MetricNames.TrainSeconds, Value = trainSeconds, Unit = "s", Note = "training steps only" });
+        metrics.Add(new() { Name = MetricNames.MaxUpdateRatio, Value = telemetry.MaxRatio, Unit = "lr", Note = telemetry.MaxRatio is null ? "no logged step with lr > 0" : $"max |delta p| / lr over logged steps: {telemetry.MaxWhere}" });
+        metrics.Add(new() { Name = MetricNames.LossSpikes, Value = monitor.Spikes, Unit = "events", Note = $"events.csv: {EventKinds.TrainSpike}, {EventKinds.TrainAboveLimit}, {EventKinds.EvalAboveLimit}" });
         metrics.Add(new() { Name = MetricNames.EvalSeconds, Value = evalSeconds, Unit = "s", Note = "evaluation, excluded from throughput" });
         // A fused_backward run says which FORGE autograd function and which kernel carried its linear layers.
         var implementation = fused is null ? optimizer.Implementation : $"{optimizer.Implementation}; forge {fused.Route}, {fused.KernelUsed}";

@@ -71,17 +71,22 @@ public sealed class FaultIsolationTests
     [Fact]
     public void Divergence_factor_applies_to_the_initial_eval_loss_and_0_turns_it_off()
     {
-        var check = new DivergenceCheck(4, 5.0);
-        Assert.Null(check.Check(3, null, null, null!)); // nothing read, nothing to check
-        Assert.Contains("training loss became", check.Check(2, double.NaN, null, null!));
-        Assert.Contains("training loss became", check.Check(2, double.PositiveInfinity, null, null!));
-        Assert.Contains("exceeds divergence_factor 4", check.Check(7, 20.5, null, null!));
-        Assert.Contains("evaluation loss", check.Check(7, null, new Harness.Experiments.Workloads.EvalResult(double.NaN, null, null), null!));
+        var check = new LossMonitor(new LossMonitorSettings(3, 4, DivergencePatience: 1), 5.0);
+        Assert.Null(check.Observe(3, null, null, null, false).Diverged); // nothing read, nothing to check
+        Assert.Contains("training loss became", check.Observe(2, double.NaN, null, null, false).Diverged);
+        Assert.Contains("training loss became", check.Observe(2, double.PositiveInfinity, null, null, false).Diverged);
+        Assert.Contains("stayed above divergence_factor 4", check.Observe(7, 20.5, null, null, false).Diverged);
+        Assert.Contains("evaluation loss", check.Observe(7, null, new Harness.Experiments.Workloads.EvalResult(double.NaN, null, null), null, false).Diverged);
+        var off = new LossMonitor(new LossMonitorSettings(0, 0, 1), 5.0);
+        Assert.Equal((0, null), (off.Observe(1, 1e6, new Harness.Experiments.Workloads.EvalResult(1e6, null, null), null, true) is var (e, d) ? e.Count : -1, d));
 
         Assert.Contains(new TrainingConfig { DivergenceFactor = 0.5 }.Validate(), p => p.Key == "divergence_factor");
         Assert.Contains(new TrainingConfig { DivergenceFactor = double.PositiveInfinity }.Validate(), p => p.Key == "divergence_factor");
         Assert.Contains(new TrainingConfig { CheckpointEvery = -1 }.Validate(), p => p.Key == "checkpoint_every");
         Assert.Empty(new TrainingConfig { DivergenceFactor = 0 }.Validate());
         Assert.Equal(4.0, new TrainingConfig().DivergenceFactor);
+        Assert.Contains(new TrainingConfig { SpikeFactor = 1 }.Validate(), p => p.Key == "spike_factor");
+        Assert.Contains(new TrainingConfig { DivergencePatience = 0 }.Validate(), p => p.Key == "divergence_patience");
+        Assert.Empty(new TrainingConfig { SpikeFactor = 0, DivergencePatience = 1 }.Validate());
     }
 }
