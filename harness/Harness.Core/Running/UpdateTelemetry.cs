@@ -71,7 +71,7 @@ public sealed class UpdateTelemetry : IDisposable
             {
                 var row = new UpdateRecord
                 {
-                    Step = step, Role = KeyNames.SnakeCase(role.ToString()), Lr = lr, Elements = elements,
+                    Step = step, Role = RoleName(role), Lr = lr, Elements = elements,
                     MaxRatio = max / lr, RmsRatio = Math.Sqrt(sum / Math.Max(1, elements)) / lr, MaxParameter = name,
                 };
                 rows.Add(row);
@@ -84,6 +84,9 @@ public sealed class UpdateTelemetry : IDisposable
             DisposeCopies();
         }
     }
+
+    /// <summary>The role as <c>updates.csv</c> names it (snake_case: <c>output_head</c>).</summary>
+    public static string RoleName(ParamRole role) => KeyNames.SnakeCase(role.ToString());
 
     private void Track(UpdateRecord r)
     {
