@@ -9,6 +9,8 @@ public sealed record LineChart
     public required string YLabel { get; init; }
     public bool LogX { get; init; }
     public required IReadOnlyList<LineSeries> Series { get; init; }
+    /// <summary>Events marked at their point (loss spikes on the loss charts).</summary>
+    public IReadOnlyList<ChartMarker> Markers { get; init; } = [];
     /// <summary>Caveats shown under the chart (omitted data, warnings).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 }

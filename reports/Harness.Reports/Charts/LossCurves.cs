@@ -6,7 +6,8 @@ namespace Harness.Reports.Charts;
 /// <summary>
 /// Loss curves: one line per configuration, the mean over its completed seeds at each logged step with a
 /// min–max band when there are several; every run that did not complete is drawn on its own line, marked
-/// with its status, up to its last finite value.
+/// with its status, up to its last finite value. Each run's loss events (<c>events.csv</c>: spikes, reads above the
+/// divergence limit, the read that ended a run) of the chart's loss are markers at the run's own value.
 /// </summary>
 public static class LossCurves
 {
@@ -53,6 +54,9 @@ public static class LossCurves
                           (points.Count > 0 ? "; drawn up to its last finite value, marked ×" : "; no finite values to draw"));
             }
         }
+        var markers = Markers(runs, eval, x, logX);
+        if (markers.Count > 0)
+            notes.Add($"{markers.Count} loss event(s) marked ▲ (events.csv): " + string.Join("; ", markers.Select(m => m.Label)));
         if (logX) notes.Add("log x axis: points at x ≤ 0 (the evaluation before training) are left out");
         var (what, xLabel) = axis switch
         {
@@ -65,8 +69,27 @@ public static class LossCurves
         {
             Name = $"loss_{(eval ? "eval" : "train")}_vs_{axis.ToString().ToLowerInvariant()}{(logX ? "_logx" : "")}",
             Title = $"{kind} loss vs {what}",
-            XLabel = xLabel, YLabel = $"{kind.ToLowerInvariant()} loss", LogX = logX, Series = series, Notes = notes,
+            XLabel = xLabel, YLabel = $"{kind.ToLowerInvariant()} loss", LogX = logX, Series = series, Notes = notes, Markers = markers,
         };
+    }
+
+    private static List<ChartMarker> Markers(IReadOnlyList<RunData> runs, bool eval, Func<RunData, StepRecord, double> x, bool logX)
+    {
+        var loss = eval ? EventKinds.EvalLoss : EventKinds.TrainLoss;
+        var markers = new List<ChartMarker>();
+        foreach (var run in runs)
+        {
+            var rows = run.Steps.GroupBy(s => s.Step).ToDictionary(g => g.Key, g => g.Last());
+            foreach (var e in run.Events.Where(e => e.Loss == loss && double.IsFinite(e.Value)))
+            {
+                if (!rows.TryGetValue(e.Step, out var row)) continue;
+                var at = x(run, row);
+                if (!Usable(at, logX)) continue;
+                markers.Add(new ChartMarker(at, e.Value, run.Optimizer, e.Kind,
+                    $"{run.Label} seed {run.Summary.Seed} {e.Kind} {e.Value:G4} at step {e.Step}"));
+            }
+        }
+        return markers;
     }
 
     private static bool Usable(double x, bool logX) => double.IsFinite(x) && (!logX || x > 0);

@@ -6,7 +6,7 @@ namespace Harness.Reports.Data;
 public sealed record ResultSet(string Experiment, IReadOnlyList<RunData> Runs)
 {
     /// <summary>
-    /// Reads <c>summary.csv</c> and, for each row, the run folder's <c>manifest.json</c>, <c>steps.csv</c> and <c>timing.csv</c>
+    /// Reads <c>summary.csv</c> and, for each row, the run folder's <c>manifest.json</c>, <c>steps.csv</c>, <c>timing.csv</c> and <c>events.csv</c>
     /// when present (a run that never logged a step has none; it still appears in the tables).
     /// </summary>
     public static ResultSet Load(string experimentDir)
@@ -22,7 +22,9 @@ public sealed record ResultSet(string Experiment, IReadOnlyList<RunData> Runs)
             var elapsed = File.Exists(timingPath)
                 ? CsvFiles.ReadAll<TimingRecord>(timingPath).GroupBy(t => t.Step).ToDictionary(g => g.Key, g => g.Last().ElapsedS)
                 : new Dictionary<int, double>();
-            return new RunData(row, manifest, steps) { Elapsed = elapsed };
+            var eventsPath = Path.Combine(dir, ResultStore.EventsFile);
+            var events = File.Exists(eventsPath) ? CsvFiles.ReadAll<EventRecord>(eventsPath) : [];
+            return new RunData(row, manifest, steps) { Elapsed = elapsed, Events = events };
         }).ToList();
         var name = summary.FirstOrDefault()?.Experiment is { Length: > 0 } e ? e : Path.GetFileName(Path.GetFullPath(experimentDir).TrimEnd('/'));
         return new ResultSet(name, runs);

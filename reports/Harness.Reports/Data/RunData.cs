@@ -13,6 +13,9 @@ public sealed record RunData(SummaryRow Summary, RunManifest? Manifest, IReadOnl
     /// <summary>Training seconds at each logged step (from <c>timing.csv</c>, which keeps <c>steps.csv</c> deterministic).</summary>
     public IReadOnlyDictionary<int, double> Elapsed { get; init; } = new Dictionary<int, double>();
 
+    /// <summary>The run's loss events (<c>events.csv</c>; none for runs from before it was written).</summary>
+    public IReadOnlyList<EventRecord> Events { get; init; } = [];
+
     /// <summary>Training seconds at a logged step, NaN when not recorded.</summary>
     public double ElapsedAt(int step) => Elapsed.TryGetValue(step, out var e) ? e : double.NaN;
     public string Label => Summary.Label;

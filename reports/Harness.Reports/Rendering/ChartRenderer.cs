@@ -6,7 +6,8 @@ namespace Harness.Reports.Rendering;
 
 /// <summary>
 /// Draws chart models with ScottPlot: one colour per optimizer from the report's <see cref="Palette"/>, a
-/// line pattern per configuration of the same optimizer, runs that did not complete dashed and marked ×.
+/// line pattern per configuration of the same optimizer, runs that did not complete dashed and marked ×, loss events
+/// (<see cref="LineChart.Markers"/>) as outlined triangles.
 /// </summary>
 public sealed class ChartRenderer(Charts.Palette palette, int width = 900, int height = 540)
 {
@@ -60,6 +61,14 @@ public sealed class ChartRenderer(Charts.Palette palette, int width = 900, int h
             }
             if (s.Best is { } best)
                 plot.Add.Marker(X(best.X), best.Y, MarkerShape.FilledDiamond, 14, color);
+        }
+        // Loss events: a triangle at the run's own value, outlined; the legend names them once.
+        foreach (var (m, k) in chart.Markers.Select((m, k) => (m, k)))
+        {
+            var marker = plot.Add.Marker(X(m.X), m.Y, MarkerShape.FilledTriangleUp, 12, ColorOf(m.Optimizer));
+            marker.MarkerLineColor = Colors.Black;
+            marker.MarkerLineWidth = 1;
+            if (k == 0) marker.LegendText = "loss event (events.csv)";
         }
         if (chart.LogX)
         {

@@ -1,3 +1,4 @@
+using Harness.Core.Results;
 using Harness.Reports.Charts;
 using Harness.Reports.Tables;
 
@@ -31,6 +32,30 @@ public sealed class ChartModelTests
         var lion = chart.Series.Single(s => s.Optimizer == "lion" && s.Incomplete is null);
         Assert.Equal(3, lion.Seeds); // the diverged seed stays out of the mean
         Assert.Equal(2.1, lion.Points[^1].Y, 12);
+    }
+
+    [Fact]
+    public void Loss_events_are_markers_at_their_step_and_value_on_the_chart_of_their_loss()
+    {
+        var spiky = ReportFixtures.Run("adam8bit", "adam8bit", 0, 1e-3, 4.0, 0.5, 2000, 1000) with
+        {
+            Events =
+            [
+                new EventRecord { Step = 10, Kind = EventKinds.TrainSpike, Loss = EventKinds.TrainLoss, Value = 9.5, Threshold = 9 },
+                new EventRecord { Step = 20, Kind = EventKinds.EvalAboveLimit, Loss = EventKinds.EvalLoss, Value = 73, Threshold = 16 },
+                new EventRecord { Step = 20, Kind = EventKinds.Diverged, Loss = "", Value = double.NaN, Threshold = double.NaN },
+            ],
+        };
+        var runs = ReportFixtures.TwoOptimizers().Append(spiky).ToList();
+        var train = LossCurves.Build(runs, LossAxis.Step, eval: false);
+        var m = Assert.Single(train.Markers);
+        Assert.Equal((10.0, 9.5, "adam8bit", EventKinds.TrainSpike), (m.X, m.Y, m.Optimizer, m.Kind));
+        var eval = LossCurves.Build(runs, LossAxis.Step, eval: true);
+        Assert.Equal([(20.0, 73.0)], eval.Markers.Select(x => (x.X, x.Y)));
+        Assert.Contains(eval.Notes, n => n.Contains("1 loss event(s) marked ▲ (events.csv): adam8bit seed 0 eval_above_limit 73 at step 20", StringComparison.Ordinal));
+        // On the tokens axis the marker moves with its step (100 tokens per step in the fixture).
+        Assert.Equal([(2000.0, 73.0)], LossCurves.Build(runs, LossAxis.Tokens, eval: true).Markers.Select(x => (x.X, x.Y)));
+        Assert.Empty(LossCurves.Build(ReportFixtures.TwoOptimizers(), LossAxis.Step, eval: true).Markers);
     }
 
     [Fact]
