@@ -11,6 +11,8 @@ public sealed record Gpt2Config(int VocabSize, int Hidden, int Layers, int Heads
     public double LayerNormEps { get; init; } = 1e-5;
     /// <summary>Std of the normal init (GPT-2's <c>initializer_range</c>); residual output projections use std/√(2L).</summary>
     public double InitStd { get; init; } = 0.02;
+    /// <summary>bitsandbytes' StableEmbedding (<see cref="Models.StableEmbedding"/>) as the token table (still tied to the head).</summary>
+    public bool StableEmbedding { get; init; }
 
     public int HeadDim => Hidden / Heads;
 
@@ -19,12 +21,12 @@ public sealed record Gpt2Config(int VocabSize, int Hidden, int Layers, int Heads
     /// <summary>
     /// Exact trainable parameter count with the head tied to the token table: Vd + Td, per layer
     /// two LayerNorms (4d), qkv (3d² + 3d), attention out (d² + d), MLP (8d² + 5d), and the final LayerNorm (2d).
-    /// GPT-2 small (V 50257, T 1024) gives 124,439,808.
+    /// GPT-2 small (V 50257, T 1024) gives 124,439,808. A stable embedding adds its LayerNorm (2d).
     /// </summary>
     public long ParameterCount =>
         (long)VocabSize * Hidden + (long)Context * Hidden
         + (long)Layers * (12L * Hidden * Hidden + 13L * Hidden)
-        + 2L * Hidden;
+        + 2L * Hidden + (StableEmbedding ? 2L * Hidden : 0);
 
     // (hidden, heads, layers, context). small/medium/large/xl are OpenAI's GPT-2 shapes; "tiny" is ours, for CPU smoke runs.
     private static readonly FrozenDictionary<string, (int Hidden, int Heads, int Layers, int Context)> Presets =

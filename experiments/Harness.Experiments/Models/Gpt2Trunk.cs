@@ -6,13 +6,16 @@ namespace Harness.Experiments.Models;
 /// <summary>The <c>transformer.</c> part of HF's GPT2LMHeadModel: token and position tables, blocks, final LayerNorm.</summary>
 internal sealed class Gpt2Trunk : nn.Module<Tensor, Tensor>
 {
-    private readonly LearnedTable wte, wpe;
+    private readonly nn.Module<Tensor, Tensor> wte;
+    private readonly LearnedTable wpe;
     private readonly ModuleList<TransformerBlock> h;
     private readonly LayerNorm ln_f;
 
     public Gpt2Trunk(Gpt2Config c, Generator init) : base("transformer")
     {
-        wte = new LearnedTable(nameof(wte), c.VocabSize, c.Hidden, c.InitStd, init);
+        wte = c.StableEmbedding
+            ? new StableEmbedding(nameof(wte), c.VocabSize, c.Hidden, init)
+            : new LearnedTable(nameof(wte), c.VocabSize, c.Hidden, c.InitStd, init);
         // GPT-2 draws its position table with std 0.01 (nanoGPT and HF use the common 0.02; 0.01 is the original).
         wpe = new LearnedTable(nameof(wpe), c.Context, c.Hidden, c.InitStd / 2, init);
         h = new ModuleList<TransformerBlock>();
@@ -28,7 +31,7 @@ internal sealed class Gpt2Trunk : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The token table, which is also the output head.</summary>
-    public Tensor TokenTable => wte.Weight;
+    public Tensor TokenTable => wte is StableEmbedding stable ? stable.Weight : ((LearnedTable)wte).Weight;
 
     public override Tensor forward(Tensor tokens)
     {

@@ -63,20 +63,9 @@ public sealed class Llama : nn.Module<Tensor, Tensor>, ICausalLanguageModel
 
     /// <summary>
     /// Every parameter in <c>named_parameters()</c> order with the role of the module that owns it
-    /// (projections are matrices, the embedding and head have their own roles, norms are vectors).
+    /// (projections are matrices, the embedding and head have their own roles, norms are vectors); a stable
+    /// embedding's table asks for 32-bit optimizer state.
     /// Call it again after moving the model: moving replaces the parameter objects.
     /// </summary>
-    public IReadOnlyList<NamedParameter> NamedParameters()
-    {
-        var owners = named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
-        var result = new List<NamedParameter>();
-        foreach (var (name, parameter) in named_parameters())
-        {
-            var ownerName = name[..name.LastIndexOf('.')];
-            if (owners[ownerName] is not IHasParamRole owner)
-                throw new InvalidOperationException($"parameter '{name}' belongs to a module without a role");
-            result.Add(new NamedParameter(name, parameter, owner.Role));
-        }
-        return result;
-    }
+    public IReadOnlyList<NamedParameter> NamedParameters() => ParameterRoles.Collect(this);
 }

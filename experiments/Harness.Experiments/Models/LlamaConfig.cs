@@ -14,15 +14,19 @@ public sealed record LlamaConfig(int VocabSize, int Hidden, int Layers, int Head
     public double RmsNormEps { get; init; } = 1e-6;
     /// <summary>Std of the normal init of every linear and embedding weight (HF <c>initializer_range</c>).</summary>
     public double InitStd { get; init; } = 0.02;
+    /// <summary>bitsandbytes' StableEmbedding (<see cref="Models.StableEmbedding"/>) in place of the plain token table.</summary>
+    public bool StableEmbedding { get; init; }
 
     public int HeadDim => Hidden / Heads;
 
     /// <summary>
     /// Exact trainable parameter count: embedding and untied head (2Vd), per layer four d×d attention
-    /// projections, three d×ffn MLP projections and two norms, plus the final norm.
+    /// projections, three d×ffn MLP projections and two norms, plus the final norm (and a stable embedding's
+    /// LayerNorm, 2d).
     /// </summary>
     public long ParameterCount =>
-        2L * VocabSize * Hidden + (long)Layers * (4L * Hidden * Hidden + 3L * Hidden * Ffn + 2L * Hidden) + Hidden;
+        2L * VocabSize * Hidden + (long)Layers * (4L * Hidden * Hidden + 3L * Hidden * Ffn + 2L * Hidden) + Hidden
+        + (StableEmbedding ? 2L * Hidden : 0);
 
     // (hidden, ffn, heads, layers). "tiny" is ours, sized for a ~200-step CPU run. The others are the
     // hidden_size / intermediate_size / num_attention_heads / num_hidden_layers of the GaLore repository's
@@ -63,7 +67,7 @@ public sealed record LlamaConfig(int VocabSize, int Hidden, int Layers, int Head
 
     /// <summary>The config a <see cref="LlamaSpec"/> asks for.</summary>
     public static LlamaConfig FromSpec(LlamaSpec spec, int vocabSize) =>
-        Resolve(spec.Size, vocabSize, spec.Hidden, spec.Layers, spec.Heads, spec.Ffn);
+        Resolve(spec.Size, vocabSize, spec.Hidden, spec.Layers, spec.Heads, spec.Ffn) with { StableEmbedding = spec.StableEmbedding == true };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first inconsistent dimension.</summary>
     public void EnsureValid()

@@ -6,7 +6,7 @@ namespace Harness.Experiments.Models;
 /// <summary>The <c>model.</c> part of HF's LlamaForCausalLM: embedding, layers and final norm, returning hidden states.</summary>
 internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
 {
-    private readonly TokenEmbedding embed_tokens;
+    private readonly nn.Module<Tensor, Tensor> embed_tokens;
     private readonly ModuleList<LlamaDecoderLayer> layers;
     private readonly RmsNorm norm;
     private readonly LlamaConfig config;
@@ -14,7 +14,9 @@ internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
     public LlamaDecoder(LlamaConfig c, Generator init) : base("model")
     {
         config = c;
-        embed_tokens = new TokenEmbedding(c.VocabSize, c.Hidden, c.InitStd, init);
+        embed_tokens = c.StableEmbedding
+            ? new StableEmbedding(nameof(embed_tokens), c.VocabSize, c.Hidden, init)
+            : new TokenEmbedding(c.VocabSize, c.Hidden, c.InitStd, init);
         layers = new ModuleList<LlamaDecoderLayer>();
         for (var i = 0; i < c.Layers; i++) layers.Add(new LlamaDecoderLayer(i, c, init));
         norm = new RmsNorm(nameof(norm), c.Hidden, c.RmsNormEps);

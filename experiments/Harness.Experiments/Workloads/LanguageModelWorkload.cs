@@ -46,7 +46,8 @@ public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears
     /// <summary>Builds a GPT-2 model for already tokenized data.</summary>
     public LanguageModelWorkload(Gpt2Spec spec, WorkloadContext context, TokenStream data)
         : this(Checked(spec, spec?.SeqLen ?? 0, "gpt2"), context, data,
-               init => new Gpt2(Gpt2Config.Resolve(spec!.Size, data.VocabSize, spec.Hidden, spec.Layers, spec.Heads, spec.Context), init))
+               init => new Gpt2(Gpt2Config.Resolve(spec!.Size, data.VocabSize, spec.Hidden, spec.Layers, spec.Heads, spec.Context)
+                   with { StableEmbedding = spec.StableEmbedding == true }, init))
     {
     }
 

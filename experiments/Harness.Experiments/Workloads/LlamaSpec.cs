@@ -42,6 +42,13 @@ public sealed record LlamaSpec : WorkloadSpec
     public int? Heads { get; init; }
     public int? Ffn { get; init; }
     public int SeqLen { get; init; } = 128;
+    /// <summary>
+    /// bitsandbytes' StableEmbedding as the token table: xavier-uniform init, a LayerNorm after the lookup, and 32-bit
+    /// optimizer state for the table (what the 8-bit Adam paper's language models used). Left out of the run spec when
+    /// unset, so adding the key kept existing run ids.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public bool? StableEmbedding { get; init; }
     public TextDataSpec Data { get; init; } = new();
 
     public override IEnumerable<OptionProblem> Validate()

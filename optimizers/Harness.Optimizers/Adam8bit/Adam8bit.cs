@@ -24,6 +24,13 @@ public sealed record Adam8bitOptions : OptimizerOptions
     /// </summary>
     [OptionKey("fp32_embedding")]
     public bool Fp32Embedding { get; init; }
+    /// <summary>
+    /// Keep 32-bit state for the <see cref="ParamRole.OutputHead"/> parameter (an untied LM head, as LLaMA's): its rows
+    /// of tokens absent from a batch see the same zero-gradient steps as the embedding's. Off by default (bnb has no
+    /// head override; a GPT-2 head is tied to the embedding and follows <see cref="Fp32Embedding"/>).
+    /// </summary>
+    [OptionKey("fp32_head")]
+    public bool Fp32Head { get; init; }
     /// <summary><c>auto</c> (the fused CUDA kernel on CUDA, tensor ops elsewhere), <c>tensor-ops</c> or <c>cuda-fused</c>.</summary>
     public string Implementation { get; init; } = ImplementationChoice.Auto;
 
@@ -40,8 +47,13 @@ public sealed record Adam8bitOptions : OptimizerOptions
     /// <summary>True when a tensor of <paramref name="numel"/> elements gets 8-bit states.</summary>
     public bool Quantizes(long numel) => numel >= Min8BitSize;
 
-    /// <summary>True when this parameter gets 8-bit states (size and, with <see cref="Fp32Embedding"/>, role).</summary>
-    public bool Quantizes(NamedParameter p) => Quantizes(p.Value.numel()) && !(Fp32Embedding && p.Role == ParamRole.Embedding);
+    /// <summary>
+    /// True when this parameter gets 8-bit states: by size, unless the model asked for 32 bits
+    /// (<see cref="NamedParameter.FullPrecisionState"/>, a stable embedding) or its role is kept in 32 bits
+    /// (<see cref="Fp32Embedding"/>, <see cref="Fp32Head"/>).
+    /// </summary>
+    public bool Quantizes(NamedParameter p) => Quantizes(p.Value.numel()) && !p.FullPrecisionState
+        && !(Fp32Embedding && p.Role == ParamRole.Embedding) && !(Fp32Head && p.Role == ParamRole.OutputHead);
 
     /// <summary>Exact state bytes of one tensor: 2 B/element + 2 × 4 B per block, or 8 B/element (fp32 m, v).</summary>
     public long StateBytes(long numel) => Adam8bitMoments.StateBytes(numel, Quantizes(numel), BlockSize);
@@ -71,8 +83,16 @@ public sealed record Adam8bitOptions : OptimizerOptions
 /// Tensors with fewer than <c>min_8bit_size</c> elements use the kernel's 32-bit path: the same formulas on
 /// fp32 m, v (no non-finite reset there, as in the reference). A partial last block reproduces the kernel's
 /// padded lanes (code 128 for m, which can only raise absmax1 to β1·code1[128]·absmax1_old).
-/// Paper variant: the paper and bnb ≥ 0.44 use B = 256 — set <c>block_size: 256</c>. Percentile clipping,
-/// paging and StableEmbedding are not implemented (off by default in the reference).
+/// Paper variant: the paper and bnb ≥ 0.44 use B = 256 — set <c>block_size: 256</c>. Percentile clipping and
+/// paging are not implemented (off by default in the reference).
+/// Which setting reproduces what (README.md, "Instabilities", shows the failure they prevent: a zero-gradient step
+/// on a row whose v quantized to code 0 divides m by c2·ε, steps of thousands × lr):
+/// bitsandbytes' defaults (every tensor of ≥ <c>min_8bit_size</c> elements in 8 bits, embeddings included) = the
+/// defaults here; bnb's advice for models without StableEmbedding (<c>override_config(emb, "optim_bits", 32)</c>) =
+/// <c>fp32_embedding: true</c>, plus <c>fp32_head: true</c> for an untied head; the paper's language models
+/// (StableEmbedding: xavier-uniform table, LayerNorm after it, its state in 32 bits) = the workload option
+/// <c>stable_embedding: true</c> of <c>llama</c> and <c>gpt2</c>, which marks the table
+/// <see cref="NamedParameter.FullPrecisionState"/>.
 /// State: 1 B (m) + 1 B (v) per element + 2 × 4 B per block of B (= 2.0039 B/param at B = 2048), or
 /// 8 B/param for small tensors. The two 256-entry code books (2 KiB, shared, constant) are not counted.
 /// On CUDA the 8-bit tensors step in one multi-tensor kernel (<c>implementation: cuda-fused</c>): one CUDA
