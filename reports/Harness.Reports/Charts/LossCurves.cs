@@ -7,7 +7,7 @@ namespace Harness.Reports.Charts;
 /// Loss curves: one line per configuration, the mean over its completed seeds at each logged step with a
 /// min–max band when there are several; every run that did not complete is drawn on its own line, marked
 /// with its status, up to its last finite value. Each run's loss events (<c>events.csv</c>: spikes, reads above the
-/// divergence limit, the read that ended a run) of the chart's loss are markers at the run's own value.
+/// divergence limit) of the chart's loss are markers at the run's own value.
 /// </summary>
 public static class LossCurves
 {
@@ -80,7 +80,8 @@ public static class LossCurves
         foreach (var run in runs)
         {
             var rows = run.Steps.GroupBy(s => s.Step).ToDictionary(g => g.Key, g => g.Last());
-            foreach (var e in run.Events.Where(e => e.Loss == loss && double.IsFinite(e.Value)))
+            // The read that ended a run is already marked (its own event at the same point, or the run's ×).
+            foreach (var e in run.Events.Where(e => e.Loss == loss && e.Kind != EventKinds.Diverged && double.IsFinite(e.Value)))
             {
                 if (!rows.TryGetValue(e.Step, out var row)) continue;
                 var at = x(run, row);

@@ -43,7 +43,7 @@ public sealed class ChartModelTests
             [
                 new EventRecord { Step = 10, Kind = EventKinds.TrainSpike, Loss = EventKinds.TrainLoss, Value = 9.5, Threshold = 9 },
                 new EventRecord { Step = 20, Kind = EventKinds.EvalAboveLimit, Loss = EventKinds.EvalLoss, Value = 73, Threshold = 16 },
-                new EventRecord { Step = 20, Kind = EventKinds.Diverged, Loss = "", Value = double.NaN, Threshold = double.NaN },
+                new EventRecord { Step = 20, Kind = EventKinds.Diverged, Loss = EventKinds.EvalLoss, Value = 73, Threshold = 16 }, // not a second marker
             ],
         };
         var runs = ReportFixtures.TwoOptimizers().Append(spiky).ToList();
