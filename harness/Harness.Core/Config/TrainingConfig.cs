@@ -64,6 +64,13 @@ public sealed record TrainingConfig : IValidatable
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public int? DivergencePatience { get; init; }
+    /// <summary>
+    /// Measure |Δp| / lr on logged steps (<c>updates.csv</c>, <c>max_update_ratio</c>; default on). It costs one copy of the
+    /// parameters in host memory per logged step; off for models whose copy the host cannot hold. Left out of the run
+    /// spec: it cannot change a number.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool UpdateTelemetry { get; init; } = true;
     public const double DefaultSpikeFactor = 3.0;
     public const int DefaultDivergencePatience = 3;
     /// <summary>Write a resumable checkpoint every N steps; 0 = never.</summary>

@@ -208,7 +208,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
             // The optimizer step is timed (synchronised around it) on logged steps only on CUDA; CPU ops are synchronous anyway.
             var timings = new StepTimings { MeasureOptimizer = logNow || !session.IsCuda };
             // Before the forward (FORGE updates weights during the backward) and before the memory peak is reset.
-            if (logNow) telemetry.Before(workload.Parameters);
+            if (logNow && training.UpdateTelemetry) telemetry.Before(workload.Parameters);
             session.Memory?.ResetPeak();
             var start = timeline.Mark();
             double? loss = null;
@@ -285,7 +285,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         // After a resume the step-time statistics cover the steps of this attempt only (warm-up excluded again).
         metrics.AddRange(timing.Collect());
         metrics.Add(new() { Name = MetricNames.TrainSeconds, Value = trainSeconds, Unit = "s", Note = "training steps only" });
-        metrics.Add(new() { Name = MetricNames.MaxUpdateRatio, Value = telemetry.MaxRatio, Unit = "lr", Note = telemetry.MaxRatio is null ? "no logged step with lr > 0" : $"max |delta p| / lr over logged steps: {telemetry.MaxWhere}" });
+        metrics.Add(new() { Name = MetricNames.MaxUpdateRatio, Value = telemetry.MaxRatio, Unit = "lr", Note = !training.UpdateTelemetry ? "training.update_telemetry: false" : telemetry.MaxRatio is null ? "no logged step with lr > 0" : $"max |delta p| / lr over logged steps: {telemetry.MaxWhere}" });
         metrics.Add(new() { Name = MetricNames.LossSpikes, Value = monitor.Spikes, Unit = "events", Note = $"events.csv: {EventKinds.TrainSpike}, {EventKinds.TrainAboveLimit}, {EventKinds.EvalAboveLimit}" });
         metrics.Add(new() { Name = MetricNames.EvalSeconds, Value = evalSeconds, Unit = "s", Note = "evaluation, excluded from throughput" });
         // A fused_backward run says which FORGE autograd function and which kernel carried its linear layers.

@@ -40,6 +40,8 @@ public sealed class UpdateTelemetry : IDisposable
         ArgumentNullException.ThrowIfNull(parameters);
         DisposeCopies();
         using var noGrad = no_grad();
+        // The scope takes the detached views; only the copies outlive it.
+        using var scope = NewDisposeScope();
         _before = parameters.Select(p => (p, p.Value.detach().to(CPU, copy: true).DetachFromDisposeScope())).ToList();
     }
 

@@ -15,12 +15,23 @@ public static class Findings
         "(SE = sample standard deviation / √seeds) of the two configurations do not overlap; that needs at least two " +
         "completed seeds on each side. Optimizer state bytes are exact, so state ratios are stated as facts.";
 
+    /// <summary>A max_update_ratio worth a finding: above Adam's bound for β = (0.9, 0.999) (7.27) with room for decay.</summary>
+    public const double LargeUpdateRatio = 10;
+
     public static IReadOnlyList<string> Build(IReadOnlyList<ReportRow> rows)
     {
         var c = CultureInfo.InvariantCulture;
         var list = new List<string>();
         foreach (var r in rows.Where(r => r.Completed < r.Runs))
             list.Add($"{r.Label}: {r.Runs - r.Completed} of {r.Runs} run(s) did not complete ({r.Statuses}); only completed runs enter the numbers.");
+        foreach (var r in rows)
+        {
+            if (r.LossSpikes is > 0)
+                list.Add($"{r.Label}: {r.LossSpikes} loss spike(s) over {r.Runs} run(s) (events.csv; marked ▲ on the loss charts).");
+            if (r.MaxUpdateRatio is > LargeUpdateRatio and var ratio)
+                list.Add($"{r.Label}: a logged step moved a parameter by {ratio.ToString("G3", c)} × lr (max_update_ratio; updates.csv says which role and step); " +
+                    "Adam's own rule stays below 7.27 × lr with β = (0.9, 0.999).");
+        }
         var reference = SummaryTable.BaselineOf(rows) ?? rows.FirstOrDefault(r => r.Completed > 0);
         if (reference is null)
         {

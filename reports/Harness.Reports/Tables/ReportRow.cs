@@ -37,6 +37,10 @@ public sealed record ReportRow
     public double? StepMsP50Mean { get; init; }
     public double? OptimizerStepMsP50Mean { get; init; }
     public double? OptimizerStepMsP50Std { get; init; }
+    /// <summary>The largest |Δp| / lr over every run of the configuration (completed or not); null when none measured it.</summary>
+    public double? MaxUpdateRatio { get; init; }
+    /// <summary>Loss spikes (events.csv) summed over every run of the configuration; null when none recorded them.</summary>
+    public int? LossSpikes { get; init; }
     public string Implementation { get; init; } = "";
     public string StateDtype { get; init; } = "";
     public string Device { get; init; } = "";

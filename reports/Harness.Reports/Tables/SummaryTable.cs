@@ -63,6 +63,8 @@ public static class SummaryTable
             StepMsP50Mean = Mean(s.Select(r => r.StepMsP50)),
             OptimizerStepMsP50Mean = Mean(s.Select(r => r.OptimizerStepMsP50)),
             OptimizerStepMsP50Std = Std(s.Select(r => r.OptimizerStepMsP50)),
+            MaxUpdateRatio = group.Max(r => r.Summary.MaxUpdateRatio),
+            LossSpikes = group.Any(r => r.Summary.LossSpikes is not null) ? group.Sum(r => r.Summary.LossSpikes ?? 0) : null,
             Implementation = string.Join("/", s.Select(r => r.Implementation).Where(i => i.Length > 0).Distinct()),
             StateDtype = string.Join("/", s.Select(r => r.StateDtype).Where(i => i.Length > 0).Distinct()),
             Device = string.Join("/", group.Select(r => r.Summary.Device).Where(d => d.Length > 0).Distinct()),

@@ -80,8 +80,16 @@ public sealed class DurableFilesTests
             .Run(config, Harness.Core.Planning.Planner.Plan(config, "cpu"), TorchSharp.torch.CPU,
                 Harness.Core.Devices.ProvenanceProbe.Collect(TorchSharp.torch.CPU), CancellationToken.None);
         var files = Directory.EnumerateFiles(store.ExperimentDir("whole"), "*", SearchOption.AllDirectories).Select(Path.GetFileName).Order().ToList();
-        Assert.Equal([".harness.lock", "manifest.json", "metrics.csv", "steps.csv", "summary.csv", "timing.csv"], files);
-        var runId = ResultStore.ReadSummary(store.SummaryPath("whole"))[0].RunId;
+        Assert.Equal([".harness.lock", "events.csv", "manifest.json", "metrics.csv", "steps.csv", "summary.csv", "timing.csv", "updates.csv"], files);
+        var summary = ResultStore.ReadSummary(store.SummaryPath("whole"))[0];
+        var runId = summary.RunId;
+        // Every logged step has one updates.csv row per role; a calm run has no events (the file holds its header).
+        var updates = store.ReadUpdates("whole", runId);
+        Assert.Equal(Enumerable.Range(1, 4).SelectMany(s => new[] { (s, "matrix"), (s, "vector"), (s, "embedding"), (s, "output_head") }),
+            updates.Select(u => (u.Step, u.Role)));
+        Assert.Equal(updates.Max(u => u.MaxRatio), summary.MaxUpdateRatio);
+        Assert.Empty(store.ReadEvents("whole", runId));
+        Assert.Equal(0, summary.LossSpikes);
         var timing = store.ReadTiming("whole", runId);
         Assert.Equal([0, 1, 2, 3, 4], timing.Select(t => t.Step));
         Assert.True(timing.Zip(timing.Skip(1)).All(p => p.Second.ElapsedS > p.First.ElapsedS));

@@ -17,6 +17,20 @@ public sealed class FindingsTests
     }
 
     [Fact]
+    public void Loss_spikes_and_update_ratios_beyond_adams_bound_are_findings()
+    {
+        var runs = ReportFixtures.TwoOptimizers().Select(r => r.Label == "lion" && r.Summary.Seed == 1
+            ? r with { Summary = r.Summary with { MaxUpdateRatio = 510.4, LossSpikes = 2 } }
+            : r with { Summary = r.Summary with { MaxUpdateRatio = 1.03, LossSpikes = 0 } }).ToList();
+        var rows = SummaryTable.Build(runs);
+        Assert.Equal((510.4, 2), (rows.Single(r => r.Label == "lion").MaxUpdateRatio, rows.Single(r => r.Label == "lion").LossSpikes));
+        var findings = Findings.Build(rows);
+        Assert.Contains("lion: 2 loss spike(s) over 4 run(s) (events.csv; marked ▲ on the loss charts).", findings);
+        Assert.Contains(findings, f => f.StartsWith("lion: a logged step moved a parameter by 510 × lr", StringComparison.Ordinal));
+        Assert.DoesNotContain(findings, f => f.StartsWith("adamw: a logged step", StringComparison.Ordinal) || f.StartsWith("adamw: 0 loss", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Overlapping_intervals_give_no_claim()
     {
         var runs = new[]
