@@ -1,6 +1,6 @@
 using Harness.Core.Devices;
 using Harness.Core.Meters;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Tests.Core;
 using static TorchSharp.torch;
 
