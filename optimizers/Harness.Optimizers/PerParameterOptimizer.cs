@@ -7,10 +7,11 @@ namespace Harness.Optimizers;
 /// It owns what every such optimizer needs and must not get wrong: <c>no_grad</c>, a dispose scope per
 /// parameter update (temporaries never outlive the update), lazy state creation detached from any
 /// caller scope, exact state bytes, state-dict save/load with shape checks, and the per-parameter entry
-/// point used by the fused-backward driver. Validation, the name index, <c>ZeroGrad</c> and the disposal guard
+/// point used by the fused-backward driver. Element-wise rules derive from
+/// <see cref="ElementwiseOptimizer{TOptions, TState}"/>, which adds the row-slab step. Validation, the name index, <c>ZeroGrad</c> and the disposal guard
 /// are <see cref="OptimizerBase{TOptions}"/>'s.
 /// </summary>
-public abstract class PerParameterOptimizer<TOptions, TState> : OptimizerBase<TOptions>, IPerParameterStep, ISlabStep
+public abstract class PerParameterOptimizer<TOptions, TState> : OptimizerBase<TOptions>, IPerParameterStep
     where TOptions : OptimizerOptions
     where TState : ParameterState
 {
@@ -31,50 +32,6 @@ public abstract class PerParameterOptimizer<TOptions, TState> : OptimizerBase<TO
     /// step counter has already been incremented.
     /// </summary>
     protected abstract void Update(NamedParameter parameter, Tensor grad, TState state, double learningRate);
-
-    /// <summary>True for element-wise rules, which then override <see cref="SliceState"/>.</summary>
-    public virtual bool SupportsSlabs => false;
-
-    /// <summary>Row granularity of slab boundaries (<see cref="ISlabStep.SlabRowAlignment"/>); 1 unless the state is stored in blocks.</summary>
-    public virtual long SlabRowAlignment(NamedParameter parameter) => 1;
-
-    /// <summary>A state whose tensors are views of rows [start, start + length) of <paramref name="state"/>'s (element-wise rules only).</summary>
-    protected virtual TState SliceState(TState state, long start, long length) =>
-        throw new NotSupportedException($"{GetType().Name} has no element-wise rule to apply per slab");
-
-    public void StepSlabs(NamedParameter parameter, IEnumerable<GradientSlab> slabs, double learningRate)
-    {
-        ThrowIfDisposed();
-        ArgumentNullException.ThrowIfNull(parameter);
-        ArgumentNullException.ThrowIfNull(slabs);
-        if (!SupportsSlabs) throw new NotSupportedException($"{GetType().Name} cannot step row slabs: its rule is not element-wise");
-        var i = IndexOf(parameter);
-        using var noGrad = no_grad();
-        var state = StateOf(i);
-        state.Step++; // once per step, however many slabs follow
-        var full = Parameters[i];
-        var align = SlabRowAlignment(full);
-        using var slab = slabs.GetEnumerator();
-        while (true)
-        {
-            // The slab's gradient is produced by MoveNext inside this scope, so it dies with the update.
-            using var scope = NewDisposeScope();
-            if (!slab.MoveNext()) break;
-            var (start, grad) = slab.Current;
-            var rows = grad.shape[0];
-            if (start % align != 0 || ((start + rows) % align != 0 && start + rows != full.Value.shape[0]))
-                throw new ArgumentException($"slab rows [{start}, {start + rows}) of '{full.Name}' are not on multiples of {align} rows, which {GetType().Name}'s state needs", nameof(slabs));
-            // A Parameter aliasing the rows (no copy): Update sees a parameter of the slab's shape.
-            var view = new TorchSharp.Modules.Parameter(full.Value.narrow(0, start, rows), requires_grad: false);
-            var sliced = SliceState(state, start, rows);
-            sliced.Step = state.Step;
-            var slabParameter = full with { Value = view };
-            // Row slabs of contiguous tensors are contiguous, so the fused kernel (one launch) takes them when
-            // it is attached; otherwise the tensor-ops rule.
-            if (FusedEnabled && CanFuse(slabParameter, grad, sliced)) StepFused([(slabParameter, grad, sliced)], learningRate);
-            else Update(slabParameter, grad, sliced, learningRate);
-        }
-    }
 
     /// <summary>True when <see cref="StepFused"/> should take the parameters <see cref="CanFuse"/> accepts (a fused kernel is attached).</summary>
     protected virtual bool FusedEnabled => false;
