@@ -1,4 +1,4 @@
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>Software and hardware a run used (modded-nanogpt's rule: provenance in every log).</summary>
 public sealed record Provenance(

@@ -3,8 +3,8 @@ using System.Text;
 
 namespace Harness.Core.Devices;
 
-/// <summary>The outcome of building (or finding) the native probe: its path, or why there is none.</summary>
-public sealed record ProbeBuild(string? LibraryPath, string Status);
+/// <summary>The outcome of building (or finding) a native library: its path, or why there is none.</summary>
+public sealed record NativeBuild(string? LibraryPath, string Status);
 
 /// <summary>
 /// The host's nvcc (path and version) and GPU (name and compute capability), what every native build needs for
@@ -37,16 +37,17 @@ public sealed record NativeToolchain(string? Nvcc, string NvccVersion, string Gp
 /// Builds a native CUDA source of the harness (harness/native/harness_cuda_probe.cpp, the probe,
 /// optimizers/kernels/harness_optim_kernels.cu, the fused optimizer steps, or harness/native/harness_forge.cpp,
 /// FORGE's native autograd function) with the host's nvcc against the host PyTorch, on first CUDA use, and
-/// caches it under a hash of the source, the torch version, the nvcc version and the GPU (and the link
-/// libraries, where a source names its own), so a changed source, PyTorch or GPU gives a fresh build. Writes
+/// caches it under a hash of the source and the headers beside it (<see cref="KeyFiles"/>), the torch version,
+/// the nvcc version and the GPU (and the link libraries, where a source names its own), so a changed source,
+/// header, PyTorch or GPU gives a fresh build. Writes
 /// to a temporary name and renames, so two processes building at once cannot leave a torn library.
 /// </summary>
 /// <param name="linkLibraries">The libraries the source links (<c>-l</c> flags); null for <see cref="DefaultLinkLibraries"/>.</param>
 /// <param name="toolchain">The session's toolchain query, shared by its builds; null to query it here when needed.</param>
-public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibTorchInfo libTorch, string libraryName = NativeProbeBuilder.LibraryName,
+public sealed class NativeLibraryBuilder(string sourceFile, string cacheRoot, LibTorchInfo libTorch, string libraryName = NativeLibraryBuilder.ProbeLibraryName,
     string? linkLibraries = null, Lazy<NativeToolchain>? toolchain = null)
 {
-    public const string LibraryName = "libharness_cuda_probe.so";
+    public const string ProbeLibraryName = "libharness_cuda_probe.so";
     public const string KernelsLibraryName = "libharness_optim_kernels.so";
 
     /// <summary>FORGE's native autograd function (harness/native/harness_forge.cpp).</summary>
@@ -87,7 +88,7 @@ public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibT
         return "c++17";
     }
 
-    public ProbeBuild EnsureBuilt()
+    public NativeBuild EnsureBuilt()
     {
         if (!File.Exists(sourceFile)) return new(null, $"probe source {sourceFile} not found");
         if (libTorch.TorchDir is not { } torch) return new(null, "no host PyTorch (HARNESS_LIBTORCH unset): the CPU package has no CUDA headers");
@@ -95,9 +96,8 @@ public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibT
             return new(null, $"no CUDA headers under {torch}/include (a CPU-only PyTorch?)");
         var tools = toolchain?.Value ?? NativeToolchain.Query();
         if (tools.Nvcc is not { } nvcc) return new(null, tools.Problem!);
-        var source = File.ReadAllText(sourceFile);
         var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
-            string.Join("\n", KeyParts(source, libTorch.Version ?? "", tools.NvccVersion, tools.Gpu)))))[..16];
+            string.Join("\n", KeyParts(libTorch.Version ?? "", tools.NvccVersion, tools.Gpu)))))[..16];
         var dir = Path.Combine(cacheRoot, "native", key);
         var target = Path.Combine(dir, libraryName);
         if (File.Exists(target)) return new(target, $"cached build {target}");
@@ -114,13 +114,30 @@ public sealed class NativeProbeBuilder(string sourceFile, string cacheRoot, LibT
         return new(target, $"built {target}");
     }
 
+    /// <summary>Extensions of the headers a native source may include from its own folder.</summary>
+    public static readonly IReadOnlySet<string> HeaderExtensions = new HashSet<string>(StringComparer.Ordinal) { ".h", ".cuh", ".hpp" };
+
     /// <summary>
-    /// What the cache key hashes: the default link libraries add nothing (the probe's and the kernels' keys are
-    /// those of earlier builds), others are appended so a change of them rebuilds.
+    /// The files whose contents the cache key hashes: the source, then every header in its folder by name (the
+    /// kernels' source includes its headers; a header change must rebuild, not load a stale library).
     /// </summary>
-    private IEnumerable<string> KeyParts(string source, string torchVersion, string nvccVersion, string gpu)
+    public static IReadOnlyList<string> KeyFiles(string sourceFile)
     {
-        string[] parts = [source, torchVersion, nvccVersion, gpu];
+        var dir = Path.GetDirectoryName(Path.GetFullPath(sourceFile))!;
+        var headers = Directory.EnumerateFiles(dir).Where(f => HeaderExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal);
+        return [sourceFile, .. headers];
+    }
+
+    /// <summary>
+    /// What the cache key hashes: the source's text, each header as its name and text (a source without headers
+    /// keys as before), then the toolchain; the default link libraries add nothing (the probe's key is that of
+    /// earlier builds), others are appended so a change of them rebuilds.
+    /// </summary>
+    private IEnumerable<string> KeyParts(string torchVersion, string nvccVersion, string gpu)
+    {
+        var files = KeyFiles(sourceFile);
+        IEnumerable<string> parts = [File.ReadAllText(files[0]), .. files.Skip(1).SelectMany(h => new[] { Path.GetFileName(h), File.ReadAllText(h) }),
+            torchVersion, nvccVersion, gpu];
         return LinkLibraries == DefaultLinkLibraries ? parts : parts.Append(LinkLibraries);
     }
 

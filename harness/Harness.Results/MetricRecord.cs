@@ -1,4 +1,4 @@
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>One row of <c>metrics.csv</c>: a named final metric in base units (bytes, seconds, tokens/s).</summary>
 public sealed record MetricRecord

@@ -1,4 +1,4 @@
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>One row of <c>runs/&lt;experiment&gt;/summary.csv</c>: one run, its status and its headline numbers.</summary>
 public sealed record SummaryRow

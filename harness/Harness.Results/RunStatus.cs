@@ -1,4 +1,4 @@
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>Where a run stands. Stored in lower case in manifests and summaries.</summary>
 public enum RunStatus

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>
 /// <c>manifest.json</c> of a run: what ran (the resolved spec), where and with what software, when, and

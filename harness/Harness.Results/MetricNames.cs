@@ -1,4 +1,4 @@
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>The names of the metrics in <c>metrics.csv</c> (the architecture's measurement table).</summary>
 public static class MetricNames

@@ -1,4 +1,4 @@
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>
 /// One row of <c>steps.csv</c>: written on log steps and evaluation steps, flushed at once. Step 0 is the

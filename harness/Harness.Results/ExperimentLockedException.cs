@@ -1,4 +1,4 @@
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>The experiment folder is in use by another harness process (or another sweep in this one).</summary>
 public sealed class ExperimentLockedException(string experimentDir, string lockPath, Exception? inner = null)

@@ -1,4 +1,4 @@
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>
 /// An exclusive lock on one experiment folder (<c>.harness.lock</c> inside it), held while a sweep writes

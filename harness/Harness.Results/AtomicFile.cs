@@ -1,4 +1,4 @@
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>
 /// Writes a whole file so that readers see the old content or the new one, never a torn mix: a

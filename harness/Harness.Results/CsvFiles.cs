@@ -4,7 +4,7 @@ using System.Text.Json;
 using CsvHelper;
 using CsvHelper.Configuration;
 
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>
 /// CSV reading and writing for the result record types: invariant culture (a decimal point whatever the

@@ -1,5 +1,5 @@
-// Host stand-ins for the CUDA names harness_optim_kernels.cu uses, so the same source builds with g++
-// (-DHK_SYNTAX_CHECK) into an *emulated* library: every CUDA block runs on the host, one std::thread per
+// Host stand-ins for the CUDA names the kernels (harness_optim_kernels.cu and its headers) use, so the same source builds with g++
+// (-DHK_EMULATED) into an *emulated* library: every CUDA block runs on the host, one std::thread per
 // CUDA thread, with barriers for __syncthreads and warp shuffles, and "device pointers" are host pointers.
 // The test suite builds it (tests/Harness.Tests/Kernels) and checks the kernels' logic (indexing,
 // multi-tensor tables, reductions, quantization, tails) against the tensor-ops optimizers on CPU, where no

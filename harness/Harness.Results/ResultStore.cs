@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>
 /// The on-disk layout of results: <c>&lt;root&gt;/&lt;experiment&gt;/&lt;run-id&gt;/{manifest.json, steps.csv,

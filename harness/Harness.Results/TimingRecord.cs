@@ -1,4 +1,4 @@
-namespace Harness.Core.Results;
+namespace Harness.Results;
 
 /// <summary>
 /// One row of <c>timing.csv</c>, written beside each <c>steps.csv</c> row with the same step: the wall-clock
