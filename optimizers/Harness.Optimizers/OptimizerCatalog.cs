@@ -34,7 +34,8 @@ public static class OptimizerCatalog
             "SubTrack++, Grassmann subspace tracking + projection-aware Adam (arXiv 2502.01586; criticalml-uw/SubTrack)",
             SubTrackPlusPlus.SubTrackPlusPlus.ExpectedStateBytes, (p, o) => new SubTrackPlusPlus.SubTrackPlusPlus(p, o)),
         OptimizerDescriptor.Of<GefenOptions>("gefen", OptimizerTraits.QuantizedState | OptimizerTraits.HasCudaKernel,
-            "Gefen by Nadav Benedek, block-shared v + uint8 codebook m (arXiv 2606.13894; ndvbd/Gefen v1.2.3)", Gefen.Gefen.ExpectedStateBytesFromGradients, (p, o) => new Gefen.Gefen(p, o)),
+            "Gefen by Nadav Benedek, block-shared v + uint8 codebook m (arXiv 2606.13894; ndvbd/Gefen v1.2.3)", Gefen.Gefen.ExpectedStateBytesFromGradients, (p, o) => new Gefen.Gefen(p, o))
+            .WithStateBytesBounds<GefenOptions>(GefenStateBounds.Of),
         OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless,
             "SWAN, stateless GradNorm + GradWhitening, Adam off-matrix (arXiv 2412.13148; no public code)", (p, o) => 2 * ParamBytes(p.Where(q => !Swan.Swan.UsesSwan(q, o)).ToList()), (p, o) => new Swan.Swan(p, o)),
     ];

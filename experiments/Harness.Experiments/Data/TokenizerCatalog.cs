@@ -5,6 +5,14 @@ public static class TokenizerCatalog
 {
     public static IReadOnlyList<string> Names { get; } = ["byte", "gpt2"];
 
+    /// <summary>The vocabulary of a built-in tokenizer, known without loading it; null for one known only from its file.</summary>
+    public static int? KnownVocabSize(string name) => name switch
+    {
+        "byte" => 256,
+        "gpt2" => 50257,
+        _ => null,
+    };
+
     /// <summary>A new tokenizer by name; throws <see cref="ArgumentException"/> listing the known names.</summary>
     public static ITokenizer Create(string name) => name switch
     {

@@ -242,14 +242,14 @@ public sealed class Gefen : OptimizerBase<GefenOptions>, IOptimizerDiagnostics, 
 
     private static long ScaleRunOf(long numel, long period) => period > 1 ? period : BlockPeriods.LargestDivisorAtMost(numel, PeriodOneScaleLimit);
 
-    private static ScalarType StateTypeFor(ScalarType gradType, GefenOptions options) =>
+    internal static ScalarType StateTypeFor(ScalarType gradType, GefenOptions options) =>
         options.Fp32State ? ScalarType.Float32 : gradType switch
         {
             ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 => gradType,
             _ => throw new ArgumentException($"Gefen's state dtype is undefined for {gradType} gradients (float32, bfloat16 or float16)"),
         };
 
-    private static long ElementSize(ScalarType t) => t == ScalarType.Float32 ? 4 : 2;
+    internal static long ElementSize(ScalarType t) => t == ScalarType.Float32 ? 4 : 2;
 
     private State StateOf(int i, Tensor grad) =>
         _states[i] ?? CreateState(i, BlockPeriods.Infer(grad), StateTypeFor(grad.dtype, Options));
