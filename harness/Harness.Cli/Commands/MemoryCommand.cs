@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Harness.Core.Config;
 using Harness.Core.Memory;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Reports.Documents;
 using Spectre.Console;
 

@@ -1,5 +1,5 @@
 using Harness.Core.Memory;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Tests.Reliability;
 
 namespace Harness.Tests.Core.Memory;
