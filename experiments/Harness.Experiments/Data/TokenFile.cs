@@ -19,6 +19,9 @@ public sealed class TokenFile : IDisposable
 {
     public const int Magic = 20240520;
     public const int HeaderBytes = 256 * sizeof(int);
+
+    /// <summary>The most ids a uint16 token file can hold.</summary>
+    public const int MaxVocabSize = ushort.MaxValue + 1;
     private const int Marker = 0x534E5248;
     private const int NameOffset = 20, HashOffset = 84, FieldBytes = 64;
 
@@ -136,7 +139,7 @@ public sealed class TokenFile : IDisposable
     public static void Write(string path, ReadOnlySpan<int> tokens, TokenFileInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
-        if (info.VocabSize > ushort.MaxValue + 1)
+        if (info.VocabSize > MaxVocabSize)
             throw new ArgumentException($"tokenizer '{info.Tokenizer}' has {info.VocabSize} ids, more than uint16 holds", nameof(info));
         var header = new byte[HeaderBytes];
         BinaryPrimitives.WriteInt32LittleEndian(header, Magic);
