@@ -8,7 +8,7 @@ repo=$(cd "$here/../../../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-zcat "$repo/experiments/Harness.Experiments/Data/Corpora/moby-dick.txt.gz" | head -c 40000 > moby40k.txt
+head -c 40000 < <(zcat "$repo/experiments/Harness.Experiments/Data/Corpora/moby-dick.txt.gz") > moby40k.txt
 cp "$here/strings.json" .
 common=(--input=moby40k.txt --character_coverage=1.0 --num_threads=1 --minloglevel=2)
 # LLaMA layout: BPE, byte fallback, digits split, no normalization, unk 0 / <s> 1 / </s> 2.
