@@ -7,7 +7,8 @@ namespace Harness.Experiments.Data;
 /// Turns a <c>corpus:</c> value into a split token stream. The value is, in this order: a bundled corpus
 /// (<c>moby-dick</c>), a prepared one (<c>prose</c>, built by <c>harness data prepare</c> into the
 /// cache), or a path relative to the config file: a text file, a glob of text files, a nanoGPT or llm.c
-/// <c>.bin</c>, or Parquet files with a text column. Text is tokenized once into a token file in the
+/// <c>.bin</c>, Parquet files with a text column, or JSON-lines shards (C4's <c>.json.gz</c>; streamed, one document
+/// per line, the text in the field named by <c>text_column</c>). Text is tokenized once into a token file in the
 /// cache (keyed by the source's SHA-256 and the tokenizer) and memory-mapped afterwards; without a
 /// cache directory it is tokenized in memory. Documents are separated by the tokenizer's end-of-text id
 /// (or a blank line for tokenizers without one).
