@@ -207,7 +207,7 @@ public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(context);
-        var tokenizer = TokenizerCatalog.Create(data.Tokenizer);
+        var tokenizer = TokenizerCatalog.Create(data.Tokenizer, context.Data);
         return TextCorpus.Load(data.Corpus, data.TextColumn, tokenizer, data.ValFraction, seqLen + 1, context.Data);
     }
 
