@@ -1,7 +1,7 @@
 using Harness.Core.Checkpoints;
 using Harness.Core.Config;
 using Harness.Core.Devices;
-using Harness.Core.Results;
+using Harness.Results;
 
 namespace Harness.Cli;
 

@@ -3,13 +3,12 @@ namespace Harness.Optimizers;
 /// <summary>
 /// Optimizers whose rule is element-wise (each output element depends only on the same element of the
 /// parameter, gradient and state), so it can be applied to row slabs of a weight as their gradients are
-/// produced, without the whole gradient ever existing (the FORGE fused-backward driver).
+/// produced, without the whole gradient ever existing (the FORGE fused-backward driver). Implemented exactly by
+/// the optimizers whose catalog line has <see cref="OptimizerTraits.SlabStep"/> (a rule that needs the whole
+/// gradient, such as a norm, a projection or a whitening, has neither).
 /// </summary>
 public interface ISlabStep
 {
-    /// <summary>False when the rule needs the whole gradient (a norm, a projection, a whitening).</summary>
-    bool SupportsSlabs { get; }
-
     /// <summary>
     /// Slab boundaries of <paramref name="parameter"/> must fall on multiples of this many rows (the end of
     /// the tensor excepted): 1 for a purely element-wise state; more when the state is stored in blocks of

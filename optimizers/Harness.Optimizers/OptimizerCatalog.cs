@@ -20,11 +20,11 @@ public static class OptimizerCatalog
 
     public static IReadOnlyList<OptimizerDescriptor> All { get; } =
     [
-        OptimizerDescriptor.Of<AdamWOptions>("adamw", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep | OptimizerTraits.TileFusedLinear,
+        OptimizerDescriptor.Of<AdamWOptions>("adamw", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep | OptimizerTraits.TileFusedLinear | OptimizerTraits.HasCudaKernel,
             "AdamW, decoupled weight decay (arXiv 1711.05101; torch.optim.AdamW)", (p, _) => 2 * ParamBytes(p), (p, o) => new AdamW.AdamW(p, o)),
         OptimizerDescriptor.Of<LionOptions>("lion", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep,
             "Lion, sign momentum (arXiv 2302.06675; google/automl lion)", (p, _) => ParamBytes(p), (p, o) => new Lion.Lion(p, o)),
-        OptimizerDescriptor.Of<Adam8bitOptions>("adam8bit", OptimizerTraits.PerParameterStep | OptimizerTraits.QuantizedState | OptimizerTraits.SlabStep,
+        OptimizerDescriptor.Of<Adam8bitOptions>("adam8bit", OptimizerTraits.PerParameterStep | OptimizerTraits.QuantizedState | OptimizerTraits.SlabStep | OptimizerTraits.HasCudaKernel,
             "8-bit Adam, block-wise dynamic quantization (arXiv 2110.02861; bitsandbytes 0.43.1)", (p, o) => p.Sum(o.StateBytes), (p, o) => new Adam8bit.Adam8bit(p, o)),
         OptimizerDescriptor.Of<GaLoreOptions>("galore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices,
             "GaLore, Adam in an SVD gradient subspace (arXiv 2403.03507; jiaweizzhao/GaLore)", GaLore.GaLore.ExpectedStateBytes, (p, o) => new GaLore.GaLore(p, o)),
@@ -33,8 +33,9 @@ public static class OptimizerCatalog
         OptimizerDescriptor.Of<SubTrackPlusPlusOptions>("subtrackpp", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices,
             "SubTrack++, Grassmann subspace tracking + projection-aware Adam (arXiv 2502.01586; criticalml-uw/SubTrack)",
             SubTrackPlusPlus.SubTrackPlusPlus.ExpectedStateBytes, (p, o) => new SubTrackPlusPlus.SubTrackPlusPlus(p, o)),
-        OptimizerDescriptor.Of<GefenOptions>("gefen", OptimizerTraits.QuantizedState,
-            "Gefen by Nadav Benedek, block-shared v + uint8 codebook m (arXiv 2606.13894; ndvbd/Gefen v1.2.3)", Gefen.Gefen.ExpectedStateBytesFromGradients, (p, o) => new Gefen.Gefen(p, o)),
+        OptimizerDescriptor.Of<GefenOptions>("gefen", OptimizerTraits.QuantizedState | OptimizerTraits.HasCudaKernel,
+            "Gefen by Nadav Benedek, block-shared v + uint8 codebook m (arXiv 2606.13894; ndvbd/Gefen v1.2.3)", Gefen.Gefen.ExpectedStateBytesFromGradients, (p, o) => new Gefen.Gefen(p, o))
+            .WithStateBytesBounds<GefenOptions>(GefenStateBounds.Of),
         OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless,
             "SWAN, stateless GradNorm + GradWhitening, Adam off-matrix (arXiv 2412.13148; no public code)", (p, o) => 2 * ParamBytes(p.Where(q => !Swan.Swan.UsesSwan(q, o)).ToList()), (p, o) => new Swan.Swan(p, o)),
     ];

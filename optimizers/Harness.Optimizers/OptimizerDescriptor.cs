@@ -22,6 +22,18 @@ public sealed record OptimizerDescriptor(
             (p, o) => expectedStateBytes(p, (TOptions)o),
             (p, o) => create(p, (TOptions)o));
 
+    /// <summary>
+    /// Set where <see cref="ExpectedStateBytes"/> needs data, not only shapes (Gefen's periods come from the first
+    /// gradient): the closed-form range over every possible gradient, from the parameters' shapes, dtypes and roles
+    /// alone. The memory planner reports it labelled as a bound.
+    /// </summary>
+    public Func<IReadOnlyList<NamedParameter>, OptimizerOptions, StateBytesRange>? StateBytesBounds { get; init; }
+
+    /// <summary>This entry with <see cref="StateBytesBounds"/> set from a formula that receives the concrete options record.</summary>
+    public OptimizerDescriptor WithStateBytesBounds<TOptions>(Func<IReadOnlyList<NamedParameter>, TOptions, StateBytesRange> bounds)
+        where TOptions : OptimizerOptions =>
+        this with { StateBytesBounds = (p, o) => bounds(p, (TOptions)o) };
+
     /// <summary>The options with every default, as a user who writes only <c>kind:</c> gets them.</summary>
     public OptimizerOptions DefaultOptions() => (OptimizerOptions)Activator.CreateInstance(OptionsType)!;
 }

@@ -13,7 +13,7 @@ public enum OptimizerTraits
     QuantizedState = 4,
     /// <summary>No persistent state for (some) parameters.</summary>
     Stateless = 8,
-    /// <summary>A fused CUDA kernel exists for the step.</summary>
+    /// <summary>A fused CUDA kernel exists for the step (<see cref="Kernels.IFusedKernelUser"/>: the runner attaches the kernels).</summary>
     HasCudaKernel = 16,
     /// <summary>The rule is element-wise, so it can run on row slabs of a weight (<see cref="ISlabStep"/>; FORGE).</summary>
     SlabStep = 32,

@@ -7,34 +7,22 @@ namespace Harness.Optimizers;
 /// It owns what every such optimizer needs and must not get wrong: <c>no_grad</c>, a dispose scope per
 /// parameter update (temporaries never outlive the update), lazy state creation detached from any
 /// caller scope, exact state bytes, state-dict save/load with shape checks, and the per-parameter entry
-/// point used by the fused-backward driver.
+/// point used by the fused-backward driver. Element-wise rules derive from
+/// <see cref="ElementwiseOptimizer{TOptions, TState}"/>, which adds the row-slab step. Validation, the name index, <c>ZeroGrad</c> and the disposal guard
+/// are <see cref="OptimizerBase{TOptions}"/>'s.
 /// </summary>
-public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPerParameterStep, ISlabStep
+public abstract class PerParameterOptimizer<TOptions, TState> : OptimizerBase<TOptions>, IPerParameterStep
     where TOptions : OptimizerOptions
     where TState : ParameterState
 {
     private readonly TState?[] _states;
-    private readonly Dictionary<string, int> _index;
-    private bool _disposed;
 
     protected PerParameterOptimizer(IReadOnlyList<NamedParameter> parameters, TOptions options)
-    {
-        var problems = options.Validate().ToList();
-        if (problems.Count > 0)
-            throw new ArgumentException(string.Join("; ", problems.Select(p => $"{p.Key}: {p.Message}")), nameof(options));
-        Parameters = parameters;
-        Options = options;
+        : base(parameters, options) =>
         _states = new TState?[parameters.Count];
-        _index = new Dictionary<string, int>(parameters.Count, StringComparer.Ordinal);
-        for (var i = 0; i < parameters.Count; i++)
-            if (!_index.TryAdd(parameters[i].Name, i))
-                throw new ArgumentException($"duplicate parameter name '{parameters[i].Name}'", nameof(parameters));
-    }
 
-    public IReadOnlyList<NamedParameter> Parameters { get; }
-    public TOptions Options { get; }
-    public virtual string Implementation => "tensor-ops";
-    public virtual string StateDtype => "float32";
+    public override string Implementation => "tensor-ops";
+    public override string StateDtype => "float32";
 
     /// <summary>Creates the zero state of a parameter (called lazily, on its first update or on load).</summary>
     protected abstract TState CreateState(NamedParameter parameter);
@@ -44,50 +32,6 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
     /// step counter has already been incremented.
     /// </summary>
     protected abstract void Update(NamedParameter parameter, Tensor grad, TState state, double learningRate);
-
-    /// <summary>True for element-wise rules, which then override <see cref="SliceState"/>.</summary>
-    public virtual bool SupportsSlabs => false;
-
-    /// <summary>Row granularity of slab boundaries (<see cref="ISlabStep.SlabRowAlignment"/>); 1 unless the state is stored in blocks.</summary>
-    public virtual long SlabRowAlignment(NamedParameter parameter) => 1;
-
-    /// <summary>A state whose tensors are views of rows [start, start + length) of <paramref name="state"/>'s (element-wise rules only).</summary>
-    protected virtual TState SliceState(TState state, long start, long length) =>
-        throw new NotSupportedException($"{GetType().Name} has no element-wise rule to apply per slab");
-
-    public void StepSlabs(NamedParameter parameter, IEnumerable<GradientSlab> slabs, double learningRate)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        ArgumentNullException.ThrowIfNull(parameter);
-        ArgumentNullException.ThrowIfNull(slabs);
-        if (!SupportsSlabs) throw new NotSupportedException($"{GetType().Name} cannot step row slabs: its rule is not element-wise");
-        var i = IndexOf(parameter);
-        using var noGrad = no_grad();
-        var state = StateOf(i);
-        state.Step++; // once per step, however many slabs follow
-        var full = Parameters[i];
-        var align = SlabRowAlignment(full);
-        using var slab = slabs.GetEnumerator();
-        while (true)
-        {
-            // The slab's gradient is produced by MoveNext inside this scope, so it dies with the update.
-            using var scope = NewDisposeScope();
-            if (!slab.MoveNext()) break;
-            var (start, grad) = slab.Current;
-            var rows = grad.shape[0];
-            if (start % align != 0 || ((start + rows) % align != 0 && start + rows != full.Value.shape[0]))
-                throw new ArgumentException($"slab rows [{start}, {start + rows}) of '{full.Name}' are not on multiples of {align} rows, which {GetType().Name}'s state needs", nameof(slabs));
-            // A Parameter aliasing the rows (no copy): Update sees a parameter of the slab's shape.
-            var view = new TorchSharp.Modules.Parameter(full.Value.narrow(0, start, rows), requires_grad: false);
-            var sliced = SliceState(state, start, rows);
-            sliced.Step = state.Step;
-            var slabParameter = full with { Value = view };
-            // Row slabs of contiguous tensors are contiguous, so the fused kernel (one launch) takes them when
-            // it is attached; otherwise the tensor-ops rule.
-            if (FusedEnabled && CanFuse(slabParameter, grad, sliced)) StepFused([(slabParameter, grad, sliced)], learningRate);
-            else Update(slabParameter, grad, sliced, learningRate);
-        }
-    }
 
     /// <summary>True when <see cref="StepFused"/> should take the parameters <see cref="CanFuse"/> accepts (a fused kernel is attached).</summary>
     protected virtual bool FusedEnabled => false;
@@ -102,9 +46,9 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
     protected virtual void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, TState State)> items, double learningRate) =>
         throw new NotSupportedException($"{GetType().Name} has no fused step");
 
-    public void Step(double learningRate)
+    public override void Step(double learningRate)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         using var noGrad = no_grad();
         if (FusedEnabled)
         {
@@ -153,16 +97,11 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
 
     public void StepParameter(NamedParameter parameter, Tensor grad, double learningRate)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         var i = IndexOf(parameter);
         using var noGrad = no_grad();
         UpdateOne(i, grad, learningRate);
     }
-
-    private int IndexOf(NamedParameter parameter) =>
-        _index.TryGetValue(parameter.Name, out var i)
-            ? i
-            : throw new ArgumentException($"parameter '{parameter.Name}' is not managed by this optimizer", nameof(parameter));
 
     /// <summary>
     /// The state of a managed parameter (created on first use) for a step that goes around <see cref="Update"/> and
@@ -170,7 +109,7 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
     /// </summary>
     protected TState StateFor(NamedParameter parameter)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         return StateOf(IndexOf(parameter));
     }
 
@@ -193,20 +132,9 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
         return _states[i] = created;
     }
 
-    public void ZeroGrad()
-    {
-        foreach (var p in Parameters)
-        {
-            var g = p.Value.grad;
-            if (g is null) continue;
-            p.Value.grad = null;
-            g.Dispose();
-        }
-    }
+    public override long StateBytes => _states.Sum(s => s?.Bytes ?? 0);
 
-    public long StateBytes => _states.Sum(s => s?.Bytes ?? 0);
-
-    public IReadOnlyDictionary<string, Tensor> StateDict()
+    public override IReadOnlyDictionary<string, Tensor> StateDict()
     {
         var dict = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         for (var i = 0; i < _states.Length; i++)
@@ -219,12 +147,12 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
         return dict;
     }
 
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    public override void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         var byParam = state.Keys.GroupBy(k => k[..Math.Max(0, k.LastIndexOf('/'))], StringComparer.Ordinal);
         foreach (var group in byParam)
-            if (!_index.ContainsKey(group.Key))
+            if (!ParameterIndex.ContainsKey(group.Key))
                 throw new OptimizerStateException($"state dict has entries for unknown parameter '{group.Key}'");
         using var noGrad = no_grad();
         for (var i = 0; i < Parameters.Count; i++)
@@ -245,21 +173,17 @@ public abstract class PerParameterOptimizer<TOptions, TState> : IOptimizer, IPer
         }
     }
 
-    protected virtual void Dispose(bool disposing)
+    protected override void Dispose(bool disposing)
     {
-        if (_disposed) return;
-        _disposed = true;
-        if (!disposing) return;
-        for (var i = 0; i < _states.Length; i++)
+        if (IsDisposed) return;
+        if (disposing)
         {
-            _states[i]?.Dispose();
-            _states[i] = null;
+            for (var i = 0; i < _states.Length; i++)
+            {
+                _states[i]?.Dispose();
+                _states[i] = null;
+            }
         }
-    }
-
-    public void Dispose()
-    {
-        Dispose(true);
-        GC.SuppressFinalize(this);
+        base.Dispose(disposing);
     }
 }

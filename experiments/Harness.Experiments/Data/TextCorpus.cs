@@ -7,7 +7,8 @@ namespace Harness.Experiments.Data;
 /// Turns a <c>corpus:</c> value into a split token stream. The value is, in this order: a bundled corpus
 /// (<c>moby-dick</c>), a prepared one (<c>prose</c>, built by <c>harness data prepare</c> into the
 /// cache), or a path relative to the config file: a text file, a glob of text files, a nanoGPT or llm.c
-/// <c>.bin</c>, or Parquet files with a text column. Text is tokenized once into a token file in the
+/// <c>.bin</c>, Parquet files with a text column, or JSON-lines shards (C4's <c>.json.gz</c>; streamed, one document
+/// per line, the text in the field named by <c>text_column</c>). Text is tokenized once into a token file in the
 /// cache (keyed by the source's SHA-256 and the tokenizer) and memory-mapped afterwards; without a
 /// cache directory it is tokenized in memory. Documents are separated by the tokenizer's end-of-text id
 /// (or a blank line for tokenizers without one).
@@ -51,18 +52,29 @@ public static class TextCorpus
             return FromTokenFile(bins[0], tokenizer, valFraction, window);
         }
 
-        var documents = new List<string>();
-        foreach (var f in files)
-        {
-            var before = documents.Count;
-            if (f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) documents.AddRange(ParquetText.ReadColumn(f, textColumn));
-            else documents.Add(ReadText(f));
-            if (documents.Count == before || documents.Skip(before).All(string.IsNullOrWhiteSpace))
-                throw new DataException(f, "empty corpus: no text in this file");
-        }
+        IEnumerable<string> documents = files.SelectMany(f => FileDocuments(f, textColumn));
         if (where.CacheDirectory is null)
             return Split(Encode(documents, tokenizer), tokenizer, valFraction, window, resolved);
         return Split(Cached(Path.GetFileNameWithoutExtension(files[0]), documents, tokenizer, where.CacheDirectory), tokenizer, valFraction, window, resolved, ownsOnError: true);
+    }
+
+    /// <summary>
+    /// The documents of one file, lazily: a Parquet file's rows, a JSON-lines shard's objects (streamed), or a
+    /// whole text file; a file without any text is an error.
+    /// </summary>
+    private static IEnumerable<string> FileDocuments(string file, string textColumn)
+    {
+        IEnumerable<string> documents =
+            file.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? ParquetText.ReadColumn(file, textColumn)
+            : JsonLinesText.IsJsonLines(file) ? JsonLinesText.ReadDocuments(file, textColumn)
+            : [ReadText(file)];
+        var any = false;
+        foreach (var d in documents)
+        {
+            any |= !string.IsNullOrWhiteSpace(d);
+            yield return d;
+        }
+        if (!any) throw new DataException(file, "empty corpus: no text in this file");
     }
 
     private static string ReadText(string path)
@@ -122,23 +134,28 @@ public static class TextCorpus
         }
     }
 
-    /// <summary>Documents tokenized and joined by the end-of-text id (or a blank line).</summary>
-    public static int[] Encode(IReadOnlyList<string> documents, ITokenizer tokenizer)
+    /// <summary>
+    /// Documents tokenized one at a time (a document is never merged with its neighbour) and joined by the
+    /// end-of-text id, or by the tokens of a blank line for tokenizers without one. Enumerated once.
+    /// </summary>
+    public static int[] Encode(IEnumerable<string> documents, ITokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(documents);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        if (tokenizer.EndOfText is null) return tokenizer.Encode(string.Join("\n\n", documents));
+        int[] separator = tokenizer.EndOfText is { } eot ? [eot] : tokenizer.Encode("\n\n");
         var ids = new List<int>();
-        for (var i = 0; i < documents.Count; i++)
+        var first = true;
+        foreach (var document in documents)
         {
-            if (i > 0) ids.Add(tokenizer.EndOfText.Value);
-            ids.AddRange(tokenizer.Encode(documents[i]));
+            if (!first) ids.AddRange(separator);
+            first = false;
+            ids.AddRange(tokenizer.Encode(document));
         }
         return [.. ids];
     }
 
     /// <summary>SHA-256 (hex) over the documents and their boundaries: the cache key of a text source.</summary>
-    public static string SourceHash(IReadOnlyList<string> documents)
+    public static string SourceHash(IEnumerable<string> documents)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Span<byte> length = stackalloc byte[8];
@@ -152,9 +169,14 @@ public static class TextCorpus
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
-    /// <summary>The cached token file of these documents, written on first use (tokenize once).</summary>
-    private static TokenFile Cached(string label, IReadOnlyList<string> documents, ITokenizer tokenizer, string cacheDirectory)
+    /// <summary>
+    /// The cached token file of these documents, written on first use (tokenize once). The documents are
+    /// enumerated twice on a miss (hash, then tokenize), so a large shard is streamed rather than held.
+    /// </summary>
+    private static TokenFile Cached(string label, IEnumerable<string> documents, ITokenizer tokenizer, string cacheDirectory)
     {
+        if (tokenizer.VocabSize > TokenFile.MaxVocabSize)
+            throw new DataException(label, $"tokenizer '{tokenizer.Name}' has {tokenizer.VocabSize:N0} ids, but token files hold uint16 ids (at most {TokenFile.MaxVocabSize:N0})");
         var hash = SourceHash(documents);
         var slug = new string([.. label.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_')]);
         var path = Path.Combine(cacheDirectory, "tokens", $"{slug}-{tokenizer.Name}-{hash[..16]}.bin");

@@ -10,7 +10,8 @@ namespace Harness.Experiments.Data;
 /// <item>llm.c / modded-nanogpt: a header of 256 little-endian int32 — [0] magic 20240520, [1] version 1,
 /// [2] token count — then the tokens. The harness writes this layout and adds its own fields in slots
 /// llm.c leaves zero: [3] vocabulary size, [4] the marker 0x534E5248 ("HRNS"), bytes 20..83 the tokenizer
-/// name and bytes 84..147 the source hash (ASCII, zero-padded). llm.c readers ignore them.</item>
+/// name, bytes 84..147 the source hash (ASCII, zero-padded) and bytes 148..151 the first validation token of a
+/// corpus held out by document (0: none). llm.c readers ignore them.</item>
 /// <item>nanoGPT <c>train.bin</c>/<c>val.bin</c>: no header, the whole file is tokens.</item>
 /// </list>
 /// Reading never loads the file: windows are copied out of the mapping on demand.
@@ -19,8 +20,11 @@ public sealed class TokenFile : IDisposable
 {
     public const int Magic = 20240520;
     public const int HeaderBytes = 256 * sizeof(int);
+
+    /// <summary>The most ids a uint16 token file can hold.</summary>
+    public const int MaxVocabSize = ushort.MaxValue + 1;
     private const int Marker = 0x534E5248;
-    private const int NameOffset = 20, HashOffset = 84, FieldBytes = 64;
+    private const int NameOffset = 20, HashOffset = 84, FieldBytes = 64, ValidationOffset = 148;
 
     private readonly MemoryMappedFile map;
     private readonly MemoryMappedViewAccessor view;
@@ -71,7 +75,13 @@ public sealed class TokenFile : IDisposable
             if (count < 0 || offset + 2 * count > length)
                 throw new DataException(path, $"truncated: the header says {count} tokens ({HeaderBytes + 2 * count} bytes) but the file has {length} bytes");
             if (BinaryPrimitives.ReadInt32LittleEndian(head[16..]) == Marker)
-                info = new TokenFileInfo(Field(head, NameOffset), BinaryPrimitives.ReadInt32LittleEndian(head[12..]), Field(head, HashOffset));
+            {
+                var validation = BinaryPrimitives.ReadInt32LittleEndian(head[ValidationOffset..]);
+                if (validation < 0 || validation >= count)
+                    throw new DataException(path, $"the header's validation start {validation} is outside the {count} tokens");
+                info = new TokenFileInfo(Field(head, NameOffset), BinaryPrimitives.ReadInt32LittleEndian(head[12..]), Field(head, HashOffset),
+                    validation > 0 ? validation : null);
+            }
         }
         else if (requireHeader)
         {
@@ -136,7 +146,7 @@ public sealed class TokenFile : IDisposable
     public static void Write(string path, ReadOnlySpan<int> tokens, TokenFileInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
-        if (info.VocabSize > ushort.MaxValue + 1)
+        if (info.VocabSize > MaxVocabSize)
             throw new ArgumentException($"tokenizer '{info.Tokenizer}' has {info.VocabSize} ids, more than uint16 holds", nameof(info));
         var header = new byte[HeaderBytes];
         BinaryPrimitives.WriteInt32LittleEndian(header, Magic);
@@ -146,6 +156,12 @@ public sealed class TokenFile : IDisposable
         BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(16), Marker);
         PutField(header, NameOffset, info.Tokenizer);
         PutField(header, HashOffset, info.SourceHash);
+        if (info.ValidationStart is { } start)
+        {
+            if (start <= 0 || start >= tokens.Length)
+                throw new ArgumentOutOfRangeException(nameof(info), $"validation start {start} must be inside the {tokens.Length} tokens");
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(ValidationOffset), start);
+        }
         var body = new byte[2L * tokens.Length];
         for (var i = 0; i < tokens.Length; i++)
         {

@@ -5,6 +5,9 @@ namespace Harness.Experiments.Data;
 /// a whole number of windows (a window is seq_len + 1 tokens: inputs plus the shifted target). Keeping
 /// the split by position, not by sampled window, means no validation token is ever trained on.
 /// The tokens live either in an array or in a memory-mapped <see cref="TokenFile"/> (which the stream then owns).
+/// A token file that records a validation start (a corpus held out by document, e.g. <c>prose-docs</c>) is split
+/// there instead: training is everything before it, validation the whole windows at the end of the held-out
+/// documents, and <c>val_fraction</c> does not apply.
 /// </summary>
 public sealed class TokenStream : IDisposable
 {
@@ -33,11 +36,26 @@ public sealed class TokenStream : IDisposable
         ArgumentNullException.ThrowIfNull(file);
         if (file.Count > int.MaxValue)
             throw new ArgumentException($"{file.FilePath}: {file.Count} tokens is more than this harness indexes (2^31 - 1)", nameof(file));
-        (TrainLength, ValidationLength) = SplitLengths((int)file.Count, vocabSize, valFraction, window);
+        (TrainLength, ValidationLength) = file.Info?.ValidationStart is { } start
+            ? SplitAtDocuments((int)file.Count, start, vocabSize, window)
+            : SplitLengths((int)file.Count, vocabSize, valFraction, window);
         this.file = file;
         Count = (int)file.Count;
         VocabSize = vocabSize;
         Window = window;
+    }
+
+    /// <summary>Train [0, start); validation the last whole windows of [start, count). A gap between them is never read.</summary>
+    private static (int Train, int Validation) SplitAtDocuments(int count, int start, int vocabSize, int window)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(window, 2);
+        var validation = (count - start) / window * window;
+        if (validation < window)
+            throw new ArgumentException($"the held-out documents ({count - start} tokens) are shorter than one window of {window} tokens (seq_len + 1)", nameof(window));
+        if (start < window)
+            throw new ArgumentException($"the training documents ({start} tokens) are shorter than one window of {window} tokens (seq_len + 1)", nameof(window));
+        return (start, validation);
     }
 
     private static (int Train, int Validation) SplitLengths(int count, int vocabSize, double valFraction, int window)
@@ -79,8 +97,8 @@ public sealed class TokenStream : IDisposable
     /// <summary>Training tokens are [0, TrainLength).</summary>
     public int TrainLength { get; }
 
-    /// <summary>Validation tokens are [ValidationStart, Count).</summary>
-    public int ValidationStart => TrainLength;
+    /// <summary>Validation tokens are [ValidationStart, Count): right after training, or at the end of held-out documents.</summary>
+    public int ValidationStart => Count - ValidationLength;
 
     public int ValidationLength { get; }
 
@@ -89,7 +107,7 @@ public sealed class TokenStream : IDisposable
 
     public ReadOnlySpan<int> Train => Array().AsSpan(0, TrainLength);
 
-    public ReadOnlySpan<int> Validation => Array().AsSpan(TrainLength, ValidationLength);
+    public ReadOnlySpan<int> Validation => Array().AsSpan(ValidationStart, ValidationLength);
 
     private int[] Array() => tokens
         ?? throw new InvalidOperationException($"the tokens of {file!.FilePath} are memory-mapped; read them with CopyWindow");

@@ -1,10 +1,11 @@
 using System.Collections.Frozen;
+using Harness.Optimizers;
 
 namespace Harness.Experiments.Models;
 
 /// <summary>
 /// Shape of a GPT-2 decoder: d (hidden), L (layers), H (heads), T (context, the learned position table),
-/// V (vocab, from the tokenizer). The MLP is 4d wide as in GPT-2.
+/// V (vocab, from the tokenizer or <c>workload.vocab_size</c>). The MLP is 4d wide as in GPT-2.
 /// </summary>
 public sealed record Gpt2Config(int VocabSize, int Hidden, int Layers, int Heads, int Context)
 {
@@ -28,6 +29,42 @@ public sealed record Gpt2Config(int VocabSize, int Hidden, int Layers, int Heads
         + (long)Layers * (12L * Hidden * Hidden + 13L * Hidden)
         + 2L * Hidden + (StableEmbedding ? 2L * Hidden : 0);
 
+    /// <summary>
+    /// Every parameter <see cref="Gpt2"/> creates, in its <c>named_parameters()</c> order, from the shape alone
+    /// (the head is the token table, so it adds none; a test holds this list equal to the instantiated model's).
+    /// </summary>
+    public IReadOnlyList<ParameterShape> ParameterShapes()
+    {
+        long d = Hidden, f = Ffn;
+        var shapes = new List<ParameterShape>
+        {
+            new("transformer.wte.weight", [VocabSize, d], ParamRole.Embedding),
+            new("transformer.wpe.weight", [Context, d], ParamRole.Embedding),
+        };
+        void Norm(string name)
+        {
+            shapes.Add(new($"{name}.weight", [d], ParamRole.Vector));
+            shapes.Add(new($"{name}.bias", [d], ParamRole.Vector));
+        }
+        void Dense(string name, long inFeatures, long outFeatures)
+        {
+            shapes.Add(new($"{name}.weight", [outFeatures, inFeatures], ParamRole.Matrix));
+            shapes.Add(new($"{name}.bias", [outFeatures], ParamRole.Vector));
+        }
+        for (var i = 0; i < Layers; i++)
+        {
+            var block = $"transformer.h.{i}";
+            Norm($"{block}.ln_1");
+            Dense($"{block}.attn.c_attn", d, 3 * d);
+            Dense($"{block}.attn.c_proj", d, d);
+            Norm($"{block}.ln_2");
+            Dense($"{block}.mlp.c_fc", d, f);
+            Dense($"{block}.mlp.c_proj", f, d);
+        }
+        Norm("transformer.ln_f");
+        return shapes;
+    }
+
     // (hidden, heads, layers, context). small/medium/large/xl are OpenAI's GPT-2 shapes; "tiny" is ours, for CPU smoke runs.
     private static readonly FrozenDictionary<string, (int Hidden, int Heads, int Layers, int Context)> Presets =
         new Dictionary<string, (int, int, int, int)>(StringComparer.Ordinal)
@@ -50,6 +87,10 @@ public sealed record Gpt2Config(int VocabSize, int Hidden, int Layers, int Heads
         config.EnsureValid();
         return config;
     }
+
+    /// <summary>The config a <see cref="Workloads.Gpt2Spec"/> asks for.</summary>
+    public static Gpt2Config FromSpec(Workloads.Gpt2Spec spec, int vocabSize) =>
+        Resolve(spec.Size, vocabSize, spec.Hidden, spec.Layers, spec.Heads, spec.Context) with { StableEmbedding = spec.StableEmbedding == true };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first inconsistent dimension.</summary>
     public void EnsureValid()

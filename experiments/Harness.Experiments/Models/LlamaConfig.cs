@@ -1,11 +1,12 @@
 using System.Collections.Frozen;
+using Harness.Optimizers;
 using Harness.Experiments.Workloads;
 
 namespace Harness.Experiments.Models;
 
 /// <summary>
 /// Shape of a LLaMA-style decoder. Keys d (hidden), L (layers), H (heads), ffn (SwiGLU width), V (vocab).
-/// The vocabulary comes from the tokenizer, not from the preset.
+/// The vocabulary comes from the tokenizer (or <c>workload.vocab_size</c>), not from the preset.
 /// </summary>
 public sealed record LlamaConfig(int VocabSize, int Hidden, int Layers, int Heads, int Ffn)
 {
@@ -28,10 +29,35 @@ public sealed record LlamaConfig(int VocabSize, int Hidden, int Layers, int Head
         2L * VocabSize * Hidden + (long)Layers * (4L * Hidden * Hidden + 3L * Hidden * Ffn + 2L * Hidden) + Hidden
         + (StableEmbedding ? 2L * Hidden : 0);
 
+    /// <summary>
+    /// Every parameter <see cref="Llama"/> creates, in its <c>named_parameters()</c> order, from the shape alone
+    /// (a test holds this list equal to the instantiated model's).
+    /// </summary>
+    public IReadOnlyList<ParameterShape> ParameterShapes()
+    {
+        long d = Hidden, f = Ffn, v = VocabSize;
+        var shapes = new List<ParameterShape> { new("model.embed_tokens.weight", [v, d], ParamRole.Embedding) };
+        for (var i = 0; i < Layers; i++)
+        {
+            var layer = $"model.layers.{i}";
+            foreach (var name in (string[])["q_proj", "k_proj", "v_proj", "o_proj"])
+                shapes.Add(new($"{layer}.self_attn.{name}.weight", [d, d], ParamRole.Matrix));
+            shapes.Add(new($"{layer}.mlp.gate_proj.weight", [f, d], ParamRole.Matrix));
+            shapes.Add(new($"{layer}.mlp.up_proj.weight", [f, d], ParamRole.Matrix));
+            shapes.Add(new($"{layer}.mlp.down_proj.weight", [d, f], ParamRole.Matrix));
+            shapes.Add(new($"{layer}.input_layernorm.weight", [d], ParamRole.Vector));
+            shapes.Add(new($"{layer}.post_attention_layernorm.weight", [d], ParamRole.Vector));
+        }
+        shapes.Add(new("model.norm.weight", [d], ParamRole.Vector));
+        shapes.Add(new("lm_head.weight", [v, d], ParamRole.OutputHead));
+        return shapes;
+    }
+
     // (hidden, ffn, heads, layers). "tiny" is ours, sized for a ~200-step CPU run. The others are the
     // hidden_size / intermediate_size / num_attention_heads / num_hidden_layers of the GaLore repository's
     // configs/llama_<size>.json (github.com/jiaweizzhao/GaLore, commit 8460814), read one by one; their
-    // vocab_size (32000, 32100 for 100m) is not used because the vocabulary here is the tokenizer's.
+    // vocab_size (32000, 32100 for 100m) is not part of the preset: the vocabulary is the tokenizer's, or
+    // workload.vocab_size for the papers' exact shapes.
     private static readonly FrozenDictionary<string, (int Hidden, int Ffn, int Heads, int Layers)> Presets =
         new Dictionary<string, (int, int, int, int)>(StringComparer.Ordinal)
         {

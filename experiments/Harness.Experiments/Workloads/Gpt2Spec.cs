@@ -22,11 +22,19 @@ public sealed record Gpt2Spec : WorkloadSpec
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public bool? StableEmbedding { get; init; }
+    /// <summary>
+    /// Rows of the embedding (and head): a paper's vocabulary (32,000 for LLaMA, 32,100 for T5's) so the model has
+    /// its exact shape; null = the tokenizer's. It must cover the tokenizer (<see cref="ModelVocabulary"/>).
+    /// Left out of the run spec when unset, so existing run ids stay.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? VocabSize { get; init; }
     public TextDataSpec Data { get; init; } = new() { Tokenizer = "gpt2" };
 
     public override IEnumerable<OptionProblem> Validate()
     {
         foreach (var p in base.Validate()) yield return p;
+        foreach (var p in ModelVocabulary.Validate(VocabSize, Data)) yield return p;
         foreach (var p in SequenceModelBasics(SeqLen, Data, Size, Models.Gpt2Config.KnownSizes,
                      ("hidden", Hidden), ("layers", Layers), ("heads", Heads), ("context", Context)))
             yield return p;

@@ -32,7 +32,7 @@ public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears
     /// <exception cref="ArgumentException">The spec is invalid or does not fit the data.</exception>
     public LanguageModelWorkload(LlamaSpec spec, WorkloadContext context, TokenStream data)
         : this(Checked(spec, spec?.SeqLen ?? 0, "llama"), context, data,
-               init => new Llama(LlamaConfig.FromSpec(spec!, data.VocabSize), init))
+               init => new Llama(LlamaConfig.FromSpec(spec!, ModelVocabulary.ForTraining(spec!.VocabSize, spec.Data.Tokenizer, data.VocabSize)), init))
     {
     }
 
@@ -46,8 +46,7 @@ public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears
     /// <summary>Builds a GPT-2 model for already tokenized data.</summary>
     public LanguageModelWorkload(Gpt2Spec spec, WorkloadContext context, TokenStream data)
         : this(Checked(spec, spec?.SeqLen ?? 0, "gpt2"), context, data,
-               init => new Gpt2(Gpt2Config.Resolve(spec!.Size, data.VocabSize, spec.Hidden, spec.Layers, spec.Heads, spec.Context)
-                   with { StableEmbedding = spec.StableEmbedding == true }, init))
+               init => new Gpt2(Gpt2Config.FromSpec(spec!, ModelVocabulary.ForTraining(spec!.VocabSize, spec.Data.Tokenizer, data.VocabSize)), init))
     {
     }
 
@@ -208,7 +207,7 @@ public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(context);
-        var tokenizer = TokenizerCatalog.Create(data.Tokenizer);
+        var tokenizer = TokenizerCatalog.Create(data.Tokenizer, context.Data);
         return TextCorpus.Load(data.Corpus, data.TextColumn, tokenizer, data.ValFraction, seqLen + 1, context.Data);
     }
 

@@ -7,12 +7,17 @@ public sealed record TextDataSpec : IValidatable
 {
     /// <summary>
     /// A bundled corpus (<c>moby-dick</c>), a prepared one (<c>prose</c>), or a path relative to the config
-    /// file: a text file, a glob of text files, a nanoGPT/llm.c <c>.bin</c>, or Parquet files.
+    /// file: a text file, a glob of text files, a nanoGPT/llm.c <c>.bin</c>, Parquet files, or JSON-lines shards
+    /// (<c>.json</c>, <c>.jsonl</c>, optionally <c>.gz</c>, as C4's).
     /// </summary>
     public string Corpus { get; init; } = "moby-dick";
-    /// <summary>The string column read from Parquet files.</summary>
+    /// <summary>The string column read from Parquet files, and the string field of each JSON-lines object.</summary>
     public string TextColumn { get; init; } = "text";
-    /// <summary><c>byte</c> (256 ids, for tiny CPU runs) or <c>gpt2</c> (r50k BPE, 50257 ids).</summary>
+    /// <summary>
+    /// <c>byte</c> (256 ids, for tiny CPU runs), <c>gpt2</c> (r50k BPE, 50257 ids), or a path relative to the config
+    /// file to a tokenizer file: a SentencePiece <c>.model</c>, a Hugging Face <c>tokenizer.json</c>, a <c>vocab.json</c>
+    /// with <c>merges.txt</c> beside it, or a folder holding one of them.
+    /// </summary>
     public string Tokenizer { get; init; } = "byte";
     /// <summary>Fraction of the token stream held out (from its end) for validation.</summary>
     public double ValFraction { get; init; } = 0.05;
@@ -21,10 +26,10 @@ public sealed record TextDataSpec : IValidatable
     {
         if (!Data.TextCorpus.LooksValid(Corpus))
             yield return new("corpus", $"unknown corpus '{Corpus}'; built-in corpora: {string.Join(", ", Data.CorpusCatalog.All.Select(c => c.Name))}; " +
-                $"prepared: {string.Join(", ", Data.PreparedData.All.Where(d => d.Kind == Data.PreparedKind.Text).Select(d => d.Name))}; or a path to text, .bin or .parquet files");
+                $"prepared: {string.Join(", ", Data.PreparedData.All.Where(d => d.Kind == Data.PreparedKind.Text).Select(d => d.Name))}; or a path to text, .bin, .parquet or .json(l)(.gz) files");
         if (string.IsNullOrWhiteSpace(TextColumn)) yield return new("text_column", "must not be empty");
-        if (!Data.TokenizerCatalog.Names.Contains(Tokenizer))
-            yield return new("tokenizer", $"unknown tokenizer '{Tokenizer}'; known: {string.Join(", ", Data.TokenizerCatalog.Names)}");
+        if (!Data.TokenizerCatalog.LooksValid(Tokenizer))
+            yield return new("tokenizer", $"unknown tokenizer '{Tokenizer}'; known: {string.Join(", ", Data.TokenizerCatalog.Names)}, or a path to a tokenizer file (.model, tokenizer.json, vocab.json)");
         if (!(ValFraction > 0 && ValFraction < 0.5)) yield return new("val_fraction", $"must be in (0, 0.5) (got {ValFraction:R})");
     }
 }
@@ -49,11 +54,19 @@ public sealed record LlamaSpec : WorkloadSpec
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public bool? StableEmbedding { get; init; }
+    /// <summary>
+    /// Rows of the embedding (and head): a paper's vocabulary (32,000 for LLaMA, 32,100 for T5's) so the model has
+    /// its exact shape; null = the tokenizer's. It must cover the tokenizer (<see cref="ModelVocabulary"/>).
+    /// Left out of the run spec when unset, so existing run ids stay.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? VocabSize { get; init; }
     public TextDataSpec Data { get; init; } = new();
 
     public override IEnumerable<OptionProblem> Validate()
     {
         foreach (var p in base.Validate()) yield return p;
+        foreach (var p in ModelVocabulary.Validate(VocabSize, Data)) yield return p;
         foreach (var p in SequenceModelBasics(SeqLen, Data, Size, Models.LlamaConfig.KnownSizes,
                      ("hidden", Hidden), ("layers", Layers), ("heads", Heads), ("ffn", Ffn)))
             yield return p;

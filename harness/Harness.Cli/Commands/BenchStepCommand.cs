@@ -3,7 +3,7 @@ using System.Globalization;
 using CsvHelper;
 using Harness.Core.Bench;
 using Harness.Core.Devices;
-using Harness.Core.Results;
+using Harness.Results;
 using System.Runtime.InteropServices;
 using Harness.Optimizers.Kernels;
 using Harness.Reports.Charts;

@@ -5,7 +5,7 @@ using Harness.Cli.Testing;
 using Harness.Core.Config;
 using Harness.Core.Devices;
 using Harness.Core.Planning;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Core.Running;
 using Spectre.Console;
 

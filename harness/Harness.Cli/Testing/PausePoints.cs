@@ -1,6 +1,6 @@
 using System.Globalization;
 using Harness.Core.Planning;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Core.Running;
 
 namespace Harness.Cli.Testing;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Core.Traces;
 using Harness.Experiments.Workloads;
 using Harness.Optimizers;

@@ -4,7 +4,7 @@ namespace Harness.Core.Devices;
 
 /// <summary>
 /// The native CUDA probe (harness/native/harness_cuda_probe.cpp, built on the host by
-/// <see cref="NativeProbeBuilder"/>): exact caching-allocator statistics and CUDA events on the stream
+/// <see cref="NativeLibraryBuilder"/>): exact caching-allocator statistics and CUDA events on the stream
 /// TorchSharp's ops run on.
 /// </summary>
 public sealed unsafe class CudaProbe : IDeviceMemoryProbe, IDisposable

@@ -95,8 +95,8 @@ public sealed class DeviceSession : IDisposable
         var (kernels, kernelStatus) = OpenKernels(FindSource(KernelsSourceRelative), cacheRoot, libTorch, index, toolchain);
         var (forge, forgeStatus) = OpenForge(FindSource(ForgeSourceRelative), cacheRoot, libTorch, toolchain);
         var build = probeSource is null
-            ? new ProbeBuild(null, "probe source not found beside the binaries")
-            : new NativeProbeBuilder(probeSource, cacheRoot, libTorch, toolchain: toolchain).EnsureBuilt();
+            ? new NativeBuild(null, "probe source not found beside the binaries")
+            : new NativeLibraryBuilder(probeSource, cacheRoot, libTorch, toolchain: toolchain).EnsureBuilt();
         if (build.LibraryPath is { } path)
         {
             try
@@ -107,7 +107,7 @@ public sealed class DeviceSession : IDisposable
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException or BadImageFormatException)
             {
-                build = new ProbeBuild(null, $"{path} did not load: {e.Message}");
+                build = new NativeBuild(null, $"{path} did not load: {e.Message}");
             }
         }
         return new DeviceSession(device, new DriverMemoryProbe(), null, $"device-level memory (cuMemGetInfo sampling): {build.Status}", kernels, kernelStatus,
@@ -124,7 +124,7 @@ public sealed class DeviceSession : IDisposable
         if (Environment.GetEnvironmentVariable("HARNESS_NO_FUSED_KERNELS") is "1" or "true")
             return (null, "fused kernels disabled by HARNESS_NO_FUSED_KERNELS");
         if (source is null) return (null, "fused-kernel source not found beside the binaries");
-        var build = new NativeProbeBuilder(source, cacheRoot, libTorch, NativeProbeBuilder.KernelsLibraryName, toolchain: toolchain).EnsureBuilt();
+        var build = new NativeLibraryBuilder(source, cacheRoot, libTorch, NativeLibraryBuilder.KernelsLibraryName, toolchain: toolchain).EnsureBuilt();
         if (build.LibraryPath is not { } path) return (null, $"fused kernels unavailable: {build.Status}");
         try
         {
@@ -153,7 +153,7 @@ public sealed class DeviceSession : IDisposable
         if (Environment.GetEnvironmentVariable(NoNativeForgeVariable) is "1" or "true")
             return (null, $"{fallback} (native one disabled by {NoNativeForgeVariable})");
         if (source is null) return (null, $"{fallback} (harness_forge.cpp not found beside the binaries)");
-        var build = new NativeProbeBuilder(source, cacheRoot, libTorch, NativeProbeBuilder.ForgeLibraryName, NativeProbeBuilder.ForgeLinkLibraries, toolchain).EnsureBuilt();
+        var build = new NativeLibraryBuilder(source, cacheRoot, libTorch, NativeLibraryBuilder.ForgeLibraryName, NativeLibraryBuilder.ForgeLinkLibraries, toolchain).EnsureBuilt();
         if (build.LibraryPath is not { } path) return (null, $"{fallback} (native one unavailable: {build.Status})");
         try
         {

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Harness.Core.Results;
+using Harness.Results;
 using TorchSharp;
 using static TorchSharp.torch;
 

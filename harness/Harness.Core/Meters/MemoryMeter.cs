@@ -1,5 +1,5 @@
 using Harness.Core.Devices;
-using Harness.Core.Results;
+using Harness.Results;
 
 namespace Harness.Core.Meters;
 

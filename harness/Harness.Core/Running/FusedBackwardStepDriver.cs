@@ -253,7 +253,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         if (ReferenceEquals(_boundTo, optimizer)) return;
         if (workload is not IRoutableLinears routable || routable.RoutableWeights.Count == 0)
             throw new NotSupportedException($"{workload.GetType().Name} has no routable linear layers, which fused_backward needs");
-        if (optimizer is not ISlabStep { SupportsSlabs: true } slabs || optimizer is not IPerParameterStep)
+        if (optimizer is not ISlabStep slabs || optimizer is not IPerParameterStep)
             throw new NotSupportedException($"{optimizer.GetType().Name} has no element-wise slab step, which fused_backward needs");
         foreach (var layer in _layers.Values) layer.Dispose();
         _layers.Clear();

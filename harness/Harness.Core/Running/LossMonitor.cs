@@ -1,4 +1,4 @@
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Experiments.Workloads;
 using static TorchSharp.torch;
 

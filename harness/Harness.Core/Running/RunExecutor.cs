@@ -3,7 +3,7 @@ using Harness.Core.Config;
 using Harness.Core.Devices;
 using Harness.Core.Meters;
 using Harness.Core.Planning;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Experiments.Workloads;
 using Harness.Optimizers;
 using static TorchSharp.torch;

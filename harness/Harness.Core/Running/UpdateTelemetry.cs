@@ -1,5 +1,5 @@
 using Harness.Core.Config;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Optimizers;
 using static TorchSharp.torch;
 

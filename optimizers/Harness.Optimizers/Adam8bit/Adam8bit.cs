@@ -101,7 +101,7 @@ public sealed record Adam8bitOptions : OptimizerOptions
 /// tensor ops), each slab rounded to whole absmax blocks (<see cref="SlabRowAlignment"/>); the result is the
 /// whole-tensor step's.
 /// </remarks>
-public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.State>, IFusedKernelUser
+public sealed class Adam8bit : ElementwiseOptimizer<Adam8bitOptions, Adam8bit.State>, IFusedKernelUser
 {
     private readonly Adam8bitCodebooks _maps;
     private FusedKernels? _kernels;
@@ -198,8 +198,6 @@ public sealed class Adam8bit : PerParameterOptimizer<Adam8bitOptions, Adam8bit.S
     // Element-wise within each absmax block, so FORGE can step it slab by slab (bit-identical to the whole
     // step) provided no block is split between two slabs: the blocks tile the flattened tensor, so a slab of
     // rows must start on a block boundary, i.e. on a multiple of B / gcd(columns, B) rows.
-    public override bool SupportsSlabs => true;
-
     public override long SlabRowAlignment(NamedParameter p)
     {
         ArgumentNullException.ThrowIfNull(p);

@@ -37,7 +37,7 @@ public sealed record AdamWOptions : OptimizerOptions
 /// (<see cref="ITileFusedLinearStep"/>), which forms the weight gradient inside the kernel.
 /// </remarks>
 public sealed class AdamW(IReadOnlyList<NamedParameter> parameters, AdamWOptions options)
-    : PerParameterOptimizer<AdamWOptions, AdamW.State>(parameters, options), IFusedKernelUser, ITileFusedLinearStep
+    : ElementwiseOptimizer<AdamWOptions, AdamW.State>(parameters, options), IFusedKernelUser, ITileFusedLinearStep
 {
     private FusedKernels? _kernels;
     private string _kernelStatus = "no kernels attached";
@@ -127,8 +127,6 @@ public sealed class AdamW(IReadOnlyList<NamedParameter> parameters, AdamWOptions
     public override string StateDtype => Parameters.Count == 0 ? "float32" : Parameters[0].Value.dtype.ToString().ToLowerInvariant();
 
     protected override State CreateState(NamedParameter p) => new(zeros_like(p.Value), zeros_like(p.Value));
-
-    public override bool SupportsSlabs => true;
 
     protected override State SliceState(State s, long start, long length) => new(s.M.narrow(0, start, length), s.V.narrow(0, start, length));
 

@@ -68,7 +68,7 @@ public sealed record GefenOptions : OptimizerOptions
 /// (ULPs in v), and a NaN momentum is ignored by the block max (as the official fused kernel) where
 /// <c>amax</c> would propagate it.</para>
 /// </remarks>
-public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
+public sealed class Gefen : OptimizerBase<GefenOptions>, IOptimizerDiagnostics, IFusedKernelUser
 {
     /// <summary>State dict key of the global codebook (the name the golden trace uses).</summary>
     public const string CodebookKey = "gefen.codebook";
@@ -90,35 +90,22 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
         public override IEnumerable<(string Name, Tensor Tensor)> Tensors => [("m_codebook", Codes), ("m_magnitude", Magnitude), ("vmean", VMean)];
     }
 
-    private readonly IReadOnlyList<NamedParameter> _parameters;
-    private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
     private readonly State?[] _states;
-    private readonly GefenOptions _options;
     private Tensor? _codebook;
     private long _globalStep;
-    private bool _disposed;
 
     public Gefen(IReadOnlyList<NamedParameter> parameters, GefenOptions options)
-    {
-        var problems = options.Validate().ToList();
-        if (problems.Count > 0)
-            throw new ArgumentException(string.Join("; ", problems.Select(p => $"{p.Key}: {p.Message}")), nameof(options));
-        _parameters = parameters;
-        _options = options;
+        : base(parameters, options) =>
         _states = new State?[parameters.Count];
-        for (var i = 0; i < parameters.Count; i++)
-            if (!_index.TryAdd(parameters[i].Name, i))
-                throw new ArgumentException($"duplicate parameter name '{parameters[i].Name}'", nameof(parameters));
-    }
 
     private FusedKernels? _kernels;
 
-    public string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
+    public override string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
 
     public void AttachKernels(FusedKernels? kernels, string status) =>
-        _kernels = ImplementationChoice.Resolve(_options.Implementation, kernels, status, _parameters, "gefen");
-    public string StateDtype => "uint8+" + (_states.FirstOrDefault(s => s is not null)?.VMean.dtype ?? ScalarType.Float32).ToString().ToLowerInvariant();
-    public long StateBytes => _states.Sum(s => s?.Bytes ?? 0) + (_codebook is null ? 0 : CodebookDp.Codewords * sizeof(float));
+        _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status, Parameters, "gefen");
+    public override string StateDtype => "uint8+" + (_states.FirstOrDefault(s => s is not null)?.VMean.dtype ?? ScalarType.Float32).ToString().ToLowerInvariant();
+    public override long StateBytes => _states.Sum(s => s?.Bytes ?? 0) + (_codebook is null ? 0 : CodebookDp.Codewords * sizeof(float));
     /// <summary>Optimizer steps taken (counting steps where no parameter had a gradient).</summary>
     public long GlobalStep => _globalStep;
 
@@ -150,17 +137,17 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
         new Dictionary<string, IReadOnlyDictionary<string, long>>
         {
             [PeriodsKey] = Enumerable.Range(0, _states.Length).Where(i => _states[i] is not null)
-                .ToDictionary(i => _parameters[i].Name, i => _states[i]!.Period, StringComparer.Ordinal),
+                .ToDictionary(i => Parameters[i].Name, i => _states[i]!.Period, StringComparer.Ordinal),
         };
 
     public IReadOnlyDictionary<string, Tensor> DerivedTensors =>
         _codebook is null ? new Dictionary<string, Tensor>() : new Dictionary<string, Tensor> { [CodebookKey] = _codebook };
 
-    public void Step(double learningRate)
+    public override void Step(double learningRate)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         using var noGrad = no_grad();
-        var grads = _parameters.Select(p => p.Value.grad).ToArray();
+        var grads = Parameters.Select(p => p.Value.grad).ToArray();
         try
         {
             if (_codebook is null) LearnCodebook(grads);
@@ -193,15 +180,15 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
             any = true;
         }
         if (!any) return;
-        _codebook = tensor(CodebookDp.FromHistogram(counts, _options.PadSparseCodebook)).to(grads.First(g => g is not null)!.device).DetachFromDisposeScope();
+        _codebook = tensor(CodebookDp.FromHistogram(counts, Options.PadSparseCodebook)).to(grads.First(g => g is not null)!.device).DetachFromDisposeScope();
     }
 
     private void Update(int i, Tensor grad, double lr)
     {
         var s = StateOf(i, grad);
         var codebook = _codebook ?? throw new InvalidOperationException("Gefen stepped before its codebook was learned");
-        var (beta1, beta2) = (_options.Betas[0], _options.Betas[1]);
-        var param = _parameters[i].Value;
+        var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
+        var param = Parameters[i].Value;
         using var scope = NewDisposeScope();
         var n = grad.numel();
         var g = grad.reshape(n / s.Period, s.Period);
@@ -209,10 +196,10 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
 
         s.VMean.copy_(s.VMean.to(ScalarType.Float32).mul(beta2).add(g32.mul(g32).mean([1], keepdim: true), alpha: 1 - beta2));
         s.Step++;
-        if (_options.WeightDecay > 0) param.mul_(1 - lr * _options.WeightDecay);
+        if (Options.WeightDecay > 0) param.mul_(1 - lr * Options.WeightDecay);
         var bc1 = 1 - Math.Pow(beta1, s.Step);
         var bc2 = 1 - Math.Pow(beta2, s.Step);
-        var stepSize = s.VMean.to(ScalarType.Float32).sqrt().div_(Math.Sqrt(bc2)).add_(_options.Eps).reciprocal_().mul_(1 / bc1);
+        var stepSize = s.VMean.to(ScalarType.Float32).sqrt().div_(Math.Sqrt(bc2)).add_(Options.Eps).reciprocal_().mul_(1 / bc1);
 
         var old = codebook.take(s.Codes.to(ScalarType.Int64)).to(grad.dtype).to(ScalarType.Float32) * ScalesFor(s).to(ScalarType.Float32);
         var m = old.lerp(g32, 1 - beta1);
@@ -227,7 +214,7 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
 
     private bool CanFuse(FusedKernels k, int i, Tensor grad, State s)
     {
-        var p = _parameters[i].Value;
+        var p = Parameters[i].Value;
         return k.Accepts(p) && k.Accepts(grad, p.dtype) && k.Accepts(s.Codes, ScalarType.Byte)
             && FusedKernels.DTypeCode(s.VMean.dtype) >= 0 && k.Accepts(s.VMean, s.VMean.dtype) && k.Accepts(s.Magnitude, s.VMean.dtype)
             && _codebook is { } c && k.Accepts(c, ScalarType.Float32);
@@ -235,16 +222,16 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
 
     private void StepFused(FusedKernels kernels, List<(int Index, Tensor Grad, State State)> items, double lr)
     {
-        var (beta1, beta2) = (_options.Betas[0], _options.Betas[1]);
+        var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
         foreach (var (_, _, s) in items) s.Step++;
         foreach (var group in items.GroupBy(x => (x.Grad.dtype, x.State.VMean.dtype, x.State.Step)))
         {
             var step = group.Key.Step;
             var bc1 = 1 - Math.Pow(beta1, step);
             var bc2 = 1 - Math.Pow(beta2, step);
-            var scalars = new GefenScalars((float)beta2, (float)(1 - beta2), (float)(1 - beta1), (float)(1 - lr * _options.WeightDecay),
-                (float)(1 / Math.Sqrt(bc2)), (float)_options.Eps, (float)(1 / bc1), (float)lr, _options.WeightDecay > 0);  // reciprocal in double, as torch's scalar division
-            kernels.Gefen(group.Select(x => ((Tensor)_parameters[x.Index].Value, x.Grad, x.State.Codes, x.State.Magnitude, x.State.VMean,
+            var scalars = new GefenScalars((float)beta2, (float)(1 - beta2), (float)(1 - beta1), (float)(1 - lr * Options.WeightDecay),
+                (float)(1 / Math.Sqrt(bc2)), (float)Options.Eps, (float)(1 / bc1), (float)lr, Options.WeightDecay > 0);  // reciprocal in double, as torch's scalar division
+            kernels.Gefen(group.Select(x => ((Tensor)Parameters[x.Index].Value, x.Grad, x.State.Codes, x.State.Magnitude, x.State.VMean,
                 x.State.Period, x.State.ScaleRun)).ToList(), _codebook!, scalars);
         }
     }
@@ -255,24 +242,24 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
 
     private static long ScaleRunOf(long numel, long period) => period > 1 ? period : BlockPeriods.LargestDivisorAtMost(numel, PeriodOneScaleLimit);
 
-    private static ScalarType StateTypeFor(ScalarType gradType, GefenOptions options) =>
+    internal static ScalarType StateTypeFor(ScalarType gradType, GefenOptions options) =>
         options.Fp32State ? ScalarType.Float32 : gradType switch
         {
             ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 => gradType,
             _ => throw new ArgumentException($"Gefen's state dtype is undefined for {gradType} gradients (float32, bfloat16 or float16)"),
         };
 
-    private static long ElementSize(ScalarType t) => t == ScalarType.Float32 ? 4 : 2;
+    internal static long ElementSize(ScalarType t) => t == ScalarType.Float32 ? 4 : 2;
 
     private State StateOf(int i, Tensor grad) =>
-        _states[i] ?? CreateState(i, BlockPeriods.Infer(grad), StateTypeFor(grad.dtype, _options));
+        _states[i] ?? CreateState(i, BlockPeriods.Infer(grad), StateTypeFor(grad.dtype, Options));
 
     private State CreateState(int i, long period, ScalarType stateType)
     {
-        var p = _parameters[i].Value;
+        var p = Parameters[i].Value;
         var n = p.numel();
         if (period < 1 || n % period != 0)
-            throw new OptimizerStateException($"period {period} does not divide '{_parameters[i].Name}' ({n} elements)");
+            throw new OptimizerStateException($"period {period} does not divide '{Parameters[i].Name}' ({n} elements)");
         var run = ScaleRunOf(n, period);
         using var noGrad = no_grad();
         var state = new State(period, run,
@@ -282,23 +269,12 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
         return _states[i] = state;
     }
 
-    public void ZeroGrad()
-    {
-        foreach (var p in _parameters)
-        {
-            var g = p.Value.grad;
-            if (g is null) continue;
-            p.Value.grad = null;
-            g.Dispose();
-        }
-    }
+    public override IReadOnlyDictionary<string, Tensor> StateDict() => GefenStateDict.Save(Parameters, _states, _codebook, _globalStep);
 
-    public IReadOnlyDictionary<string, Tensor> StateDict() => GefenStateDict.Save(_parameters, _states, _codebook, _globalStep);
-
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    public override void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        var loaded = GefenStateDict.Load(state, _parameters, _index, (i, period, type) => { _states[i]?.Dispose(); return CreateState(i, period, type); });
+        ThrowIfDisposed();
+        var loaded = GefenStateDict.Load(state, Parameters, ParameterIndex, (i, period, type) => { _states[i]?.Dispose(); return CreateState(i, period, type); });
         if (loaded.Codebook is not null)
         {
             _codebook?.Dispose();
@@ -307,13 +283,16 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
         _globalStep = loaded.GlobalStep;
     }
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        if (_disposed) return;
-        _disposed = true;
-        foreach (var s in _states) s?.Dispose();
-        Array.Clear(_states);
-        _codebook?.Dispose();
-        _codebook = null;
+        if (IsDisposed) return;
+        if (disposing)
+        {
+            foreach (var s in _states) s?.Dispose();
+            Array.Clear(_states);
+            _codebook?.Dispose();
+            _codebook = null;
+        }
+        base.Dispose(disposing);
     }
 }

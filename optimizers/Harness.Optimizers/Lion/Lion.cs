@@ -31,7 +31,7 @@ public sealed record LionOptions : OptimizerOptions
 /// Lion wants a learning rate 3–10× smaller than AdamW's and a weight decay 3–10× larger.
 /// </remarks>
 public sealed class Lion(IReadOnlyList<NamedParameter> parameters, LionOptions options)
-    : PerParameterOptimizer<LionOptions, Lion.State>(parameters, options)
+    : ElementwiseOptimizer<LionOptions, Lion.State>(parameters, options)
 {
     public sealed class State(Tensor m) : ParameterState
     {
@@ -40,8 +40,6 @@ public sealed class Lion(IReadOnlyList<NamedParameter> parameters, LionOptions o
     }
 
     protected override State CreateState(NamedParameter p) => new(zeros_like(p.Value));
-
-    public override bool SupportsSlabs => true;
 
     protected override State SliceState(State s, long start, long length) => new(s.M.narrow(0, start, length));
 

@@ -61,39 +61,30 @@ public sealed record SwanOptions : OptimizerOptions
 /// unit-RMS scaling, the lr multiplier, and which parameters use Adam (inferred from the GaLore benchmark
 /// and the authors' SinkGD recipe).
 /// </remarks>
-public sealed class Swan : IOptimizer, IPerParameterStep
+public sealed class Swan : OptimizerBase<SwanOptions>, IPerParameterStep
 {
     private readonly AdamW.AdamW _adam;
     private readonly HashSet<string> _swanNames;
-    private bool _disposed;
 
     public Swan(IReadOnlyList<NamedParameter> parameters, SwanOptions options)
+        : base(parameters, options)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
-        ArgumentNullException.ThrowIfNull(options);
-        var problems = options.Validate().ToList();
-        if (problems.Count > 0)
-            throw new ArgumentException(string.Join("; ", problems.Select(p => $"{p.Key}: {p.Message}")), nameof(options));
-        Options = options;
-        Parameters = parameters;
         var swan = parameters.Where(p => UsesSwan(p, options)).ToList();
         _swanNames = swan.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         _adam = new AdamW.AdamW(parameters.Where(p => !_swanNames.Contains(p.Name)).ToList(), options.AdamPart);
     }
 
-    public SwanOptions Options { get; }
-    public IReadOnlyList<NamedParameter> Parameters { get; }
-    public string Implementation => "tensor-ops";
-    public string StateDtype => _adam.StateDtype;
-    public long StateBytes => _adam.StateBytes;
+    public override string Implementation => "tensor-ops";
+    public override string StateDtype => _adam.StateDtype;
+    public override long StateBytes => _adam.StateBytes;
 
     /// <summary>Whether a parameter is whitened (2-D Matrix role, or the head when asked) rather than given to Adam.</summary>
     public static bool UsesSwan(NamedParameter p, SwanOptions options) =>
         p.Value.dim() == 2 && (p.Role == ParamRole.Matrix || (options.SwanOnHead && p.Role == ParamRole.OutputHead));
 
-    public void Step(double learningRate)
+    public override void Step(double learningRate)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         using var noGrad = no_grad();
         foreach (var p in Parameters)
         {
@@ -107,7 +98,7 @@ public sealed class Swan : IOptimizer, IPerParameterStep
 
     public void StepParameter(NamedParameter parameter, Tensor grad, double learningRate)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         if (!_swanNames.Contains(parameter.Name))
         {
             _adam.StepParameter(parameter, grad, learningRate);
@@ -173,20 +164,9 @@ public sealed class Swan : IOptimizer, IPerParameterStep
         return (tall ? result.t().contiguous() : result).MoveToOuterDisposeScope();
     }
 
-    public void ZeroGrad()
-    {
-        foreach (var p in Parameters)
-        {
-            var g = p.Value.grad;
-            if (g is null) continue;
-            p.Value.grad = null;
-            g.Dispose();
-        }
-    }
+    public override IReadOnlyDictionary<string, Tensor> StateDict() => _adam.StateDict();
 
-    public IReadOnlyDictionary<string, Tensor> StateDict() => _adam.StateDict();
-
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    public override void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
     {
         ArgumentNullException.ThrowIfNull(state);
         foreach (var key in state.Keys)
@@ -195,10 +175,10 @@ public sealed class Swan : IOptimizer, IPerParameterStep
         _adam.LoadStateDict(state);
     }
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        if (_disposed) return;
-        _disposed = true;
-        _adam.Dispose();
+        if (IsDisposed) return;
+        if (disposing) _adam.Dispose();
+        base.Dispose(disposing);
     }
 }

@@ -1,4 +1,4 @@
-using Harness.Core.Results;
+using Harness.Results;
 
 namespace Harness.Reports.Data;
 

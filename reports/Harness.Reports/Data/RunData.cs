@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Harness.Core.Results;
+using Harness.Results;
 
 namespace Harness.Reports.Data;
 

@@ -37,8 +37,8 @@ public static class ReportSections
     /// <summary>Device, software versions and commit, each with every distinct value the manifests recorded.</summary>
     public static IReadOnlyList<(string Key, string Value)> Environment(ResultSet results)
     {
-        var p = results.Runs.Select(r => r.Manifest?.Provenance).OfType<Harness.Core.Results.Provenance>().ToList();
-        string All(Func<Harness.Core.Results.Provenance, string> f) => p.Count == 0 ? "unknown (no manifests)" : string.Join(", ", p.Select(f).Distinct());
+        var p = results.Runs.Select(r => r.Manifest?.Provenance).OfType<Harness.Results.Provenance>().ToList();
+        string All(Func<Harness.Results.Provenance, string> f) => p.Count == 0 ? "unknown (no manifests)" : string.Join(", ", p.Select(f).Distinct());
         return
         [
             ("device", All(x => $"{x.Device} ({x.DeviceName})")),

@@ -165,6 +165,40 @@ public sealed class OptimizerConformanceTests(ITestOutputHelper output)
         Assert.Contains(problems, p => p.Key == "lr");
     }
 
+    /// <summary>Each capability trait and the interface that provides it, declared once (the catalog line).</summary>
+    public static TheoryData<OptimizerTraits, Type> TraitInterfaces => new()
+    {
+        { OptimizerTraits.PerParameterStep, typeof(IPerParameterStep) },
+        { OptimizerTraits.SlabStep, typeof(ISlabStep) },
+        { OptimizerTraits.TileFusedLinear, typeof(ITileFusedLinearStep) },
+        { OptimizerTraits.HasCudaKernel, typeof(Harness.Optimizers.Kernels.IFusedKernelUser) },
+    };
+
+    [Theory]
+    [MemberData(nameof(TraitInterfaces))]
+    public void A_capability_trait_is_set_exactly_where_the_optimizer_implements_its_interface(OptimizerTraits trait, Type contract)
+    {
+        using var scope = NewDisposeScope();
+        var ps = RandomParameters(seed: 9);
+        var mismatched = new List<string>();
+        foreach (var d in OptimizerCatalog.All)
+        {
+            using var optimizer = d.Create(ps, d.DefaultOptions());
+            var declared = d.Traits.HasFlag(trait);
+            var implemented = contract.IsInstanceOfType(optimizer);
+            output.WriteLine($"{d.Kind}: {trait} {(declared ? "set" : "not set")}, {contract.Name} {(implemented ? "implemented" : "not implemented")}");
+            if (declared != implemented) mismatched.Add(d.Kind);
+        }
+        Assert.Empty(mismatched);
+    }
+
+    [Fact]
+    public void The_optimizers_with_fused_kernels_declare_them()
+    {
+        foreach (var kind in new[] { "adamw", "adam8bit", "gefen" })
+            Assert.True(Descriptor(kind).Traits.HasFlag(OptimizerTraits.HasCudaKernel), $"{kind} lacks HasCudaKernel");
+    }
+
     private static readonly long[][] Shapes = [[16, 8], [8]];
 
     private static List<NamedParameter> RandomParameters(long seed)

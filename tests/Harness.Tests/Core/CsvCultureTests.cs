@@ -1,5 +1,5 @@
 using System.Globalization;
-using Harness.Core.Results;
+using Harness.Results;
 
 namespace Harness.Tests.Core;
 

@@ -1,4 +1,4 @@
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Core.Running;
 using Harness.Experiments.Workloads;
 using Harness.Optimizers;

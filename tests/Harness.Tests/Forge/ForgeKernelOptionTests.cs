@@ -1,7 +1,7 @@
 using Harness.Core.Config;
 using Harness.Core.Devices;
 using Harness.Core.Planning;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Core.Running;
 using Harness.Optimizers.AdamW;
 using Harness.Optimizers.Kernels;

@@ -75,7 +75,7 @@ public sealed class NativeForgeRouteTests(ITestOutputHelper output)
         var libTorch = LibTorchDiscovery.Discover(lib);
         var torch = libTorch.TorchDir!;
         var source = Path.Combine(dir.Path, "harness_forge.cpp");
-        var forge = new NativeProbeBuilder(source, dir.Path, libTorch, NativeProbeBuilder.ForgeLibraryName, NativeProbeBuilder.ForgeLinkLibraries);
+        var forge = new NativeLibraryBuilder(source, dir.Path, libTorch, NativeLibraryBuilder.ForgeLibraryName, NativeLibraryBuilder.ForgeLinkLibraries);
         var args = forge.Arguments(torch, "/tmp/out.so");
         output.WriteLine(args);
         Assert.EndsWith($"-ltorch -ltorch_cpu -lc10 -o \"/tmp/out.so\" \"{source}\"", args);
@@ -83,23 +83,23 @@ public sealed class NativeForgeRouteTests(ITestOutputHelper output)
         Assert.Contains($"-Xlinker -rpath -Xlinker \"{libTorch.LibDir}\"", args);
         Assert.Contains("-shared -Xcompiler -fPIC -std=c++17", args);
         Assert.DoesNotContain("-lcudart", args);
-        var probe = new NativeProbeBuilder(source, dir.Path, libTorch);
-        Assert.Equal(NativeProbeBuilder.DefaultLinkLibraries, probe.LinkLibraries);
+        var probe = new NativeLibraryBuilder(source, dir.Path, libTorch);
+        Assert.Equal(NativeLibraryBuilder.DefaultLinkLibraries, probe.LinkLibraries);
         Assert.Contains("-lc10_cuda -lc10 -lcudart -o", probe.Arguments(torch, "/tmp/out.so"));
-        Assert.Equal(NativeProbeBuilder.DefaultLinkLibraries, new NativeProbeBuilder(source, dir.Path, libTorch, linkLibraries: " ").LinkLibraries);
+        Assert.Equal(NativeLibraryBuilder.DefaultLinkLibraries, new NativeLibraryBuilder(source, dir.Path, libTorch, linkLibraries: " ").LinkLibraries);
     }
 
     [Fact]
     public void The_cxx_standard_follows_the_host_headers()
     {
         using var dir = new TestConfigs.TempDir();
-        Assert.Equal("c++17", NativeProbeBuilder.CxxStandard(dir.Path));
+        Assert.Equal("c++17", NativeLibraryBuilder.CxxStandard(dir.Path));
         var aten = Path.Combine(dir.Path, "include", "ATen");
         Directory.CreateDirectory(aten);
         File.WriteAllText(Path.Combine(aten, "ATen.h"), "#if __cplusplus >= 202002L\n#define X 1\n#endif\n");
-        Assert.Equal("c++17", NativeProbeBuilder.CxxStandard(dir.Path)); // a feature test is not a requirement
+        Assert.Equal("c++17", NativeLibraryBuilder.CxxStandard(dir.Path)); // a feature test is not a requirement
         File.WriteAllText(Path.Combine(aten, "ATen.h"), "#if __cplusplus < 202002L\n#error C++20 or later compatible compiler is required to use ATen.\n#endif\n");
-        Assert.Equal("c++20", NativeProbeBuilder.CxxStandard(dir.Path));
+        Assert.Equal("c++20", NativeLibraryBuilder.CxxStandard(dir.Path));
     }
 
     [Fact]

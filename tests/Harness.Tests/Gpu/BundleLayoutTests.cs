@@ -18,6 +18,8 @@ public sealed class BundleLayoutTests
 
         string[] required = ["harness", "bin/harness", "configs/quickstart.yaml", "configs/gpu/quickstart-60m.yaml", "native/harness_cuda_probe.cpp", "native/harness_forge.cpp", "kernels/harness_optim_kernels.cu", "README.md"];
         Assert.All(required, f => Assert.Contains(f, files));
+        var kernels = Path.Combine(TestPaths.RepoRoot(), "optimizers", "kernels");
+        Assert.All(Directory.EnumerateFiles(kernels), f => Assert.Contains($"kernels/{Path.GetFileName(f)}", files));
         Assert.DoesNotContain(files, f => f.EndsWith(".pdb", StringComparison.Ordinal));
         Assert.DoesNotContain(files, f => f.Contains("/bin/Release/", StringComparison.Ordinal) || f.Contains("/obj/", StringComparison.Ordinal));
         var listed = File.ReadAllLines(Path.Combine(dir.Path, "FILES.txt")).Select(l => l.Trim().Split(' ', 2)[1]).ToList();

@@ -1,6 +1,6 @@
 using Harness.Core.Devices;
 using Harness.Core.Meters;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Tests.Core;
 using static TorchSharp.torch;
 
@@ -49,14 +49,29 @@ public sealed class ProbeFallbackTests
         using var dir = new TestConfigs.TempDir();
         var source = Path.Combine(dir.Path, "probe.cpp");
         File.WriteAllText(source, "// probe");
-        Assert.Contains("no host PyTorch", new NativeProbeBuilder(source, dir.Path, LibTorchDiscovery.Discover(null)).EnsureBuilt().Status);
-        Assert.Contains("not found", new NativeProbeBuilder(Path.Combine(dir.Path, "missing.cpp"), dir.Path, LibTorchDiscovery.Discover(null)).EnsureBuilt().Status);
+        Assert.Contains("no host PyTorch", new NativeLibraryBuilder(source, dir.Path, LibTorchDiscovery.Discover(null)).EnsureBuilt().Status);
+        Assert.Contains("not found", new NativeLibraryBuilder(Path.Combine(dir.Path, "missing.cpp"), dir.Path, LibTorchDiscovery.Discover(null)).EnsureBuilt().Status);
         var lib = Path.Combine(dir.Path, "torch", "lib");
         Directory.CreateDirectory(lib);
         File.WriteAllText(Path.Combine(lib, "libtorch.so"), "");
-        var cpuOnly = new NativeProbeBuilder(source, dir.Path, LibTorchDiscovery.Discover(lib)).EnsureBuilt();
+        var cpuOnly = new NativeLibraryBuilder(source, dir.Path, LibTorchDiscovery.Discover(lib)).EnsureBuilt();
         Assert.Null(cpuOnly.LibraryPath);
         Assert.Contains("no CUDA headers", cpuOnly.Status);
+    }
+
+    [Fact]
+    public void The_native_build_key_covers_the_source_and_every_header_beside_it()
+    {
+        var kernels = Path.Combine(TestPaths.RepoRoot(), "optimizers", "kernels");
+        var cu = Path.Combine(kernels, "harness_optim_kernels.cu");
+        var keyed = NativeLibraryBuilder.KeyFiles(cu).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(Directory.EnumerateFiles(kernels).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList(), keyed);
+        Assert.Contains("adam8bit.cuh", keyed);
+
+        using var dir = new TestConfigs.TempDir();
+        var source = Path.Combine(dir.Path, "probe.cpp");
+        foreach (var f in new[] { "probe.cpp", "other.cpp", "notes.txt", "b.cuh", "a.h" }) File.WriteAllText(Path.Combine(dir.Path, f), f);
+        Assert.Equal([source, Path.Combine(dir.Path, "a.h"), Path.Combine(dir.Path, "b.cuh")], NativeLibraryBuilder.KeyFiles(source));
     }
 
     [Fact]

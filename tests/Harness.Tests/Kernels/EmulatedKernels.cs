@@ -31,7 +31,7 @@ public sealed class EmulatedKernels : IDisposable
             RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
         };
         foreach (var a in new[] { "-std=c++20", "-O1", "-ffp-contract=off", "-shared", "-fPIC", "-pthread", "-Wno-unknown-pragmas",
-                     "-DHK_SYNTAX_CHECK", "-x", "c++", "-I", Path.GetDirectoryName(source)!, source, "-o", LibraryPath })
+                     "-DHK_EMULATED", "-x", "c++", "-I", Path.GetDirectoryName(source)!, source, "-o", LibraryPath })
             psi.ArgumentList.Add(a);
         using var gcc = Process.Start(psi) ?? throw new InvalidOperationException("g++ did not start");
         var errors = gcc.StandardError.ReadToEndAsync();

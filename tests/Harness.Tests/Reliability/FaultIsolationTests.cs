@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using Harness.Core.Config;
 using Harness.Core.Devices;
 using Harness.Core.Planning;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Core.Running;
 using Harness.Tests.Core;
 using static TorchSharp.torch;

@@ -1,5 +1,5 @@
 using Harness.Core.Planning;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Core.Running;
 
 namespace Harness.Tests.Reliability;

@@ -1,5 +1,5 @@
 using Harness.Core.Checkpoints;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Tests.Core;
 
 namespace Harness.Tests.Reliability;

@@ -1,4 +1,4 @@
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Reports.Charts;
 using Harness.Reports.Tables;
 

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Reports;
 using Harness.Reports.Tables;
 using SkiaSharp;

@@ -1,4 +1,4 @@
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Reports.Data;
 using Harness.Reports.Documents;
 using Harness.Reports.Tables;
