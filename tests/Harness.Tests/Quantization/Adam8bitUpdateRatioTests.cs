@@ -56,7 +56,7 @@ public sealed class Adam8bitUpdateRatioTests(ITestOutputHelper output)
         new("adam8bit", label, new Adam8bitOptions { Lr = Lr, Betas = [B1, B2], Min8BitSize = 64, Fp32Embedding = fp32Embedding, Fp32Head = fp32Head }, [], 0);
 
     [Fact]
-    public void Adam8bit_steps_thousands_of_lr_on_absent_rows_without_remedies_and_stays_within_Adams_bound_with_them()
+    public void Adam8bit_steps_hundreds_of_lr_on_absent_rows_without_remedies_and_stays_within_Adams_bound_with_them()
     {
         using var dir = new TestConfigs.TempDir();
         var store = new ResultStore(dir.Path);
