@@ -10,8 +10,10 @@ namespace Harness.Core.Running;
 /// <see cref="Before"/> copies every parameter to host memory before the step (before the forward, so FORGE's
 /// updates during the backward are included), <see cref="After"/> compares. Only logged steps pay: one copy of the
 /// parameters to the host and, after the step, one parameter at a time back on the device. The copy is read-only
-/// (a detached clone under <c>no_grad</c>), so training is bit-identical with or without it; it lives in host memory
-/// and is made before the step's memory peak is reset, so it does not enter M2–M4.
+/// (a detached clone under <c>no_grad</c>), so training is bit-identical with or without it. The copy lives in host
+/// memory and is made before the step's memory peak is reset; the comparison (one parameter's copy back on the device
+/// at a time) runs after the step's peak was read, so neither enters M2 or M3 (the caching allocator may keep the
+/// largest parameter's block for M4).
 /// </summary>
 /// <remarks>
 /// A per-element Adam update is bounded: |m̂ / (√v̂ + ε)| ≤ (1 − β1)/√(1 − β2) per step of a fresh moment and close to
