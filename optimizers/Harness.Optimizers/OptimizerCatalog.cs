@@ -3,6 +3,7 @@ using Harness.Optimizers.AdamW;
 using Harness.Optimizers.GaLore;
 using Harness.Optimizers.Gefen;
 using Harness.Optimizers.Lion;
+using Harness.Optimizers.Muon;
 using Harness.Optimizers.QGaLore;
 using Harness.Optimizers.SubTrackPlusPlus;
 using Harness.Optimizers.Swan;
@@ -37,6 +38,10 @@ public static class OptimizerCatalog
             "Gefen by Nadav Benedek, block-shared v + uint8 codebook m (arXiv 2606.13894; ndvbd/Gefen v1.2.3)", Gefen.Gefen.ExpectedStateBytesFromGradients, (p, o) => new Gefen.Gefen(p, o)),
         OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless,
             "SWAN, stateless GradNorm + GradWhitening, Adam off-matrix (arXiv 2412.13148; no public code)", (p, o) => 2 * ParamBytes(p.Where(q => !Swan.Swan.UsesSwan(q, o)).ToList()), (p, o) => new Swan.Swan(p, o)),
+        OptimizerDescriptor.Of<MuonOptions>("muon", OptimizerTraits.PerParameterStep,
+            "Muon, Newton-Schulz orthogonalised momentum on matrices, AdamW elsewhere (Jordan et al. 2024; KellerJordan/Muon, torch.optim.Muon)",
+            (p, _) => ParamBytes(p.Where(Muon.Muon.UsesMuon).ToList()) + 2 * ParamBytes(p.Where(q => !Muon.Muon.UsesMuon(q)).ToList()),
+            (p, o) => new Muon.Muon(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>
