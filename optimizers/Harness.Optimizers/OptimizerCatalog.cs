@@ -1,3 +1,4 @@
+using Harness.Optimizers.Adafactor;
 using Harness.Optimizers.Adam8bit;
 using Harness.Optimizers.AdamW;
 using Harness.Optimizers.GaLore;
@@ -42,6 +43,9 @@ public static class OptimizerCatalog
             "Muon, Newton-Schulz orthogonalised momentum on matrices, AdamW elsewhere (Jordan et al. 2024; KellerJordan/Muon, torch.optim.Muon)",
             (p, _) => ParamBytes(p.Where(Muon.Muon.UsesMuon).ToList()) + 2 * ParamBytes(p.Where(q => !Muon.Muon.UsesMuon(q)).ToList()),
             (p, o) => new Muon.Muon(p, o)),
+        OptimizerDescriptor.Of<AdafactorOptions>("adafactor", OptimizerTraits.PerParameterStep,
+            "Adafactor, factored second moments, as torch.optim.Adafactor defines it (arXiv 1804.04235; torch/optim/_adafactor.py)",
+            Adafactor.Adafactor.ExpectedStateBytes, (p, o) => new Adafactor.Adafactor(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>
