@@ -1,5 +1,6 @@
 using Harness.Optimizers.Adafactor;
 using Harness.Optimizers.Adam8bit;
+using Harness.Optimizers.AdamMini;
 using Harness.Optimizers.AdamW;
 using Harness.Optimizers.GaLore;
 using Harness.Optimizers.Gefen;
@@ -46,6 +47,9 @@ public static class OptimizerCatalog
         OptimizerDescriptor.Of<AdafactorOptions>("adafactor", OptimizerTraits.PerParameterStep,
             "Adafactor, factored second moments, as torch.optim.Adafactor defines it (arXiv 1804.04235; torch/optim/_adafactor.py)",
             Adafactor.Adafactor.ExpectedStateBytes, (p, o) => new Adafactor.Adafactor(p, o)),
+        OptimizerDescriptor.Of<AdamMiniOptions>("adam_mini", OptimizerTraits.PerParameterStep,
+            "Adam-mini, one second moment per head / neuron / token block (arXiv 2406.16793; zyushun/Adam-mini v1.1.1)",
+            AdamMini.AdamMini.ExpectedStateBytes, (p, o) => new AdamMini.AdamMini(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>
