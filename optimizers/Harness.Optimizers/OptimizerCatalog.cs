@@ -1,4 +1,5 @@
 using Harness.Optimizers.Adafactor;
+using Harness.Optimizers.Apollo;
 using Harness.Optimizers.Adam8bit;
 using Harness.Optimizers.AdamMini;
 using Harness.Optimizers.AdamW;
@@ -50,6 +51,9 @@ public static class OptimizerCatalog
         OptimizerDescriptor.Of<AdamMiniOptions>("adam_mini", OptimizerTraits.PerParameterStep,
             "Adam-mini, one second moment per head / neuron / token block (arXiv 2406.16793; zyushun/Adam-mini v1.1.1)",
             AdamMini.AdamMini.ExpectedStateBytes, (p, o) => new AdamMini.AdamMini(p, o)),
+        OptimizerDescriptor.Of<ApolloOptions>("apollo", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices,
+            "APOLLO / APOLLO-Mini (variant: mini), channel/tensor-wise scaling from a random projection (arXiv 2412.05270; zhuhanqing/APOLLO)",
+            Apollo.Apollo.ExpectedStateBytes, (p, o) => new Apollo.Apollo(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>
