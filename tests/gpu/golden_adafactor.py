@@ -9,8 +9,6 @@ with its defaults except the lr and a weight decay (so the decay path is covered
 so the checker's default bound (1e-5) applies. A second key, `adafactor_hf`, is not recorded here: the GaLore
 comparison ran HF transformers' Adafactor, which is a different algorithm (see Adafactor.cs's remarks).
 """
-import argparse
-
 import torch
 
 import golden_io
@@ -19,10 +17,7 @@ HYPER = {"lr": 0.01, "beta2_decay": -0.8, "eps2": 1e-3, "d": 1.0, "weight_decay"
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--golden", required=True, help="the shared/golden folder (caseA.manifest.json is updated)")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = ap.parse_args()
+    args = golden_io.arguments(__doc__)
     assert hasattr(torch.optim, "Adafactor"), f"torch.optim.Adafactor needs PyTorch >= 2.5 (this is {torch.__version__})"
 
     manifest, params, grads = golden_io.load_case(args.golden, args.device)

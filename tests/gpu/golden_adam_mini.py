@@ -11,7 +11,6 @@ q/k per head, v/o/MLP per row, norms one block each). Run it on a host with ONE 
 several GPUs the reference all-gathers block sizes through torch.distributed, which needs an initialised group.
 The arithmetic is plain fp32 tensor ops, so the checker's default bound (1e-5) applies.
 """
-import argparse
 import sys
 
 import torch
@@ -22,11 +21,7 @@ HYPER = {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--golden", required=True, help="the shared/golden folder (caseA.manifest.json is updated)")
-    ap.add_argument("--adam-mini", required=True, help="a checkout of github.com/zyushun/Adam-mini")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = ap.parse_args()
+    args = golden_io.arguments(__doc__, extra=[("--adam-mini", "a checkout of github.com/zyushun/Adam-mini")])
     sys.path.insert(0, args.adam_mini)
     from adam_mini.adam_mini import Adam_mini  # noqa: E402  (the reference, from the given checkout)
 

@@ -15,7 +15,6 @@ the reference numbers the parameters 1, 2, ... exactly as the harness seeds them
 manifest's low-rank targets get the projection (the harness's Matrix role), the rest plain Adam. Gap 4 so the
 12 steps cross three projections and the seed chain. Expected agreement: float32 rounding (bound 1e-5).
 """
-import argparse
 import importlib.util
 import os
 import sys
@@ -52,10 +51,7 @@ def load_reference(checkout):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--golden", required=True, help="the shared/golden folder (caseA.manifest.json is updated)")
-    ap.add_argument("--apollo", required=True, help="a checkout of github.com/zhuhanqing/APOLLO")
-    args = ap.parse_args()
+    args = golden_io.arguments(__doc__, device=False, extra=[("--apollo", "a checkout of github.com/zhuhanqing/APOLLO")])
     ApolloAdamW = load_reference(args.apollo)
 
     for key, h in CASES.items():

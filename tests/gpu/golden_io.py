@@ -7,6 +7,7 @@ checkpoints into `caseA.<key>.safetensors` and adds `<key>: {kind, hyperparamete
 `caseA.manifest.json`. Needs only torch (no safetensors package). float32 on the device given (CPU is fine:
 these traces are tiny; a GPU run records what the GPU's kernels compute).
 """
+import argparse
 import json
 import os
 import struct
@@ -97,3 +98,15 @@ def save_entry(golden_dir, manifest, key, kind, hyperparameters, saved):
     with open(os.path.join(golden_dir, "caseA.manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print(f"wrote caseA.{key}.safetensors ({len(saved)} tensors) and its manifest entry")
+
+
+def arguments(doc, *, device=True, extra=()):
+    """The recorders' command line: --golden (and --device unless the reference must run on the CPU), plus
+    (flag, help) pairs of required paths."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--golden", required=True, help="the shared/golden folder (caseA.manifest.json is updated)")
+    if device:
+        ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    for flag, text in extra:
+        ap.add_argument(flag, required=True, help=text)
+    return ap.parse_args()

@@ -15,7 +15,7 @@ public sealed record MuonOptions : OptimizerOptions
     public IReadOnlyList<double> NsCoefficients { get; init; } = NewtonSchulz.QuinticCoefficients;
     /// <summary>Lower bound of the Frobenius norm the Newton–Schulz input is divided by (torch's <c>eps</c>).</summary>
     public double Eps { get; init; } = 1e-7;
-    public NewtonSchulzDtype NsDtype { get; init; } = NewtonSchulzDtype.Bfloat16;
+    public NewtonSchulzDtype NsDtype { get; init; } = NewtonSchulzDtype.Auto;
     public MuonAdjustLr AdjustLr { get; init; } = MuonAdjustLr.Original;
     /// <summary>Decoupled weight decay of the matrices (<c>muon.py</c>: 0; <c>torch.optim.Muon</c>: 0.1).</summary>
     public double WeightDecay { get; init; }
@@ -54,7 +54,7 @@ public sealed record MuonOptions : OptimizerOptions
 /// <code>
 /// B ← μ·B + (1−μ)·G                        (lerp; μ = momentum)
 /// U = μ·B + (1−μ)·G  (nesterov)  or  B
-/// X = U/max(‖U‖_F, ε), on Uᵀ if A > B, in ns_dtype;  5 times: S = X·Xᵀ;  X ← a·X + (b·S + c·S·S)·X
+/// X = U/max(‖U‖_F, ε), on Uᵀ if A > B, in ns_dtype (auto: bf16 on CUDA, fp32 on CPU);  5 times: S = X·Xᵀ;  X ← a·X + (b·S + c·S·S)·X
 ///                                          (a, b, c) = (3.4445, −4.7750, 2.0315); transposed back: O
 /// W ← W·(1 − η·λ)
 /// W ← W − η·f(A, B)·O                      f = √max(1, A/B) (original) or 0.2·√max(A, B) (match_rms_adamw)
@@ -65,7 +65,8 @@ public sealed record MuonOptions : OptimizerOptions
 /// for the AdamW part. Differences from the references, and why:
 /// <list type="bullet">
 /// <item>The iteration divides by max(‖U‖, ε) as torch does (<c>muon.py</c>: ‖U‖ + 1e-7): equal to within 1e-7 relative.</item>
-/// <item>bf16 Newton–Schulz by default as both references; <c>ns_dtype: float32</c> is the exact variant.</item>
+/// <item>Newton–Schulz runs in bf16 on CUDA, as both references, and in fp32 on the CPU, where bf16 matmuls are
+/// emulated and made a tiny-LLaMA step 4× slower (<c>ns_dtype: auto</c>); <c>bfloat16</c> and <c>float32</c> force one.</item>
 /// <item>adam_lr defaults to 3e-3 (<c>muon.py</c>'s auxiliary default is 3e-4 and its nanoGPT recipe 0.04–0.6 per
 /// group): the harness's AdamW baseline lr for small LLaMAs, so <c>kind: muon</c> alone trains sensibly.</item>
 /// <item>Same-shaped matrices go through one batched Newton–Schulz (<c>batch_newton_schulz</c>), as <c>muon.py</c>'s

@@ -51,7 +51,12 @@ internal sealed class MuonMatrices(IReadOnlyList<NamedParameter> parameters, Muo
 
     private Tensor Orthogonalize(Tensor batch) =>
         NewtonSchulz.Orthogonalize(batch, Options.NsCoefficients, Options.NsSteps, Options.Eps,
-            Options.NsDtype == NewtonSchulzDtype.Float32 ? ScalarType.Float32 : ScalarType.BFloat16);
+            Options.NsDtype switch
+            {
+                NewtonSchulzDtype.Float32 => ScalarType.Float32,
+                NewtonSchulzDtype.Bfloat16 => ScalarType.BFloat16,
+                _ => batch.device_type == TorchSharp.DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32,
+            });
 
     /// <summary>W ← W·(1 − η·λ), then W ← W − η·adjust(A, B)·O (the decay uses the unadjusted η, as both references).</summary>
     private void Apply(Tensor param, Tensor update, double lr)
