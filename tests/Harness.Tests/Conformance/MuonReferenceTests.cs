@@ -101,6 +101,26 @@ public sealed class MuonReferenceTests
     }
 
     [Fact]
+    public void Auto_dtype_is_float32_on_the_CPU()
+    {
+        using var scope = NewDisposeScope();
+        var init = randn([12, 8], generator: new TorchSharp.torch.Generator(8));
+        NamedParameter Make() => new("w", new Parameter(init.clone(), requires_grad: true), ParamRole.Matrix);
+        var (auto, fp32, bf16) = (Make(), Make(), Make());
+        using var oa = new Muon([auto], new MuonOptions());
+        using var of = new Muon([fp32], new MuonOptions { NsDtype = NewtonSchulzDtype.Float32 });
+        using var ob = new Muon([bf16], new MuonOptions { NsDtype = NewtonSchulzDtype.Bfloat16 });
+        var g = randn([12, 8], generator: new TorchSharp.torch.Generator(9));
+        foreach (var (p, o) in new[] { (auto, oa), (fp32, of), (bf16, ob) })
+        {
+            p.Value.grad = g.clone();
+            o.Step(0.02);
+        }
+        Assert.True(auto.Value.equal(fp32.Value).all().item<bool>());
+        Assert.False(auto.Value.equal(bf16.Value).all().item<bool>());
+    }
+
+    [Fact]
     public void Batched_Newton_Schulz_gives_each_matrix_its_own_result()
     {
         using var scope = NewDisposeScope();
