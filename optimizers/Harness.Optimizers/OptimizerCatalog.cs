@@ -1,8 +1,12 @@
+using Harness.Optimizers.Adafactor;
+using Harness.Optimizers.Apollo;
 using Harness.Optimizers.Adam8bit;
+using Harness.Optimizers.AdamMini;
 using Harness.Optimizers.AdamW;
 using Harness.Optimizers.GaLore;
 using Harness.Optimizers.Gefen;
 using Harness.Optimizers.Lion;
+using Harness.Optimizers.Muon;
 using Harness.Optimizers.QGaLore;
 using Harness.Optimizers.SubTrackPlusPlus;
 using Harness.Optimizers.Swan;
@@ -38,6 +42,19 @@ public static class OptimizerCatalog
             .WithStateBytesBounds<GefenOptions>(GefenStateBounds.Of),
         OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless,
             "SWAN, stateless GradNorm + GradWhitening, Adam off-matrix (arXiv 2412.13148; no public code)", (p, o) => 2 * ParamBytes(p.Where(q => !Swan.Swan.UsesSwan(q, o)).ToList()), (p, o) => new Swan.Swan(p, o)),
+        OptimizerDescriptor.Of<MuonOptions>("muon", OptimizerTraits.PerParameterStep,
+            "Muon, Newton-Schulz orthogonalised momentum on matrices, AdamW elsewhere (Jordan et al. 2024; KellerJordan/Muon, torch.optim.Muon)",
+            (p, _) => ParamBytes(p.Where(Muon.Muon.UsesMuon).ToList()) + 2 * ParamBytes(p.Where(q => !Muon.Muon.UsesMuon(q)).ToList()),
+            (p, o) => new Muon.Muon(p, o)),
+        OptimizerDescriptor.Of<AdafactorOptions>("adafactor", OptimizerTraits.PerParameterStep,
+            "Adafactor, factored second moments, as torch.optim.Adafactor defines it (arXiv 1804.04235; torch/optim/_adafactor.py)",
+            Adafactor.Adafactor.ExpectedStateBytes, (p, o) => new Adafactor.Adafactor(p, o)),
+        OptimizerDescriptor.Of<AdamMiniOptions>("adam_mini", OptimizerTraits.PerParameterStep,
+            "Adam-mini, one second moment per head / neuron / token block (arXiv 2406.16793; zyushun/Adam-mini v1.1.1)",
+            AdamMini.AdamMini.ExpectedStateBytes, (p, o) => new AdamMini.AdamMini(p, o)),
+        OptimizerDescriptor.Of<ApolloOptions>("apollo", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices,
+            "APOLLO / APOLLO-Mini (variant: mini), channel/tensor-wise scaling from a random projection (arXiv 2412.05270; zhuhanqing/APOLLO)",
+            Apollo.Apollo.ExpectedStateBytes, (p, o) => new Apollo.Apollo(p, o)),
     ];
 
     /// <summary>The entry for a kind, or null.</summary>
