@@ -14,6 +14,7 @@ var root = new RootCommand("harness: train the same workloads under many optimiz
     GpuCheckCommand.Create(),
     BenchStepCommand.Create(),
     DataCommand.Create(),
+    ReproduceCommand.Create(),
 };
 
 var parse = root.Parse(args);
