@@ -60,7 +60,8 @@ public static class PackLoader
         var pack = (PaperPack)binder.BindObject(typeof(PaperPack), map, "", out _);
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var experiments = new Dictionary<(string, PackScale), ExperimentConfig>();
-        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        // Experiment name -> (file, where the pack names it): one name per file, a file may serve several scales.
+        var names = new Dictionary<string, (string File, string Where)>(StringComparer.Ordinal);
         for (var i = 0; i < pack.Experiments.Count; i++)
             foreach (var scale in Enum.GetValues<PackScale>())
             {
@@ -76,9 +77,9 @@ public static class PackLoader
                 try
                 {
                     var config = ConfigLoader.Load(full, scale == overridesScale ? overrides : []);
-                    if (names.TryGetValue(config.Name, out var other))
-                        problems.Add(at, $"experiments[{i}].{Scale(scale)}: experiment name '{config.Name}' is also used by {other}; each file needs its own name (its runs/<name>/ folder)");
-                    else names[config.Name] = $"experiments[{i}].{Scale(scale)}";
+                    if (names.TryGetValue(config.Name, out var other) && other.File != full)
+                        problems.Add(at, $"experiments[{i}].{Scale(scale)}: experiment name '{config.Name}' is also used by {other.Where}; each file needs its own name (its runs/<name>/ folder)");
+                    else names[config.Name] = (full, $"experiments[{i}].{Scale(scale)}");
                     experiments[(experiment.Id, scale)] = config;
                 }
                 catch (ConfigException e)
