@@ -159,7 +159,7 @@ public sealed class ChartRenderer(Charts.Palette palette, int width = 900, int h
         plot.Axes.Bottom.MajorTickStyle.Length = 0;
     }
 
-    // One bar per claim at measured ÷ paper, coloured by verdict, with the paper's value as the dashed line at 1.
+    // One bar per claim at measured ÷ paper, coloured by verdict, with the paper's value as the line at 1 (solid: Skia's SVG writer prints a warning for dash effects).
     private static Plot ClaimBars(Claims.ClaimsChart chart)
     {
         var plot = NewPlot(chart.Title, "", "measured ÷ paper value");
@@ -170,7 +170,7 @@ public sealed class ChartRenderer(Charts.Palette palette, int width = 900, int h
             Position = i, ValueBase = 0, Value = Y(item.Ratio), FillColor = Color.FromHex(Claims.ClaimsChart.Colour(item.Verdict)),
             LineColor = Colors.Black.WithAlpha(0.6), LineWidth = 1,
         }).ToList());
-        var one = plot.Add.HorizontalLine(Y(1), 2, Colors.Black, LinePattern.Dashed);
+        var one = plot.Add.HorizontalLine(Y(1), 2, Colors.Black);
         one.LegendText = "paper value";
         var ys = chart.Items.Select(i => Y(i.Ratio)).Append(Y(1)).Append(0).ToList();
         var (low, high) = (ys.Min(), ys.Max());
