@@ -58,6 +58,10 @@ public static class PackLoader
         }
         var binder = new ConfigBinder(problems);
         var pack = (PaperPack)binder.BindObject(typeof(PaperPack), map, "", out _);
+        // Checked on the tree, not the bound lists: a list with a bad entry binds to nothing, and is not empty.
+        foreach (var required in (string[])["experiments", "claims"])
+            if (map[required] is null) problems.Add(map.Mark, $"missing required key '{required}'");
+            else if (map[required] is SequenceNode { Items.Count: 0 } empty) problems.Add(empty.Mark, $"{required}: needs at least one entry");
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var experiments = new Dictionary<(string, PackScale), ExperimentConfig>();
         // Experiment name -> (file, where the pack names it): one name per file, a file may serve several scales.

@@ -18,8 +18,6 @@ public sealed record PaperPack : IValidatable
     {
         foreach (var (key, value) in new[] { ("paper", Paper), ("title", Title), ("arxiv", Arxiv), ("reference_code", ReferenceCode), ("citation", Citation) })
             if (value.Length == 0) yield return new(key, $"missing required key '{key}'");
-        if (Experiments.Count == 0) yield return new("experiments", "needs at least one experiment");
-        if (Claims.Count == 0) yield return new("claims", "needs at least one claim");
         foreach (var (list, what) in new[] { (Experiments.Select(e => e.Id).ToList(), "experiments"), (Claims.Select(c => c.Id).ToList(), "claims") })
             for (var i = 0; i < list.Count; i++)
                 if (list[i].Length > 0 && list.IndexOf(list[i]) < i) yield return new($"{what}[{i}].id", $"duplicate id '{list[i]}' (also {what}[{list.IndexOf(list[i])}])");
