@@ -34,6 +34,16 @@ public sealed class PackLoadingTests
         Assert.Equal("1b", ((Harness.Experiments.Workloads.LlamaSpec)galore.Experiments[("table11", PackScale.Paper)].Workload).Size);
     }
 
+    /// <summary>The head of a hand-written test pack (the reproduce test's pack shares it).</summary>
+    internal const string PackHeader = """
+        paper: tiny
+        title: "A tiny pack"
+        arxiv: "0000.00000"
+        reference_code: "none"
+        citation: "none"
+
+        """;
+
     private const string Experiment = """
         name: tiny-pack-exp
         device: cpu
@@ -43,12 +53,7 @@ public sealed class PackLoadingTests
           - { kind: adam8bit }
         """;
 
-    private static string Pack(string claimTail) => $$"""
-        paper: tiny
-        title: "A tiny pack"
-        arxiv: "0000.00000"
-        reference_code: "none"
-        citation: "none"
+    private static string Pack(string claimTail) => PackHeader + $$"""
         experiments:
           - { id: e, smoke: exp.yaml, missing: "smoke only" }
         claims:

@@ -33,12 +33,7 @@ public sealed class ReproduceEndToEndTests
           - { kind: adam8bit, lr: 3.0e-3, min_8bit_size: 0 }
         """;
 
-    private const string Pack = """
-        paper: tiny
-        title: "A tiny pack"
-        arxiv: "0000.00000"
-        reference_code: "none"
-        citation: "none"
+    private const string Pack = PackLoadingTests.PackHeader + """
         experiments:
           - { id: e, smoke: exp.yaml, missing: "smoke only" }
           - { id: gpu, paper: exp-gpu.yaml, missing: "paper only" }
