@@ -15,6 +15,7 @@ var root = new RootCommand("harness: train the same workloads under many optimiz
     BenchStepCommand.Create(),
     DataCommand.Create(),
     MemoryCommand.Create(),
+    ReproduceCommand.Create(),
 };
 
 var parse = root.Parse(args);

@@ -37,22 +37,12 @@ public static class RunCommand
                 Console.Error.WriteLine($"harness: {badPoint}");
                 return ExitCodes.BadInput;
             }
-            var libTorch = LibTorchDiscovery.Discover(Environment.GetEnvironmentVariable(LibTorchDiscovery.EnvironmentVariable));
-            if (libTorch.Problem is { } problem)
-            {
-                Console.Error.WriteLine($"harness: libtorch: {problem}");
-                return ExitCodes.BadInput;
-            }
-            if (libTorch.Warning is { } warning) Console.Error.WriteLine($"harness: warning: {warning}");
+            if (DiscoverLibTorch() is not { } libTorch) return ExitCodes.BadInput;
             var torchDevice = DeviceResolver.Resolve(requested);
             var plan = Planner.Plan(experiment, torchDevice.ToString());
             var store = new ResultStore(parse.GetValue(output)!);
-            using var session = DeviceSession.Open(torchDevice, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory());
-            var provenance = ProvenanceProbe.Collect(torchDevice) with
-            {
-                LibTorchSource = libTorch.Source + (libTorch.Version is { } v ? $" ({v})" : ""),
-                MemoryProbe = session.ProbeStatus,
-            };
+            var (session, provenance) = OpenSession(torchDevice, libTorch);
+            using var sessionLifetime = session;
             IFaultInjector? faults = parse.GetValue(pauseAt) is { } at ? new PausePoints(plan, at) : null;
             Console.WriteLine($"{experiment.Name}: {plan.Count} run(s) on {torchDevice} ({provenance.DeviceName}) -> {store.ExperimentDir(experiment.Name)}");
             if (session.IsCuda) Console.WriteLine($"measurement: {session.ProbeStatus}; optimizer kernels: {session.KernelStatus}");
@@ -86,6 +76,31 @@ public static class RunCommand
             return result.AllCompleted ? ExitCodes.Ok : ExitCodes.Failed;
         });
         return command;
+    }
+
+    /// <summary>The libtorch this process loads (warnings printed); null, with the problem printed, when it cannot load one.</summary>
+    internal static LibTorchInfo? DiscoverLibTorch()
+    {
+        var libTorch = LibTorchDiscovery.Discover(Environment.GetEnvironmentVariable(LibTorchDiscovery.EnvironmentVariable));
+        if (libTorch.Problem is { } problem)
+        {
+            Console.Error.WriteLine($"harness: libtorch: {problem}");
+            return null;
+        }
+        if (libTorch.Warning is { } warning) Console.Error.WriteLine($"harness: warning: {warning}");
+        return libTorch;
+    }
+
+    /// <summary>The device session (measurement probe, fused kernels) and the provenance every run records.</summary>
+    internal static (DeviceSession Session, Provenance Provenance) OpenSession(TorchSharp.torch.Device torchDevice, LibTorchInfo libTorch)
+    {
+        var session = DeviceSession.Open(torchDevice, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory());
+        var provenance = ProvenanceProbe.Collect(torchDevice) with
+        {
+            LibTorchSource = libTorch.Source + (libTorch.Version is { } v ? $" ({v})" : ""),
+            MemoryProbe = session.ProbeStatus,
+        };
+        return (session, provenance);
     }
 
     private static bool IsDeviceSyntax(string d) =>

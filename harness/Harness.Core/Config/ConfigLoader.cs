@@ -24,6 +24,18 @@ public static partial class ConfigLoader
     /// <exception cref="ConfigException">The file cannot be read or has problems (all of them are listed).</exception>
     public static ExperimentConfig Load(string path, IReadOnlyList<string>? overrides = null)
     {
+        var problems = new ProblemList();
+        var text = ReadText(path, problems);
+        return ParseCore(text, path, overrides ?? [], problems) with { SourcePath = path };
+    }
+
+    /// <summary>
+    /// A config file's text, refused before reading when oversize, and checked to be UTF-8 text (also used
+    /// for reproduction packs).
+    /// </summary>
+    /// <exception cref="ConfigException">The file cannot be read, is too large or is not UTF-8 text.</exception>
+    internal static string ReadText(string path, ProblemList problems)
+    {
         byte[] bytes;
         try
         {
@@ -46,10 +58,7 @@ public static partial class ConfigLoader
         {
             throw new ConfigException([new ConfigProblem(path, 1, 1, $"cannot read the config file: {e.Message}")]);
         }
-        var problems = new ProblemList();
-        var text = YamlTreeReader.DecodeFile(bytes, path, problems);
-        if (text is null) throw new ConfigException(problems.All);
-        return ParseCore(text, path, overrides ?? [], problems) with { SourcePath = path };
+        return YamlTreeReader.DecodeFile(bytes, path, problems) ?? throw new ConfigException(problems.All);
     }
 
     private static byte[] ReadAtMost(string path, int limit)

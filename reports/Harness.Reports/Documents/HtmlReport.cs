@@ -30,7 +30,16 @@ public static class HtmlReport
         sb.AppendLine("<h2>Findings</h2>");
         sb.AppendLine(c, $"<p class=\"rule\">Rule: {E(Findings.Rule)}</p><ul>");
         foreach (var f in content.Findings) sb.AppendLine(c, $"<li>{E(f)}</li>");
-        sb.AppendLine("</ul><h2>Summary</h2>");
+        sb.AppendLine("</ul>");
+        if (content.Claims.Count > 0)
+        {
+            sb.AppendLine(c, $"<h2>Claims</h2><p class=\"rule\">{E(Claims.ClaimsMarkdown.Rules)}</p>");
+            Table(sb, Claims.ClaimsMarkdown.Header, content.Claims.Select(r => new[]
+            {
+                r.Claim, r.Statement, r.PaperValue.ToString("G6", c), ReportFormat.Number(r.MeasuredValue, "G6"), r.Unit, r.Seeds, r.Verdict, r.Rule, r.Source,
+            }).ToList(), null);
+        }
+        sb.AppendLine("<h2>Summary</h2>");
         var cells = ReportSections.TableCells(content.Rows);
         Table(sb, ReportSections.TableHeader, cells, content.Rows.Select(r => r.Completed < r.Runs).ToList());
         var incomplete = ReportSections.Incomplete(content.Results);

@@ -20,6 +20,15 @@ public static class MarkdownReport
         sb.AppendLine();
         foreach (var f in content.Findings) sb.AppendLine(c, $"- {f}");
         sb.AppendLine();
+        if (content.Claims.Count > 0)
+        {
+            sb.AppendLine("## Claims");
+            sb.AppendLine();
+            sb.AppendLine(Claims.ClaimsMarkdown.Rules);
+            sb.AppendLine();
+            Table(sb, Claims.ClaimsMarkdown.Header, Claims.ClaimsMarkdown.Cells(content.Claims));
+            sb.AppendLine();
+        }
         sb.AppendLine("## Summary");
         sb.AppendLine();
         Table(sb, ReportSections.TableHeader, ReportSections.TableCells(content.Rows));
@@ -57,7 +66,8 @@ public static class MarkdownReport
         return sb.ToString();
     }
 
-    private static void Table(StringBuilder sb, IReadOnlyList<string> header, IReadOnlyList<string[]> rows)
+    /// <summary>A Markdown table (cells escaped for pipes and line breaks).</summary>
+    internal static void Table(StringBuilder sb, IReadOnlyList<string> header, IReadOnlyList<string[]> rows)
     {
         static string Cell(string s) => s.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
         sb.AppendLine("| " + string.Join(" | ", header.Select(Cell)) + " |");

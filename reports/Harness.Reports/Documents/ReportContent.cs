@@ -9,4 +9,8 @@ public sealed record ReportContent(
     ResultSet Results,
     IReadOnlyList<ReportRow> Rows,
     IReadOnlyList<RenderedChart> Charts,
-    IReadOnlyList<string> Findings);
+    IReadOnlyList<string> Findings)
+{
+    /// <summary>The paper claims judged from this experiment (its <c>claims.csv</c>, written by <c>reproduce</c>); empty when none.</summary>
+    public IReadOnlyList<Claims.ClaimRow> Claims { get; init; } = [];
+}
