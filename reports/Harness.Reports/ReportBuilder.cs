@@ -18,7 +18,7 @@ public static class ReportBuilder
     public static Output Build(string experimentDir)
     {
         var results = ResultSet.Load(experimentDir);
-        var claimsPath = Path.Combine(experimentDir, Claims.ClaimsReport.CsvFile);
+        var claimsPath = Path.Combine(experimentDir, Claims.ClaimsMarkdown.CsvFile);
         var content = Compose(results) with { Claims = File.Exists(claimsPath) ? CsvFiles.ReadAll<Claims.ClaimRow>(claimsPath) : [] };
         var outDir = Path.Combine(experimentDir, "report");
         Directory.CreateDirectory(outDir);

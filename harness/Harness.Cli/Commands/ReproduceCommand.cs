@@ -55,7 +55,7 @@ public static class ReproduceCommand
                 var (session, provenance) = RunCommand.OpenSession(device, libTorch);
                 using var sessionLifetime = session;
                 foreach (var plan in plans) Console.WriteLine($"  {plan.ExperimentId}: {plan.Config.Name} ({plan.Config.SourcePath}), {plan.Runs.Count} run(s)");
-                var results = new PackRunner(new Core.Results.ResultStore(root), new PlainProgress(Console.Out), HarnessCache.Directory())
+                var results = new PackRunner(new Harness.Results.ResultStore(root), new PlainProgress(Console.Out), HarnessCache.Directory())
                     .Run(plans, session, provenance, CancellationToken.None);
                 allCompleted = results.All(r => r.AllCompleted);
             }

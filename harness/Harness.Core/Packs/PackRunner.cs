@@ -1,6 +1,6 @@
 using Harness.Core.Devices;
 using Harness.Core.Planning;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Core.Running;
 
 namespace Harness.Core.Packs;

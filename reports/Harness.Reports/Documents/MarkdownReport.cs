@@ -67,7 +67,7 @@ public static class MarkdownReport
     }
 
     /// <summary>A Markdown table (cells escaped for pipes and line breaks).</summary>
-    internal static void Table(StringBuilder sb, IReadOnlyList<string> header, IReadOnlyList<string[]> rows)
+    public static void Table(StringBuilder sb, IReadOnlyList<string> header, IReadOnlyList<string[]> rows)
     {
         static string Cell(string s) => s.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
         sb.AppendLine("| " + string.Join(" | ", header.Select(Cell)) + " |");

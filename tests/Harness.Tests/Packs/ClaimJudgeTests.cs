@@ -1,5 +1,5 @@
 using Harness.Core.Packs;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Reports.Claims;
 
 namespace Harness.Tests.Packs;

@@ -1,3 +1,4 @@
+using Harness.Core.Packs;
 using Harness.Reports.Charts;
 using Harness.Reports.Claims;
 using Harness.Reports.Rendering;

@@ -1,6 +1,6 @@
 using Harness.Core.Devices;
 using Harness.Core.Packs;
-using Harness.Core.Results;
+using Harness.Results;
 using Harness.Core.Running;
 using Harness.Reports.Claims;
 using Harness.Tests.Core;

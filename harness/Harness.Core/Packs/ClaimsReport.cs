@@ -1,9 +1,10 @@
-using Harness.Core.Packs;
-using Harness.Core.Results;
+using Harness.Reports;
+using Harness.Reports.Claims;
+using Harness.Results;
 using Harness.Reports.Charts;
 using Harness.Reports.Rendering;
 
-namespace Harness.Reports.Claims;
+namespace Harness.Core.Packs;
 
 /// <summary>
 /// Judges every claim of a pack at one scale from the stored results only, and writes <c>claims.csv</c>,
@@ -12,7 +13,7 @@ namespace Harness.Reports.Claims;
 /// </summary>
 public static class ClaimsReport
 {
-    public const string CsvFile = "claims.csv";
+    public const string CsvFile = ClaimsMarkdown.CsvFile;
     public const string MarkdownFile = "claims.md";
 
     public sealed record Output(string Directory, IReadOnlyList<ClaimRow> Rows, IReadOnlyList<string> Files);
@@ -68,7 +69,7 @@ public static class ClaimsReport
             files.AddRange([png, svg]);
         }
         var md = Path.Combine(outDir, MarkdownFile);
-        AtomicFile.WriteText(md, ClaimsMarkdown.Build(pack.Pack, scale, rows, chart.Items.Count > 0));
+        AtomicFile.WriteText(md, ClaimsDocument.Build(pack.Pack, scale, rows, chart.Items.Count > 0));
         files.Add(md);
         var store = new ResultStore(resultsRoot);
         foreach (var plan in plans)

@@ -1,10 +1,10 @@
 using System.Globalization;
-using Harness.Core.Packs;
-using Harness.Core.Results;
+using Harness.Reports.Claims;
+using Harness.Results;
 using Harness.Reports.Charts;
 using Harness.Reports.Documents;
 
-namespace Harness.Reports.Claims;
+namespace Harness.Core.Packs;
 
 /// <summary>
 /// Decides a claim's verdict from stored summary rows only. Memory is exact, so <c>exact</c> and <c>ratio</c>
@@ -89,7 +89,7 @@ public static class ClaimJudge
     {
         var mine = rows.Where(r => r.Label == label).ToList();
         if (mine.Count == 0) return new(label, [], $"no run of '{label}'");
-        var done = mine.Where(r => r.Status == Data.RunData.CompletedStatus).ToList();
+        var done = mine.Where(r => r.Status == Harness.Reports.Data.RunData.CompletedStatus).ToList();
         if (done.Count == 0)
         {
             var r = mine[0];

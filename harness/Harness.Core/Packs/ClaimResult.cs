@@ -1,4 +1,4 @@
-namespace Harness.Reports.Claims;
+namespace Harness.Core.Packs;
 
 /// <summary>
 /// A claim's verdict with the measured value (filled whenever the runs produced it, smoke scale included), the
