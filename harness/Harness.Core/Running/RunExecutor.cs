@@ -123,8 +123,9 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
                 // The spec's training carries the entry's own forge_kernel, where it has one.
                 Kernel = run.Spec.Training.ForgeKernel ?? ForgeKernelMode.Auto,
             } : null;
-        IStepDriver driver = fused is null
-            ? new StandardStepDriver(clock, training.GradClip, session.Memory, training.GradBuffers ?? GradBuffersMode.Free) : fused;
+        IStepDriver driver = fused is not null ? fused : run.Spec.StepMode == StepMode.PerLayer
+            ? (IStepDriver)new PerLayerStepDriver(clock, training.GradClip) { GradBuffers = training.GradBuffers ?? GradBuffersMode.Free }
+            : new StandardStepDriver(clock, training.GradClip, session.Memory, training.GradBuffers ?? GradBuffersMode.Free);
         using var timeline = session.NewTimeline();
         var timing = new TimingMeter(workload.ThroughputUnit, timeline.Method);
         var memoryMeter = new MemoryMeter(session.Memory, session.ProbeStatus);
