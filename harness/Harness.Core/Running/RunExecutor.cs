@@ -253,6 +253,11 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         metrics.Add(new() { Name = MetricNames.StateBytes, Value = optimizer.StateBytes, Unit = "bytes", Note = "sum of state tensor bytes (M1)" });
         metrics.Add(new()
         {
+            Name = MetricNames.WeightBytes, Value = workload.Parameters.Sum(p => p.Value.numel() * p.Value.element_size()), Unit = "bytes",
+            Note = "stored model weights: numel × element size of every parameter tensor",
+        });
+        metrics.Add(new()
+        {
             Name = MetricNames.ExpectedStateBytes,
             Value = optimizer is IOptimizerDiagnostics d ? d.ExpectedStateBytes : optimizerDescriptor.ExpectedStateBytes(workload.Parameters, run.Variant.Options),
             Unit = "bytes",
