@@ -17,8 +17,8 @@ namespace Harness.Core.Running;
 /// <c>.grad</c> and are stepped after the backward, in parameter order.
 /// </summary>
 /// <remarks>
-/// Equal to the standard step: the gradient is libtorch's own (the layer's backward is unchanged; a
-/// <see cref="PerLayerWeightFunction"/> identity sits between weight and layer), and a per-parameter rule's
+/// Equal to the standard step: the gradient is libtorch's own (<see cref="PerLayerLinearFunction"/> forms it with
+/// libtorch's own products), and a per-parameter rule's
 /// update does not depend on the order the parameters are stepped in (the conformance tests hold every optimizer
 /// with <see cref="OptimizerTraits.PerParameterStep"/> to that). Where it cannot be equal it is refused:
 /// global-norm clipping (<c>grad_clip &gt; 0</c>) needs every gradient before the first update. With gradient
@@ -27,7 +27,7 @@ namespace Harness.Core.Running;
 /// step; GaLore's reference instead steps in every micro-batch's backward (an update per micro-batch, a different
 /// algorithm), and during the earlier micro-batches all the gradients are alive, as in the standard step.
 /// </remarks>
-public sealed class PerLayerStepDriver : IStepDriver, ILinearRoute
+public sealed class PerLayerStepDriver : IStepDriver, ILinearRoute, IDisposable
 {
     private readonly IDeviceClock _clock;
     private readonly Dictionary<string, PerLayerWeight> _weights = new(StringComparer.Ordinal);
@@ -81,7 +81,11 @@ public sealed class PerLayerStepDriver : IStepDriver, ILinearRoute
         finally
         {
             routable.RouteLinears(null);
-            foreach (var w in _weights.Values) w.LastMicroBatch = false;
+            foreach (var w in _weights.Values)
+            {
+                w.LastMicroBatch = false;
+                w.ReleaseReturned();
+            }
         }
         // The per-layer weights were stepped inside the backward; this times only the remaining parameters.
         var start = _clock.Now();
@@ -110,7 +114,7 @@ public sealed class PerLayerStepDriver : IStepDriver, ILinearRoute
 
     public Tensor Linear(Tensor input, Tensor weight, string weightName) =>
         _weights.TryGetValue(weightName, out var w)
-            ? nn.functional.linear(input, w.Forward(weight))
+            ? w.Forward(input, weight)
             : nn.functional.linear(input, weight);
 
     private void Bind(IWorkload workload, IOptimizer optimizer)
@@ -120,11 +124,18 @@ public sealed class PerLayerStepDriver : IStepDriver, ILinearRoute
             throw new NotSupportedException($"{workload.GetType().Name} has no routable linear layers, which per_layer needs");
         if (optimizer is not IPerParameterStep perParameter)
             throw new NotSupportedException($"{optimizer.GetType().Name} has no per-parameter step, which per_layer needs");
+        foreach (var w in _weights.Values) w.Dispose();
         _weights.Clear();
         var routed = routable.RoutableWeights.ToHashSet(StringComparer.Ordinal);
         foreach (var p in workload.Parameters.Where(p => routed.Contains(p.Name)))
             _weights[p.Name] = new PerLayerWeight(p, perParameter);
         _others = workload.Parameters.Where(p => !routed.Contains(p.Name)).ToList();
         _boundTo = optimizer;
+    }
+
+    public void Dispose()
+    {
+        foreach (var w in _weights.Values) w.Dispose();
+        _weights.Clear();
     }
 }

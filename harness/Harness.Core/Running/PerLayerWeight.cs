@@ -5,13 +5,13 @@ using static TorchSharp.torch;
 namespace Harness.Core.Running;
 
 /// <summary>
-/// One weight under <c>step_mode: per_layer</c>: its forward goes through <see cref="PerLayerWeightFunction"/>, and
-/// the weight's whole gradient, once the backward has formed it, is consumed here. On a micro-batch that is not the
+/// One linear weight under <c>step_mode: per_layer</c>: its layer's forward goes through <see cref="PerLayerLinearFunction"/>,
+/// and the weight's whole gradient, once that backward has formed it, is consumed here. On a micro-batch that is not the
 /// last of the step the gradient is returned, to accumulate into <c>.grad</c> as in the standard step; on the last
 /// one the accumulated <c>.grad</c> (if any) plus this gradient, the standard step's gradient bit for bit, is
 /// stepped at once by the optimizer's per-parameter rule and freed, and no gradient reaches <c>.grad</c>.
 /// </summary>
-public sealed class PerLayerWeight(NamedParameter weight, IPerParameterStep optimizer)
+public sealed class PerLayerWeight(NamedParameter weight, IPerParameterStep optimizer) : IDisposable
 {
     public NamedParameter Weight { get; } = weight ?? throw new ArgumentNullException(nameof(weight));
 
@@ -27,10 +27,28 @@ public sealed class PerLayerWeight(NamedParameter weight, IPerParameterStep opti
     /// <summary>A failure of the step inside the backward, rethrown by the driver once <c>backward()</c> returned.</summary>
     internal ExceptionDispatchInfo? Failure { get; set; }
 
-    /// <summary><paramref name="weightView"/> (the training forward's view of the weight) routed through <see cref="PerLayerWeightFunction"/>.</summary>
-    public Tensor Forward(Tensor weightView) => PerLayerWeightFunction.apply(weightView, this);
+    /// <summary><c>input·weightᵀ</c> through <see cref="PerLayerLinearFunction"/>.</summary>
+    public Tensor Forward(Tensor input, Tensor weight) => PerLayerLinearFunction.apply(input, weight, this);
 
-    /// <summary>The weight gradient to hand on to <c>.grad</c> (earlier micro-batches), or null once the weight was stepped.</summary>
+    /// <summary>
+    /// The gradients the last backward returned to libtorch (which holds its own references): our wrappers are freed at
+    /// this layer's next backward or after the step (<see cref="ReleaseReturned"/>).
+    /// </summary>
+    internal List<Tensor> Returned { get; } = [];
+
+    /// <summary>Frees the wrappers of the gradients returned by the last backward.</summary>
+    public void ReleaseReturned()
+    {
+        foreach (var t in Returned) t.Dispose();
+        Returned.Clear();
+    }
+
+    public void Dispose() => ReleaseReturned();
+
+    /// <summary>
+    /// The weight gradient to hand on to <c>.grad</c> (earlier micro-batches), or null once the weight was stepped (and
+    /// <paramref name="grad"/> freed).
+    /// </summary>
     internal Tensor? ConsumeCapturingErrors(Tensor grad)
     {
         if (!LastMicroBatch || Failure is not null) return grad;
@@ -54,7 +72,6 @@ public sealed class PerLayerWeight(NamedParameter weight, IPerParameterStep opti
         {
             Failure = ExceptionDispatchInfo.Capture(e);
         }
-        // TorchSharp wraps each incoming gradient in a fresh Tensor it never disposes: free ours now.
         grad.Dispose();
         return null;
     }

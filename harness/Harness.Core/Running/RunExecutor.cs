@@ -123,9 +123,10 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
                 // The spec's training carries the entry's own forge_kernel, where it has one.
                 Kernel = run.Spec.Training.ForgeKernel ?? ForgeKernelMode.Auto,
             } : null;
-        IStepDriver driver = fused is not null ? fused : run.Spec.StepMode == StepMode.PerLayer
-            ? (IStepDriver)new PerLayerStepDriver(clock, training.GradClip) { GradBuffers = training.GradBuffers ?? GradBuffersMode.Free }
-            : new StandardStepDriver(clock, training.GradClip, session.Memory, training.GradBuffers ?? GradBuffersMode.Free);
+        using var perLayer = run.Spec.StepMode == StepMode.PerLayer
+            ? new PerLayerStepDriver(clock, training.GradClip) { GradBuffers = training.GradBuffers ?? GradBuffersMode.Free } : null;
+        IStepDriver driver = (IStepDriver?)fused ?? (IStepDriver?)perLayer
+            ?? new StandardStepDriver(clock, training.GradClip, session.Memory, training.GradBuffers ?? GradBuffersMode.Free);
         using var timeline = session.NewTimeline();
         var timing = new TimingMeter(workload.ThroughputUnit, timeline.Method);
         var memoryMeter = new MemoryMeter(session.Memory, session.ProbeStatus);

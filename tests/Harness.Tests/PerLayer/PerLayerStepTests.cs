@@ -58,7 +58,7 @@ public sealed class PerLayerStepTests(ITestOutputHelper output)
     public void Per_layer_is_bit_identical_to_the_standard_step(string kind, int microBatches)
     {
         var standard = Train(kind, new StandardStepDriver(new HostClock(), 0), microBatches);
-        var perLayerDriver = new PerLayerStepDriver(new HostClock(), 0);
+        using var perLayerDriver = new PerLayerStepDriver(new HostClock(), 0);
         var routed = new HashSet<string>(StringComparer.Ordinal);
         var perLayer = Train(kind, perLayerDriver, microBatches, (workload, _) =>
         {
