@@ -14,6 +14,8 @@ public static class MetricNames
     public const string StateBytes = "state_bytes";
     /// <summary>The closed-form state size from the catalog, next to the measured one.</summary>
     public const string ExpectedStateBytes = "expected_state_bytes";
+    /// <summary>Bytes of the stored model weights after the run, exact from the tensors (numel × element size).</summary>
+    public const string WeightBytes = "weight_bytes";
     /// <summary>M2: allocator peak during the optimizer step minus what was allocated before it.</summary>
     public const string StepTransientBytes = "step_transient_bytes";
     /// <summary>M3: allocator peak over a whole training step.</summary>

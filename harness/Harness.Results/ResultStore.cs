@@ -156,6 +156,7 @@ public sealed class ResultStore(string root)
             InitialEvalLoss = Metric(MetricNames.InitialEvalLoss),
             FinalEvalPerplexity = Metric(MetricNames.FinalEvalPerplexity),
             StateBytes = Bytes(MetricNames.StateBytes),
+            WeightBytes = Bytes(MetricNames.WeightBytes),
             StepTransientBytes = Bytes(MetricNames.StepTransientBytes),
             TrainStepPeakBytes = Bytes(MetricNames.TrainStepPeakBytes),
             ReservedBytes = Bytes(MetricNames.ReservedBytes),

@@ -15,6 +15,8 @@ public sealed record SummaryRow
     public double? InitialEvalLoss { get; init; }
     public double? FinalEvalPerplexity { get; init; }
     public long? StateBytes { get; init; }
+    /// <summary>Bytes of the stored model weights (<see cref="MetricNames.WeightBytes"/>).</summary>
+    public long? WeightBytes { get; init; }
     public long? StepTransientBytes { get; init; }
     public long? TrainStepPeakBytes { get; init; }
     public long? ReservedBytes { get; init; }

@@ -5,7 +5,10 @@ namespace Harness.Optimizers;
 public enum OptimizerTraits
 {
     None = 0,
-    /// <summary>The update can be applied per parameter as its gradient appears (FORGE mode).</summary>
+    /// <summary>
+    /// The update can be applied per parameter as its gradient appears, in any order, to the same result as the whole
+    /// step (<see cref="IPerParameterStep"/>): <c>step_mode: per_layer</c> needs it, and FORGE for the non-fused parameters.
+    /// </summary>
     PerParameterStep = 1,
     /// <summary>Matrix-role parameters are updated in a projected (low-rank) space.</summary>
     ProjectsMatrices = 2,

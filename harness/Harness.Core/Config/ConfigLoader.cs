@@ -119,6 +119,12 @@ public static partial class ConfigLoader
             && map["training"] is MappingNode trainingNode && trainingNode["grad_clip"] is { } clipNode)
             problems.Add(clipNode.Mark, $"training.grad_clip: step_mode fused_backward ('{fusedVariant.Label}') updates weights during the backward, "
                 + "so one backward cannot clip the global norm; set grad_clip: 0, or fused_clip: two_pass for an exact clip with a second forward and backward per step");
+        // per_layer steps each weight inside the backward, before the last gradient exists: no global norm to clip by.
+        if (config.Training.GradClip > 0
+            && variants.FirstOrDefault(v => v.EffectiveStepMode(config.StepMode) == StepMode.PerLayer) is { } perLayerVariant
+            && map["training"] is MappingNode perLayerTraining && perLayerTraining["grad_clip"] is { } perLayerClip)
+            problems.Add(perLayerClip.Mark, $"training.grad_clip: step_mode per_layer ('{perLayerVariant.Label}') steps each weight as soon as its gradient "
+                + "exists, before the global norm is known; set grad_clip: 0, or step_mode standard");
         // forge_kernel chooses between FORGE's kernels; an entry on the standard driver has none to choose from.
         if (map["optimizers"] is SequenceNode entries)
             foreach (var standard in variants.Where(v => v.ForgeKernel is not null && v.EffectiveStepMode(config.StepMode) != StepMode.FusedBackward)

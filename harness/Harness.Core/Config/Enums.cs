@@ -7,6 +7,11 @@ public enum StepMode
     Standard,
     /// <summary>FORGE: each linear weight is updated as soon as its gradient slab exists (issue 5).</summary>
     FusedBackward,
+    /// <summary>
+    /// GaLore's layer-wise update: each linear weight is stepped by the optimizer's per-parameter rule as soon as
+    /// its whole gradient exists, and the gradient freed (issue 19; <c>Running.PerLayerStepDriver</c>).
+    /// </summary>
+    PerLayer,
 }
 
 /// <summary>How <c>step_mode: fused_backward</c> applies <c>training.grad_clip</c> (<c>training.fused_clip:</c>).</summary>

@@ -46,6 +46,8 @@ public static class Planner
             if (variant.EffectiveTraining(config.Training).ForgeKernel == ForgeKernelMode.Tile && !descriptor.Traits.HasFlag(OptimizerTraits.TileFusedLinear))
                 return $"forge_kernel tile: '{descriptor.Kind}' has no tile-fused kernel (no TileFusedLinear trait); use auto or slabs";
         }
+        if (variant.EffectiveStepMode(config.StepMode) == StepMode.PerLayer && !descriptor.Traits.HasFlag(OptimizerTraits.PerParameterStep))
+            return $"'{descriptor.Kind}' has no per-parameter step (no PerParameterStep trait), which per_layer needs";
         if (config.Training.Dtype == TrainingDType.Mixed)
             return "training.dtype mixed (bf16 compute, fp32 master weights) is not implemented yet; use float32 or bfloat16";
         return null;

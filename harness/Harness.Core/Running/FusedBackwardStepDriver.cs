@@ -166,19 +166,11 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         return total;
     }
 
-    /// <summary>
-    /// On CUDA, libtorch runs the backward on its own device thread, which has no dispose scope: the wrappers
-    /// TorchSharp makes there for the custom function's saved inputs and returned gradients are only freed by
-    /// their finalizers. Collect them after every backward pass, or their device memory piles up (seen on an
-    /// H100: 74 GiB after a few dozen LLaMA-60M steps) and the first pass's would overlap the second's.
-    /// </summary>
+    /// <summary>Frees the wrappers of the managed route's backward on CUDA (<see cref="BackwardWrappers"/>); the native route makes none.</summary>
     private void CollectBackwardWrappers()
     {
-        // The native route makes no such wrappers: its tensors are disposed where they are made.
         if (_native is not null) return;
-        if (_layers.Values.FirstOrDefault()?.Weight.Value.device_type != TorchSharp.DeviceType.CUDA) return;
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
+        BackwardWrappers.Collect(_layers.Values.FirstOrDefault()?.Weight.Value.device_type);
     }
 
     /// <summary>Forward and backward over the micro-batches (fused layers update on the last one, unless measuring); the mean loss.</summary>

@@ -131,8 +131,10 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
                 // The spec's training carries the entry's own forge_kernel, where it has one.
                 Kernel = run.Spec.Training.ForgeKernel ?? ForgeKernelMode.Auto,
             } : null;
-        IStepDriver driver = fused is null
-            ? new StandardStepDriver(clock, training.GradClip, session.Memory, training.GradBuffers ?? GradBuffersMode.Free) : fused;
+        using var perLayer = run.Spec.StepMode == StepMode.PerLayer
+            ? new PerLayerStepDriver(clock, training.GradClip) { GradBuffers = training.GradBuffers ?? GradBuffersMode.Free } : null;
+        IStepDriver driver = (IStepDriver?)fused ?? (IStepDriver?)perLayer
+            ?? new StandardStepDriver(clock, training.GradClip, session.Memory, training.GradBuffers ?? GradBuffersMode.Free);
         using var timeline = session.NewTimeline();
         var timing = new TimingMeter(workload.ThroughputUnit, timeline.Method);
         var memoryMeter = new MemoryMeter(session.Memory, session.ProbeStatus);
@@ -274,6 +276,11 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         if (lastEval.Accuracy is not null)
             metrics.Add(new() { Name = MetricNames.FinalEvalAccuracy, Value = lastEval.Accuracy, Unit = "fraction" });
         metrics.Add(new() { Name = MetricNames.StateBytes, Value = optimizer.StateBytes, Unit = "bytes", Note = "sum of state tensor bytes (M1)" });
+        metrics.Add(new()
+        {
+            Name = MetricNames.WeightBytes, Value = workload.Parameters.Sum(p => p.Value.numel() * p.Value.element_size()), Unit = "bytes",
+            Note = "stored model weights: numel × element size of every parameter tensor",
+        });
         metrics.Add(new()
         {
             Name = MetricNames.ExpectedStateBytes,

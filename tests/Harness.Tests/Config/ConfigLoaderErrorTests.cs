@@ -164,7 +164,7 @@ public sealed class ConfigLoaderErrorTests
 
     [Fact]
     public void BadEnumValueListsTheNames() =>
-        Single(Minimal + "\nstep_mode: fused\n", 5, 12, "step_mode: expected one of standard, fused_backward, got 'fused'");
+        Single(Minimal + "\nstep_mode: fused\n", 5, 12, "step_mode: expected one of standard, fused_backward, per_layer, got 'fused'");
 
     // ---- out of range ----
 

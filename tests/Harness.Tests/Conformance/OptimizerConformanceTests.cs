@@ -192,6 +192,37 @@ public sealed class OptimizerConformanceTests(ITestOutputHelper output)
         Assert.Empty(mismatched);
     }
 
+    /// <summary>
+    /// What <c>step_mode: per_layer</c> relies on: an optimizer with <see cref="OptimizerTraits.PerParameterStep"/> steps each
+    /// parameter through <see cref="IPerParameterStep.StepParameter"/>, in the order the backward completes the gradients
+    /// (here the reverse of the parameter order), to exactly the parameters its <see cref="IOptimizer.Step"/> gives.
+    /// </summary>
+    public static TheoryData<string> PerParameterKinds =>
+        new(OptimizerCatalog.All.Where(d => d.Traits.HasFlag(OptimizerTraits.PerParameterStep)).Select(d => d.Kind));
+
+    [Theory]
+    [MemberData(nameof(PerParameterKinds))]
+    public void Per_parameter_steps_in_backward_order_equal_the_whole_step(string kind)
+    {
+        var d = Descriptor(kind);
+        var options = d.DefaultOptions();
+        using var scope = NewDisposeScope();
+        var gen = new TorchSharp.torch.Generator(10);
+        var whole = RandomParameters(seed: 11);
+        var perParameter = RandomParameters(seed: 11);
+        using var a = d.Create(whole, options);
+        using var b = d.Create(perParameter, options);
+        for (var t = 0; t < 6; t++)
+        {
+            var grads = Shapes.Select(s => randn(s, generator: gen)).ToList();
+            var lr = options.Lr * (1 - t / 12.0);
+            Feed(a, whole, grads.Select(g => g.clone()).ToList(), lr);
+            for (var i = perParameter.Count - 1; i >= 0; i--) ((IPerParameterStep)b).StepParameter(perParameter[i], grads[i], lr);
+        }
+        for (var i = 0; i < whole.Count; i++)
+            Assert.True(whole[i].Value.equal(perParameter[i].Value).all().item<bool>(), $"{kind}: '{whole[i].Name}' differs stepped per parameter");
+    }
+
     [Fact]
     public void The_optimizers_with_fused_kernels_declare_them()
     {

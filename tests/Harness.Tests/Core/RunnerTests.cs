@@ -11,6 +11,28 @@ public sealed class RunnerTests
     private static SweepResult Run(ResultStore store, Harness.Core.Config.ExperimentConfig config) =>
         new SweepRunner(store, new NullRunObserver()).Run(config, Planner.Plan(config, "cpu"), CPU, ProvenanceProbe.Collect(CPU), CancellationToken.None);
 
+    /// <summary>The runner takes step_mode per_layer to its driver: GaLore's losses equal the standard run's bit for bit.</summary>
+    [Fact]
+    public void A_per_layer_galore_run_equals_the_standard_run()
+    {
+        using var dir = new TestConfigs.TempDir();
+        var store = new ResultStore(dir.Path);
+        var galore = new Harness.Core.Config.OptimizerVariant("galore", "galore",
+            new Harness.Optimizers.GaLore.GaLoreOptions { Lr = 1e-2, Rank = 8, UpdateProjGap = 3 }, [], 0);
+        var rows = new List<SummaryRow>();
+        foreach (var mode in new[] { Harness.Core.Config.StepMode.Standard, Harness.Core.Config.StepMode.PerLayer })
+        {
+            var name = mode.ToString().ToLowerInvariant();
+            var config = TestConfigs.Experiment(name, 6, [galore]) with { StepMode = mode };
+            Assert.True(Run(store, config).AllCompleted);
+            rows.Add(Assert.Single(ResultStore.ReadSummary(store.SummaryPath(name))));
+        }
+        Assert.Equal(rows[0].FinalEvalLoss, rows[1].FinalEvalLoss);
+        Assert.Equal(rows[0].FinalTrainLoss, rows[1].FinalTrainLoss);
+        Assert.NotEqual(rows[0].InitialEvalLoss, rows[0].FinalEvalLoss);
+        Assert.Null(rows[1].StepTransientBytes);
+    }
+
     [Fact]
     public void A_20_step_cpu_run_completes_learns_and_records_everything()
     {
@@ -31,6 +53,8 @@ public sealed class RunnerTests
         Assert.True(row.OptimizerStepMsP50 > 0 && row.OptimizerStepMsP50 < row.StepMsP50);
         // AdamW keeps two fp32 tensors per parameter: exactly 8 bytes per parameter.
         Assert.Equal(8 * row.ParamCount, row.StateBytes);
+        // fp32 weights: 4 bytes per parameter.
+        Assert.Equal(4 * row.ParamCount, row.WeightBytes);
         Assert.Null(row.StepTransientBytes); // no allocator statistics on CPU: empty, never estimated
 
         var steps = store.ReadSteps("real", row.RunId);
@@ -141,6 +165,7 @@ public sealed class RunnerTests
     [Theory]
     [InlineData(Harness.Core.Config.StepMode.Standard, 1)]
     [InlineData(Harness.Core.Config.StepMode.FusedBackward, 2)]
+    [InlineData(Harness.Core.Config.StepMode.PerLayer, 2)]
     public void Live_tensor_count_stays_flat_across_training_steps(Harness.Core.Config.StepMode mode, int gradAccumulation)
     {
         using var dir = new TestConfigs.TempDir();
