@@ -99,7 +99,8 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
         if (Code && s.Step % Options.UpdateInterval == 0)
             Transport(s, projector, projector.Basis.t().matmul(projector.InitialBasis!), 1 - beta2);
 
-        var update = projector.ProjectBack(n).add_(Recovery(grad, low, n, projector, s));
+        // Λ + α·S·N, accumulated into Λ's buffer: the only m×n tensor of the update.
+        var update = projector.AddReconstruct(Recovery(grad, low, n, projector, s), n, projector.Scale);
         LowRankAdam.Apply(p.Value, update, LowRankAdam.StepSize(lr, s.Step, beta1, beta2), lr, Options.WeightDecay);
     }
 
@@ -117,14 +118,15 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
         v.copy_(newV);
     }
 
-    // Recovery scaling of the part of G outside the subspace, with the norm-growth limiter.
+    // Recovery scaling of the part of G outside the subspace, with the norm-growth limiter. φ scales whole
+    // columns (rows of an m×r' projection), so φ ⊙ (S·G̃) = S·(φ ⊙ G̃): Λ is built in one m×n buffer
+    // (φ ⊙ G, then minus S·(φ ⊙ G̃) by addmm) instead of four. The limiter stays on the device: no host sync.
     private Tensor Recovery(Tensor grad, Tensor low, Tensor n, GrassmannProjector projector, LowRankAdamState s)
     {
-        var inSubspace = Code ? projector.ProjectBack(low) : projector.Reconstruct(low);
         var dim = low.shape[0] < low.shape[1] ? 0 : 1;
         var phi = n.norm(dim).div_(low.norm(dim).add_(1e-8));
         if (dim == 1) phi = phi.unsqueeze(1);
-        var lambda = (grad - inSubspace).mul_(phi);
+        var lambda = projector.AddReconstruct(grad.mul(phi), low.mul(phi), Code ? -projector.Scale : -1);
         var previous = s.Extra(LimiterKey);
         var norm = lambda.norm();
         if (s.Step == 1)
@@ -132,9 +134,18 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
             previous.copy_(norm);
             return lambda;
         }
-        var ratio = norm.item<float>() / (previous.item<float>() + 1e-8);
-        var limiter = Math.Max(ratio, Options.NormGrowthLimit) / Options.NormGrowthLimit;
+        var limiter = Limiter(norm, previous, Options.NormGrowthLimit);
         previous.copy_(norm.div_(limiter));
         return lambda.div_(limiter);
+    }
+
+    /// <summary>
+    /// The norm-growth limiter <c>max(‖Λ‖/(ℓ + 1e−8), ζ)/ζ</c> as a 0-d device tensor (no host round trip).
+    /// </summary>
+    public static Tensor Limiter(Tensor norm, Tensor previous, double zeta)
+    {
+        ArgumentNullException.ThrowIfNull(norm);
+        ArgumentNullException.ThrowIfNull(previous);
+        return norm.div(previous.add(1e-8)).clamp_min_(zeta).div_(zeta);
     }
 }
