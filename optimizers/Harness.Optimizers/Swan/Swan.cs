@@ -1,4 +1,5 @@
 using Harness.Optimizers.AdamW;
+using Harness.Optimizers.LowRank;
 using static TorchSharp.torch;
 
 namespace Harness.Optimizers.Swan;
@@ -28,13 +29,10 @@ public sealed record SwanOptions : OptimizerOptions
     /// <c>tensor-ops</c>: one matrix at a time (the reference); <c>batched</c>: same-shaped matrices stacked, one
     /// Newton–Schulz bmm chain per shape; <c>auto</c> (default) = batched. Both are free of host syncs.
     /// </summary>
-    public string Implementation { get; init; } = "auto";
-
-    /// <summary>The accepted <c>implementation</c> values.</summary>
-    public static readonly IReadOnlyList<string> ImplementationValues = ["auto", "tensor-ops", "batched"];
+    public string Implementation { get; init; } = StepImplementation.Auto;
 
     /// <summary>True when the step stacks same-shaped matrices.</summary>
-    public bool Batched => Implementation != "tensor-ops";
+    public bool Batched => StepImplementation.IsBatched(Implementation);
 
     public override IEnumerable<OptionProblem> Validate()
     {
@@ -44,8 +42,7 @@ public sealed record SwanOptions : OptimizerOptions
             yield return p;
         if (NsSteps < 1) yield return new("ns_steps", $"must be >= 1 (got {NsSteps})");
         if (!(NsBeta > 0 && NsBeta < 1)) yield return new("ns_beta", $"must be in (0, 1) (got {NsBeta:R})");
-        if (!ImplementationValues.Contains(Implementation))
-            yield return new("implementation", $"must be one of {string.Join(", ", ImplementationValues)} (got '{Implementation}')");
+        foreach (var p in StepImplementation.Validate(Implementation)) yield return p;
     }
 
     internal AdamWOptions AdamPart => new() { Lr = Lr, Betas = Betas, Eps = Eps, WeightDecay = WeightDecay };
