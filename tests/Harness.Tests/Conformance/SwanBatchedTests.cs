@@ -70,6 +70,23 @@ public sealed class SwanBatchedTests
     }
 
     [Fact]
+    public void Skipping_the_identity_products_gives_the_plain_iteration_bit_for_bit()
+    {
+        using var scope = NewDisposeScope();
+        var g = randn([12, 20], generator: new Generator(6));
+        var x = g / g.norm();
+        var identity = eye(12);
+        var (y, z) = (x.mm(x.t()), identity.clone());
+        for (var i = 0; i < 10; i++)
+        {
+            var t = identity * 3 - z.mm(y);
+            y = y.mm(t).mul_(0.5);
+            z = t.mm(z).mul_(0.5);
+        }
+        Assert.Equal(0f, (Swan.Whiten(g, 10, 0.5) - z.mm(x)).abs().max().item<float>());
+    }
+
+    [Fact]
     public void An_unknown_implementation_is_named()
     {
         var problem = Assert.Single(new SwanOptions { Implementation = "fast" }.Validate());
