@@ -1,3 +1,4 @@
+using Harness.Optimizers.Kernels;
 using Harness.Optimizers.LowRank;
 
 namespace Harness.Optimizers.GaLore;
@@ -8,7 +9,9 @@ public sealed record GaLoreOptions : LowRankAdamOptions, IReferenceTraceOptions
     /// <summary>
     /// <c>tensor-ops</c>: the per-parameter reference; <c>batched</c>: one-sided projections of same-shaped
     /// matrices as one bmm per shape, their moments as one stacked buffer, the update added by addmm; <c>auto</c>
-    /// (default) = batched. See <see cref="StepImplementation"/>.
+    /// (default) = batched, with the full-rank parameters (embedding, head, vectors) through the fused AdamW kernel
+    /// where it is attached and the parameters are on CUDA; <c>cuda-fused</c> = the same, the kernel required.
+    /// See <see cref="StepImplementation"/>.
     /// </summary>
     public string Implementation { get; init; } = StepImplementation.Auto;
 
@@ -25,7 +28,7 @@ public sealed record GaLoreOptions : LowRankAdamOptions, IReferenceTraceOptions
     {
         foreach (var p in base.Validate()) yield return p;
         if (UpdateProjGap <= 0) yield return new("update_proj_gap", $"must be > 0 (got {UpdateProjGap})");
-        foreach (var p in StepImplementation.Validate(Implementation)) yield return p;
+        foreach (var p in StepImplementation.Validate(Implementation, fusedKernel: true)) yield return p;
         if (!SvdProjector.ProjTypes.Contains(ProjType))
             yield return new("proj_type", $"must be one of {string.Join(", ", SvdProjector.ProjTypes)} (got '{ProjType}')");
     }
@@ -55,8 +58,10 @@ public sealed record GaLoreOptions : LowRankAdamOptions, IReferenceTraceOptions
 /// vectors (arbitrary per pair); <see cref="ISvdSignChoice"/> lets the golden check replay other signs.
 /// </remarks>
 public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptions options)
-    : PerParameterOptimizer<GaLoreOptions, LowRankAdamState>(parameters, options), ISvdSignChoice
+    : PerParameterOptimizer<GaLoreOptions, LowRankAdamState>(parameters, options), ISvdSignChoice, IFusedKernelUser
 {
+    private FusedKernels? _kernels;
+
     private readonly Dictionary<(string Parameter, long Step), ulong> _signFlips = [];
 
     /// <summary>The closed-form state size, independent of the tensors (the catalog's formula).</summary>
@@ -77,7 +82,16 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
 
     private bool Batched => StepImplementation.IsBatched(Options.Implementation);
 
-    public override string Implementation => Batched ? "batched" : "tensor-ops";
+    public override string Implementation => !Batched ? "tensor-ops" : _kernels is null ? "batched" : "batched; cuda-fused adamw";
+
+    /// <summary>Only <c>auto</c> and <c>cuda-fused</c> take the kernels (for the full-rank parameters).</summary>
+    public void AttachKernels(FusedKernels? kernels, string status) =>
+        _kernels = Options.Implementation switch
+        {
+            StepImplementation.Auto => ImplementationChoice.Resolve(ImplementationChoice.Auto, kernels, status, Parameters, "galore"),
+            StepImplementation.CudaFused => ImplementationChoice.Resolve(ImplementationChoice.CudaFused, kernels, status, Parameters, "galore"),
+            _ => null,
+        };
 
     private static (long, long, TorchSharp.torch.ScalarType) GroupKey(NamedParameter p) => (p.Value.shape[0], p.Value.shape[1], p.Value.dtype);
 
@@ -121,6 +135,7 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
         try
         {
             var grouped = new List<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)>();
+            var fused = new List<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)>();
             foreach (var p in Parameters)
             {
                 var grad = p.Value.grad;
@@ -128,8 +143,11 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
                 grads.Add(grad);
                 var s = StateFor(p);
                 if (s.Projector is SvdProjector { OneSided: true }) grouped.Add((p, grad, s));
+                else if (s.Projector is null && _kernels is { } k && k.Accepts(p.Value) && k.Accepts(grad, p.Value.dtype)
+                         && k.Accepts(s.M, p.Value.dtype) && k.Accepts(s.V, p.Value.dtype)) fused.Add((p, grad, s));
                 else StepParameter(p, grad, learningRate);
             }
+            if (fused.Count > 0) StepFullRankFused(fused, learningRate);
             foreach (var group in grouped.GroupBy(x => GroupKey(x.P)))
             {
                 var items = group.ToList();
@@ -166,6 +184,25 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
             var param = items[i].P.Value;
             projectors[i].AddProjectBack(param, n[i], -stepSize);
             if (Options.WeightDecay > 0) param.add_(param, alpha: -lr * Options.WeightDecay);
+        }
+    }
+
+    // The full-rank parameters through hk_adamw with the scalars that make its torch-style rule GaLore's
+    // transformers-style one: ε/√bc2 for ε (so √v/√bc2 + ε/√bc2 = (√v + ε)/√bc2), no in-kernel decay; the
+    // decoupled decay follows the update as in the reference. Equal up to rounding (the kernel's m is a lerp).
+    private void StepFullRankFused(IReadOnlyList<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> items, double lr)
+    {
+        foreach (var x in items) x.S.Step++;
+        var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
+        foreach (var group in items.GroupBy(x => (x.P.Value.dtype, x.S.Step)))
+        {
+            var step = group.Key.Step;
+            var bc2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, step));
+            _kernels!.AdamW(group.Select(x => ((TorchSharp.torch.Tensor)x.P.Value, x.G, x.S.M, x.S.V)).ToList(),
+                new AdamWScalars(Decay: 1f, W1: (float)(1 - beta1), Beta2: (float)beta2, W2: (float)(1 - beta2), InvBc2Sqrt: (float)(1 / bc2Sqrt),
+                    Eps: (float)(Options.Eps / bc2Sqrt), NegStep: (float)(-lr / (1 - Math.Pow(beta1, step))), ApplyDecay: false));
+            if (Options.WeightDecay > 0)
+                foreach (var x in group) x.P.Value.add_(x.P.Value, alpha: -lr * Options.WeightDecay);
         }
     }
 

@@ -7,15 +7,18 @@ namespace Harness.Optimizers.LowRank;
 /// </summary>
 public static class StepImplementation
 {
-    public const string Auto = "auto", TensorOps = "tensor-ops", Batched = "batched";
+    public const string Auto = "auto", TensorOps = "tensor-ops", Batched = "batched", CudaFused = "cuda-fused";
     public static readonly IReadOnlyList<string> Values = [Auto, TensorOps, Batched];
 
     /// <summary>True when <paramref name="value"/> selects the batched step.</summary>
     public static bool IsBatched(string value) => value != TensorOps;
 
-    public static IEnumerable<OptionProblem> Validate(string value)
+    /// <param name="value">The option's value.</param>
+    /// <param name="fusedKernel">Whether the optimizer also accepts <c>cuda-fused</c>.</param>
+    public static IEnumerable<OptionProblem> Validate(string value, bool fusedKernel = false)
     {
-        if (!Values.Contains(value))
-            yield return new("implementation", $"must be one of {string.Join(", ", Values)} (got '{value}')");
+        IReadOnlyList<string> values = fusedKernel ? [.. Values, CudaFused] : Values;
+        if (!values.Contains(value))
+            yield return new("implementation", $"must be one of {string.Join(", ", values)} (got '{value}')");
     }
 }
