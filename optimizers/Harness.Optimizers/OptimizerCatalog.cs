@@ -30,7 +30,7 @@ public static class OptimizerCatalog
             "GaLore, Adam in an SVD gradient subspace (arXiv 2403.03507; jiaweizzhao/GaLore)", GaLore.GaLore.ExpectedStateBytes, (p, o) => new GaLore.GaLore(p, o)),
         OptimizerDescriptor.Of<QGaLoreOptions>("qgalore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.QuantizedState,
             "Q-GaLore, INT4 adaptive SVD projection + INT8 stochastic-rounded weights (arXiv 2407.08296; VITA-Group/Q-GaLore)", QGaLore.QGaLore.ExpectedStateBytes, (p, o) => new QGaLore.QGaLore(p, o)),
-        OptimizerDescriptor.Of<SubTrackPlusPlusOptions>("subtrackpp", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices,
+        OptimizerDescriptor.Of<SubTrackPlusPlusOptions>("subtrackpp", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.HasCudaKernel,
             "SubTrack++, Grassmann subspace tracking + projection-aware Adam (arXiv 2502.01586; criticalml-uw/SubTrack)",
             SubTrackPlusPlus.SubTrackPlusPlus.ExpectedStateBytes, (p, o) => new SubTrackPlusPlus.SubTrackPlusPlus(p, o)),
         OptimizerDescriptor.Of<GefenOptions>("gefen", OptimizerTraits.QuantizedState | OptimizerTraits.HasCudaKernel,

@@ -143,8 +143,7 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
                 grads.Add(grad);
                 var s = StateFor(p);
                 if (s.Projector is SvdProjector { OneSided: true }) grouped.Add((p, grad, s));
-                else if (s.Projector is null && _kernels is { } k && k.Accepts(p.Value) && k.Accepts(grad, p.Value.dtype)
-                         && k.Accepts(s.M, p.Value.dtype) && k.Accepts(s.V, p.Value.dtype)) fused.Add((p, grad, s));
+                else if (_kernels is { } k && LowRankAdam.FusedAccepts(k, p.Value, grad, s)) fused.Add((p, grad, s));
                 else StepParameter(p, grad, learningRate);
             }
             if (fused.Count > 0) StepFullRankFused(fused, learningRate);
@@ -187,23 +186,10 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
         }
     }
 
-    // The full-rank parameters through hk_adamw with the scalars that make its torch-style rule GaLore's
-    // transformers-style one: ε/√bc2 for ε (so √v/√bc2 + ε/√bc2 = (√v + ε)/√bc2), no in-kernel decay; the
-    // decoupled decay follows the update as in the reference. Equal up to rounding (the kernel's m is a lerp).
     private void StepFullRankFused(IReadOnlyList<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> items, double lr)
     {
         foreach (var x in items) x.S.Step++;
-        var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
-        foreach (var group in items.GroupBy(x => (x.P.Value.dtype, x.S.Step)))
-        {
-            var step = group.Key.Step;
-            var bc2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, step));
-            _kernels!.AdamW(group.Select(x => ((TorchSharp.torch.Tensor)x.P.Value, x.G, x.S.M, x.S.V)).ToList(),
-                new AdamWScalars(Decay: 1f, W1: (float)(1 - beta1), Beta2: (float)beta2, W2: (float)(1 - beta2), InvBc2Sqrt: (float)(1 / bc2Sqrt),
-                    Eps: (float)(Options.Eps / bc2Sqrt), NegStep: (float)(-lr / (1 - Math.Pow(beta1, step))), ApplyDecay: false));
-            if (Options.WeightDecay > 0)
-                foreach (var x in group) x.P.Value.add_(x.P.Value, alpha: -lr * Options.WeightDecay);
-        }
+        LowRankAdam.StepFused(_kernels!, items.Select(x => ((TorchSharp.torch.Tensor)x.P.Value, x.G, x.S)).ToList(), Options, lr);
     }
 
     protected override void Dispose(bool disposing)

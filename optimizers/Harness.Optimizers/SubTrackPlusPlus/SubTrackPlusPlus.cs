@@ -1,3 +1,4 @@
+using Harness.Optimizers.Kernels;
 using Harness.Optimizers.LowRank;
 using static TorchSharp.torch;
 
@@ -21,6 +22,12 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
     /// <summary><c>paper</c> (default) or <c>code</c>: the released code's behaviour (see the optimizer's remarks).</summary>
     public string Semantics { get; init; } = "paper";
 
+    /// <summary>
+    /// <c>auto</c> (default): the full-rank parameters (embedding, head, vectors) through the fused AdamW kernel where
+    /// it is attached and the parameters are on CUDA; <c>tensor-ops</c>: never; <c>cuda-fused</c>: required.
+    /// </summary>
+    public string Implementation { get; init; } = ImplementationChoice.Auto;
+
     /// <summary>The golden trace was recorded with the released code.</summary>
     public OptimizerOptions ReferenceTraceDefaults => this with { Semantics = "code" };
 
@@ -30,6 +37,7 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
         if (UpdateInterval <= 0) yield return new("update_interval", $"must be > 0 (got {UpdateInterval})");
         if (!(StepSize > 0) || !double.IsFinite(StepSize)) yield return new("step_size", $"must be a finite number > 0 (got {StepSize:R})");
         if (!(NormGrowthLimit >= 1) || !double.IsFinite(NormGrowthLimit)) yield return new("norm_growth_limit", $"must be a finite number >= 1 (got {NormGrowthLimit:R})");
+        foreach (var p in ImplementationChoice.Validate(Implementation)) yield return p;
         if (!SemanticsValues.Contains(Semantics))
             yield return new("semantics", $"must be one of {string.Join(", ", SemanticsValues)} (got '{Semantics}')");
     }
@@ -60,9 +68,23 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
 /// S₀ with <c>semantics: code</c>; others 2·numel·b. A rank above s is clamped to s, as in the reference.
 /// </remarks>
 public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, SubTrackPlusPlusOptions options)
-    : PerParameterOptimizer<SubTrackPlusPlusOptions, LowRankAdamState>(parameters, options)
+    : PerParameterOptimizer<SubTrackPlusPlusOptions, LowRankAdamState>(parameters, options), IFusedKernelUser
 {
     private const string LimiterKey = "limiter_norm";
+    private FusedKernels? _kernels;
+
+    public override string Implementation => _kernels is null ? "tensor-ops" : "tensor-ops; cuda-fused adamw";
+
+    public void AttachKernels(FusedKernels? kernels, string status) =>
+        _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status, Parameters, "subtrackpp");
+
+    protected override bool FusedEnabled => _kernels is not null;
+
+    protected override bool CanFuse(NamedParameter parameter, Tensor grad, LowRankAdamState state) =>
+        _kernels is { } k && LowRankAdam.FusedAccepts(k, parameter.Value, grad, state);
+
+    protected override void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, LowRankAdamState State)> items, double learningRate) =>
+        LowRankAdam.StepFused(_kernels!, items.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State)).ToList(), Options, learningRate);
     private bool Code => Options.Semantics == "code";
 
     /// <summary>The closed-form state size, independent of the tensors (the catalog's formula).</summary>

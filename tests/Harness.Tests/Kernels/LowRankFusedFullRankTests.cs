@@ -1,14 +1,15 @@
 using Harness.Optimizers;
 using Harness.Optimizers.GaLore;
 using Harness.Optimizers.Kernels;
+using Harness.Optimizers.SubTrackPlusPlus;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
 
 namespace Harness.Tests.Kernels;
 
-/// <summary>GaLore's full-rank parameters through the (host-emulated) fused AdamW kernel against its tensor-ops Adam.</summary>
+/// <summary>GaLore's and SubTrack++'s full-rank parameters through the (host-emulated) fused AdamW kernel against its tensor-ops Adam.</summary>
 [Collection(EmulatedKernels.Collection)]
-public sealed class GaLoreFusedFullRankTests(EmulatedKernels emulated)
+public sealed class LowRankFusedFullRankTests(EmulatedKernels emulated)
 {
     private static readonly (long[] Shape, ParamRole Role)[] Shapes =
     [
@@ -24,16 +25,30 @@ public sealed class GaLoreFusedFullRankTests(EmulatedKernels emulated)
     [Fact]
     public void Fused_full_rank_steps_match_tensor_ops_and_leave_the_matrices_bit_identical()
     {
+        var options = new GaLoreOptions { Rank = 4, UpdateProjGap = 5, WeightDecay = 0.1 };
+        Compare(ps => new GaLore(ps, options with { Implementation = "batched" }), ps => new GaLore(ps, options with { Implementation = "cuda-fused" }),
+            ("batched", "batched; cuda-fused adamw"));
+    }
+
+    [Fact]
+    public void SubTrackpp_fused_full_rank_steps_match_tensor_ops_and_leave_the_matrices_bit_identical()
+    {
+        var options = new SubTrackPlusPlusOptions { Rank = 4, UpdateInterval = 5, WeightDecay = 0.1 };
+        Compare(ps => new SubTrackPlusPlus(ps, options with { Implementation = "tensor-ops" }), ps => new SubTrackPlusPlus(ps, options with { Implementation = "cuda-fused" }),
+            ("tensor-ops", "tensor-ops; cuda-fused adamw"));
+    }
+
+    private void Compare(Func<List<NamedParameter>, IOptimizer> createPlain, Func<List<NamedParameter>, IOptimizer> createFused, (string, string) implementations)
+    {
         using var scope = NewDisposeScope();
         var (plain, fused, initial) = (Parameters(), Parameters(), Parameters());
-        var options = new GaLoreOptions { Rank = 4, UpdateProjGap = 5, WeightDecay = 0.1 };
-        using var a = new GaLore(plain, options with { Implementation = "batched" });
-        using var b = new GaLore(fused, options with { Implementation = "cuda-fused" });
-        a.AttachKernels(emulated.Kernels, "emulated");
-        b.AttachKernels(emulated.Kernels, "emulated");
-        Assert.Equal(("batched", "batched; cuda-fused adamw"), (a.Implementation, b.Implementation));
+        using var a = createPlain(plain);
+        using var b = createFused(fused);
+        ((IFusedKernelUser)a).AttachKernels(emulated.Kernels, "emulated");
+        ((IFusedKernelUser)b).AttachKernels(emulated.Kernels, "emulated");
+        Assert.Equal(implementations, (a.Implementation, b.Implementation));
         var gen = new Generator(22);
-        for (var t = 0; t < 11; t++) // refreshes at steps 0, 5, 10
+        for (var t = 0; t < 11; t++) // refreshes (GaLore) or moves (SubTrack++) at steps 0/5/10
         {
             var lr = 1e-2 * (1 + Math.Cos(Math.PI * t / 11)) / 2;
             var grads = Shapes.Select(s => randn(s.Shape, generator: gen) * 0.01).ToList();
