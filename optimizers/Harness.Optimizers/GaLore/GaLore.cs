@@ -1,10 +1,23 @@
+using Harness.Optimizers.Kernels;
 using Harness.Optimizers.LowRank;
 
 namespace Harness.Optimizers.GaLore;
 
 /// <summary>Options of <see cref="GaLore"/> (<c>kind: galore</c>).</summary>
-public sealed record GaLoreOptions : LowRankAdamOptions
+public sealed record GaLoreOptions : LowRankAdamOptions, IReferenceTraceOptions
 {
+    /// <summary>
+    /// <c>tensor-ops</c>: the per-parameter reference; <c>batched</c>: one-sided projections of same-shaped
+    /// matrices as one bmm per shape, their moments as one stacked buffer, the update added by addmm; <c>auto</c>
+    /// (default) = batched, with the full-rank parameters (embedding, head, vectors) through the fused AdamW kernel
+    /// where it is attached and the parameters are on CUDA; <c>cuda-fused</c> = the same, the kernel required.
+    /// See <see cref="StepImplementation"/>.
+    /// </summary>
+    public string Implementation { get; init; } = StepImplementation.Auto;
+
+    /// <summary>The golden trace is checked against the per-parameter reference path.</summary>
+    public OptimizerOptions ReferenceTraceDefaults => this with { Implementation = StepImplementation.TensorOps };
+
     /// <summary>T: the SVD is recomputed at steps 0, T, 2T, … (0-based).</summary>
     public int UpdateProjGap { get; init; } = 50;
 
@@ -15,6 +28,7 @@ public sealed record GaLoreOptions : LowRankAdamOptions
     {
         foreach (var p in base.Validate()) yield return p;
         if (UpdateProjGap <= 0) yield return new("update_proj_gap", $"must be > 0 (got {UpdateProjGap})");
+        foreach (var p in StepImplementation.Validate(Implementation, fusedKernel: true)) yield return p;
         if (!SvdProjector.ProjTypes.Contains(ProjType))
             yield return new("proj_type", $"must be one of {string.Join(", ", SvdProjector.ProjTypes)} (got '{ProjType}')");
     }
@@ -44,8 +58,10 @@ public sealed record GaLoreOptions : LowRankAdamOptions
 /// vectors (arbitrary per pair); <see cref="ISvdSignChoice"/> lets the golden check replay other signs.
 /// </remarks>
 public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptions options)
-    : PerParameterOptimizer<GaLoreOptions, LowRankAdamState>(parameters, options), ISvdSignChoice
+    : PerParameterOptimizer<GaLoreOptions, LowRankAdamState>(parameters, options), ISvdSignChoice, IFusedKernelUser
 {
+    private FusedKernels? _kernels;
+
     private readonly Dictionary<(string Parameter, long Step), ulong> _signFlips = [];
 
     /// <summary>The closed-form state size, independent of the tensors (the catalog's formula).</summary>
@@ -61,15 +77,132 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
             return ((left ? m * r : 0) + (right ? r * n : 0) + 2 * moment) * b;
         });
 
-    protected override LowRankAdamState CreateState(NamedParameter p) =>
-        new(p.Role == ParamRole.Matrix
-                ? new SvdProjector(p.Value.shape, p.Value.dtype, p.Value.device, Options.Rank, Options.UpdateProjGap, Options.Scale, Options.ProjType,
-                    step => _signFlips.GetValueOrDefault((p.Name, step)))
-                : null,
-            p.Value);
+    // Batched: the Matrix parameters of one (shape, dtype) share stacked moment buffers (state entries are views).
+    private readonly Dictionary<(long M, long N, TorchSharp.torch.ScalarType Dtype), (string[] Members, TorchSharp.torch.Tensor? M, TorchSharp.torch.Tensor? V)> _groups = [];
+
+    private bool Batched => StepImplementation.IsBatched(Options.Implementation);
+
+    public override string Implementation => !Batched ? "tensor-ops" : _kernels is null ? "batched" : "batched; cuda-fused adamw";
+
+    /// <summary>Only <c>auto</c> and <c>cuda-fused</c> take the kernels (for the full-rank parameters).</summary>
+    public void AttachKernels(FusedKernels? kernels, string status) =>
+        _kernels = Options.Implementation switch
+        {
+            StepImplementation.Auto => ImplementationChoice.Resolve(ImplementationChoice.Auto, kernels, status, Parameters, "galore"),
+            StepImplementation.CudaFused => ImplementationChoice.Resolve(ImplementationChoice.CudaFused, kernels, status, Parameters, "galore"),
+            _ => null,
+        };
+
+    private static (long, long, TorchSharp.torch.ScalarType) GroupKey(NamedParameter p) => (p.Value.shape[0], p.Value.shape[1], p.Value.dtype);
+
+    protected override LowRankAdamState CreateState(NamedParameter p)
+    {
+        if (p.Role != ParamRole.Matrix) return new(null, p.Value);
+        var projector = new SvdProjector(p.Value.shape, p.Value.dtype, p.Value.device, Options.Rank, Options.UpdateProjGap, Options.Scale, Options.ProjType,
+            step => _signFlips.GetValueOrDefault((p.Name, step)));
+        if (!Batched || !projector.OneSided) return new(projector, p.Value);
+        var key = GroupKey(p);
+        if (!_groups.TryGetValue(key, out var group))
+            group = (Parameters.Where(q => q.Role == ParamRole.Matrix && q.Value.dim() == 2 && GroupKey(q) == key).Select(q => q.Name).ToArray(), null, null);
+        if (group.M is null)
+        {
+            long[] shape = [group.Members.Length, .. projector.ProjectedShape];
+            group = (group.Members, TorchSharp.torch.zeros(shape, p.Value.dtype, p.Value.device).DetachFromDisposeScope(),
+                TorchSharp.torch.zeros(shape, p.Value.dtype, p.Value.device).DetachFromDisposeScope());
+            _groups[key] = group;
+        }
+        var i = Array.IndexOf(group.Members, p.Name);
+        return new(projector, group.M[i], group.V![i]);
+    }
 
     protected override void Update(NamedParameter p, TorchSharp.torch.Tensor grad, LowRankAdamState s, double lr) =>
         LowRankAdam.Step(p.Value, grad, s, Options, lr);
+
+    /// <summary>
+    /// Batched: every shape group whose members all have gradients at the same step goes through
+    /// <see cref="StepGroup"/>; everything else (vectors, embeddings, a partial group) steps one by one.
+    /// </summary>
+    public override void Step(double learningRate)
+    {
+        if (!Batched)
+        {
+            base.Step(learningRate);
+            return;
+        }
+        ThrowIfDisposed();
+        using var noGrad = TorchSharp.torch.no_grad();
+        var grads = new List<TorchSharp.torch.Tensor>();
+        try
+        {
+            var grouped = new List<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)>();
+            var fused = new List<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)>();
+            foreach (var p in Parameters)
+            {
+                var grad = p.Value.grad;
+                if (grad is null) continue;
+                grads.Add(grad);
+                var s = StateFor(p);
+                if (s.Projector is SvdProjector { OneSided: true }) grouped.Add((p, grad, s));
+                else if (_kernels is { } k && LowRankAdam.FusedAccepts(k, p.Value, grad, s)) fused.Add((p, grad, s));
+                else StepParameter(p, grad, learningRate);
+            }
+            if (fused.Count > 0) StepFullRankFused(fused, learningRate);
+            foreach (var group in grouped.GroupBy(x => GroupKey(x.P)))
+            {
+                var items = group.ToList();
+                var members = _groups[group.Key].Members;
+                if (items.Count == members.Length && items.All(x => x.S.Step == items[0].S.Step) && items.Select(x => x.P.Name).SequenceEqual(members))
+                    StepGroup(items, _groups[group.Key], learningRate);
+                else
+                    foreach (var (p, g, _) in items) StepParameter(p, g, learningRate);
+            }
+        }
+        finally
+        {
+            foreach (var g in grads) g.Dispose();
+        }
+    }
+
+    // One shape group: per-matrix SVD refreshes when due, one bmm projection of the stacked gradients, the
+    // Adam moments of the whole group in one pass over the stacked buffers, and per matrix one addmm that adds
+    // −step·α·(A·N or N·B) to W (no m×n temporary), then the decoupled decay as in the reference.
+    private void StepGroup(IReadOnlyList<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> items,
+        (string[] Members, TorchSharp.torch.Tensor? M, TorchSharp.torch.Tensor? V) buffers, double lr)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        foreach (var x in items) x.S.Step++;
+        var step = items[0].S.Step;
+        var projectors = items.Select(x => (SvdProjector)x.S.Projector!).ToList();
+        for (var i = 0; i < items.Count; i++) projectors[i].RefreshIfDue(items[i].G, step - 1);
+        var low = SvdProjector.ProjectStack(projectors, TorchSharp.torch.stack(items.Select(x => x.G)));
+        var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
+        var n = LowRankAdam.Direction(buffers.M!, buffers.V!, low, beta1, beta2, Options.Eps);
+        var stepSize = LowRankAdam.StepSize(lr, step, beta1, beta2);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var param = items[i].P.Value;
+            projectors[i].AddProjectBack(param, n[i], -stepSize);
+            if (Options.WeightDecay > 0) param.add_(param, alpha: -lr * Options.WeightDecay);
+        }
+    }
+
+    private void StepFullRankFused(IReadOnlyList<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> items, double lr)
+    {
+        foreach (var x in items) x.S.Step++;
+        LowRankAdam.StepFused(_kernels!, items.Select(x => ((TorchSharp.torch.Tensor)x.P.Value, x.G, x.S)).ToList(), Options, lr);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            foreach (var (_, m, v) in _groups.Values)
+            {
+                m?.Dispose();
+                v?.Dispose();
+            }
+        _groups.Clear();
+        base.Dispose(disposing);
+    }
 
     public IReadOnlyList<long> SvdSteps(string parameter, long from, long to) =>
         BasisSize(parameter) == 0 ? [] : SvdProjector.SvdSteps(Options.UpdateProjGap, from, to).ToList();

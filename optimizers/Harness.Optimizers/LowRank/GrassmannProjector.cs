@@ -79,6 +79,16 @@ public sealed class GrassmannProjector : IProjector
 
     public Tensor ProjectBack(Tensor lowRank) => Reconstruct(lowRank).mul_(_scale);
 
+    /// <summary>α, the scale <see cref="ProjectBack"/> applies.</summary>
+    public double Scale => _scale;
+
+    /// <summary>
+    /// <c>target += alpha·S·Sᵀ-reconstruction of <paramref name="lowRank"/></c> in place (one addmm, no m×n
+    /// temporary); returns <paramref name="target"/>, which has the parameter's shape.
+    /// </summary>
+    public Tensor AddReconstruct(Tensor target, Tensor lowRank, double alpha) =>
+        _transposed ? target.addmm_(lowRank, Basis.t(), beta: 1, alpha: (float)alpha) : target.addmm_(Basis, lowRank, beta: 1, alpha: (float)alpha);
+
     private void Initialise(Tensor grad)
     {
         using var scope = NewDisposeScope();
@@ -104,8 +114,8 @@ public sealed class GrassmannProjector : IProjector
         var (u, sigma, vh) = linalg.svd(tangent, fullMatrices: false);
         var u1 = u[.., ..1];
         var v1 = vh[..1, ..].t();
-        var angle = _stepSize * sigma[0].item<float>();
-        var rotated = (x.matmul(v1).mul_(Math.Cos(angle)) - u1.mul(Math.Sin(angle))).matmul(v1.t());
+        var angle = sigma[0].mul(_stepSize);              // a device scalar: no host sync
+        var rotated = (x.matmul(v1).mul_(angle.cos()) - u1.mul(angle.sin())).matmul(v1.t());
         var moved = rotated + x.matmul(eye(v1.shape[0], dtype: x.dtype, device: x.device) - v1.matmul(v1.t()));
         Basis.copy_(rowBasis ? moved.t() : moved);
     }

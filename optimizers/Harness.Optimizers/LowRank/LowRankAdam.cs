@@ -1,3 +1,4 @@
+using Harness.Optimizers.Kernels;
 using static TorchSharp.torch;
 
 namespace Harness.Optimizers.LowRank;
@@ -48,4 +49,32 @@ public static class LowRankAdam
         var update = s.Projector?.ProjectBack(n) ?? n;
         Apply(param, update, StepSize(lr, s.Step, beta1, beta2), lr, o.WeightDecay);
     }
+
+    /// <summary>
+    /// Full-rank (unprojected) parameters through <c>hk_adamw</c>, with the scalars that turn its torch-style rule
+    /// into this transformers-style one: ε/√bc2 for ε (√v/√bc2 + ε/√bc2 = (√v + ε)/√bc2) and no in-kernel decay;
+    /// the decoupled decay follows the update, as in <see cref="Apply"/>. Equal up to rounding (the kernel's m is
+    /// a lerp). Each state's step counter must already be advanced.
+    /// </summary>
+    public static void StepFused(FusedKernels kernels, IReadOnlyList<(Tensor Param, Tensor Grad, LowRankAdamState State)> items, LowRankAdamOptions o, double lr)
+    {
+        ArgumentNullException.ThrowIfNull(kernels);
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(o);
+        var (beta1, beta2) = (o.Betas[0], o.Betas[1]);
+        foreach (var group in items.GroupBy(x => (x.Param.dtype, x.State.Step)))
+        {
+            var step = group.Key.Step;
+            var bc2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, step));
+            kernels.AdamW(group.Select(x => (x.Param, x.Grad, x.State.M, x.State.V)).ToList(),
+                new AdamWScalars(Decay: 1f, W1: (float)(1 - beta1), Beta2: (float)beta2, W2: (float)(1 - beta2), InvBc2Sqrt: (float)(1 / bc2Sqrt),
+                    Eps: (float)(o.Eps / bc2Sqrt), NegStep: (float)(-lr / (1 - Math.Pow(beta1, step))), ApplyDecay: false));
+            if (o.WeightDecay > 0)
+                foreach (var x in group) x.Param.add_(x.Param, alpha: -lr * o.WeightDecay);
+        }
+    }
+
+    /// <summary>Whether the kernels can take this unprojected parameter's step (device, layout, dtype of all four tensors).</summary>
+    public static bool FusedAccepts(FusedKernels kernels, Tensor param, Tensor grad, LowRankAdamState s) =>
+        s.Projector is null && kernels.Accepts(param) && kernels.Accepts(grad, param.dtype) && kernels.Accepts(s.M, param.dtype) && kernels.Accepts(s.V, param.dtype);
 }

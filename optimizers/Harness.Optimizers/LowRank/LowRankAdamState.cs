@@ -23,6 +23,17 @@ public sealed class LowRankAdamState : ParameterState
         _extra = extra;
     }
 
+    /// <param name="projector">The projector (its projected shape is the moments' shape).</param>
+    /// <param name="m">First-moment storage, zero: a view into a shape group's stacked buffer, for instance.</param>
+    /// <param name="v">Second-moment storage, zero, shaped as <paramref name="m"/>.</param>
+    public LowRankAdamState(IProjector projector, Tensor m, Tensor v)
+    {
+        ArgumentNullException.ThrowIfNull(projector);
+        if (!m.shape.SequenceEqual(projector.ProjectedShape) || !v.shape.SequenceEqual(projector.ProjectedShape))
+            throw new ArgumentException("moment storage must have the projected shape", nameof(m));
+        (Projector, M, V, _extra) = (projector, m, v, []);
+    }
+
     public IProjector? Projector { get; }
 
     /// <summary>First moment (<c>exp_avg</c>), in the projected space.</summary>

@@ -71,7 +71,7 @@ public sealed class SvdProjector : IProjector
 
     public Tensor Project(Tensor grad, long step)
     {
-        if (step % _updateGap == 0) Refresh(grad, step);
+        RefreshIfDue(grad, step);
         var low = _left is null ? grad : _left.t().matmul(grad);
         return _right is null ? low : low.matmul(_right.t());
     }
@@ -81,6 +81,44 @@ public sealed class SvdProjector : IProjector
         var full = _left is null ? lowRank : _left.matmul(lowRank);
         if (_right is not null) full = full.matmul(_right);
         return full.mul_(_scale);
+    }
+
+    /// <summary>Recomputes the basis from <paramref name="grad"/> when the schedule says so at this 0-based step.</summary>
+    public void RefreshIfDue(Tensor grad, long step)
+    {
+        if (step % _updateGap == 0) Refresh(grad, step);
+    }
+
+    /// <summary>True when exactly one side is projected (every proj_type but <c>full</c>): the batched step's case.</summary>
+    public bool OneSided => _left is null != _right is null;
+
+    /// <summary>
+    /// <see cref="Project"/> for a stack of same-shaped gradients (B×m×n) with one-sided projectors of equal
+    /// side and rank, as one bmm against the stacked bases; the bases must already be refreshed.
+    /// </summary>
+    public static Tensor ProjectStack(IReadOnlyList<SvdProjector> projectors, Tensor grads)
+    {
+        ArgumentNullException.ThrowIfNull(projectors);
+        ArgumentNullException.ThrowIfNull(grads);
+        if (projectors.Any(p => !p.OneSided || p._left is null != projectors[0]._left is null))
+            throw new ArgumentException("a stacked projection needs one-sided projectors of the same side", nameof(projectors));
+        using var scope = NewDisposeScope();
+        var low = projectors[0]._left is null
+            ? grads.bmm(stack(projectors.Select(p => p._right!)).transpose(1, 2))
+            : stack(projectors.Select(p => p._left!)).transpose(1, 2).bmm(grads);
+        return low.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <c>target += alpha·ProjectBack(lowRank)</c> in place, as one addmm (no m×n temporary; one-sided only).
+    /// </summary>
+    public void AddProjectBack(Tensor target, Tensor lowRank, double alpha)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (!OneSided) throw new InvalidOperationException("AddProjectBack needs a one-sided projector");
+        var a = (float)(alpha * _scale);
+        if (_left is not null) target.addmm_(_left, lowRank, beta: 1, alpha: a);
+        else target.addmm_(lowRank, _right!, beta: 1, alpha: a);
     }
 
     public IEnumerable<(string Name, Tensor Tensor)> Tensors =>

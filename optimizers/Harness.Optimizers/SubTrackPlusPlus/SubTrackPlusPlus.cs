@@ -1,3 +1,4 @@
+using Harness.Optimizers.Kernels;
 using Harness.Optimizers.LowRank;
 using static TorchSharp.torch;
 
@@ -21,6 +22,12 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
     /// <summary><c>paper</c> (default) or <c>code</c>: the released code's behaviour (see the optimizer's remarks).</summary>
     public string Semantics { get; init; } = "paper";
 
+    /// <summary>
+    /// <c>auto</c> (default): the full-rank parameters (embedding, head, vectors) through the fused AdamW kernel where
+    /// it is attached and the parameters are on CUDA; <c>tensor-ops</c>: never; <c>cuda-fused</c>: required.
+    /// </summary>
+    public string Implementation { get; init; } = ImplementationChoice.Auto;
+
     /// <summary>The golden trace was recorded with the released code.</summary>
     public OptimizerOptions ReferenceTraceDefaults => this with { Semantics = "code" };
 
@@ -30,6 +37,7 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
         if (UpdateInterval <= 0) yield return new("update_interval", $"must be > 0 (got {UpdateInterval})");
         if (!(StepSize > 0) || !double.IsFinite(StepSize)) yield return new("step_size", $"must be a finite number > 0 (got {StepSize:R})");
         if (!(NormGrowthLimit >= 1) || !double.IsFinite(NormGrowthLimit)) yield return new("norm_growth_limit", $"must be a finite number >= 1 (got {NormGrowthLimit:R})");
+        foreach (var p in ImplementationChoice.Validate(Implementation)) yield return p;
         if (!SemanticsValues.Contains(Semantics))
             yield return new("semantics", $"must be one of {string.Join(", ", SemanticsValues)} (got '{Semantics}')");
     }
@@ -60,9 +68,23 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
 /// S₀ with <c>semantics: code</c>; others 2·numel·b. A rank above s is clamped to s, as in the reference.
 /// </remarks>
 public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, SubTrackPlusPlusOptions options)
-    : PerParameterOptimizer<SubTrackPlusPlusOptions, LowRankAdamState>(parameters, options)
+    : PerParameterOptimizer<SubTrackPlusPlusOptions, LowRankAdamState>(parameters, options), IFusedKernelUser
 {
     private const string LimiterKey = "limiter_norm";
+    private FusedKernels? _kernels;
+
+    public override string Implementation => _kernels is null ? "tensor-ops" : "tensor-ops; cuda-fused adamw";
+
+    public void AttachKernels(FusedKernels? kernels, string status) =>
+        _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status, Parameters, "subtrackpp");
+
+    protected override bool FusedEnabled => _kernels is not null;
+
+    protected override bool CanFuse(NamedParameter parameter, Tensor grad, LowRankAdamState state) =>
+        _kernels is { } k && LowRankAdam.FusedAccepts(k, parameter.Value, grad, state);
+
+    protected override void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, LowRankAdamState State)> items, double learningRate) =>
+        LowRankAdam.StepFused(_kernels!, items.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State)).ToList(), Options, learningRate);
     private bool Code => Options.Semantics == "code";
 
     /// <summary>The closed-form state size, independent of the tensors (the catalog's formula).</summary>
@@ -99,7 +121,8 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
         if (Code && s.Step % Options.UpdateInterval == 0)
             Transport(s, projector, projector.Basis.t().matmul(projector.InitialBasis!), 1 - beta2);
 
-        var update = projector.ProjectBack(n).add_(Recovery(grad, low, n, projector, s));
+        // Λ + α·S·N, accumulated into Λ's buffer: the only m×n tensor of the update.
+        var update = projector.AddReconstruct(Recovery(grad, low, n, projector, s), n, projector.Scale);
         LowRankAdam.Apply(p.Value, update, LowRankAdam.StepSize(lr, s.Step, beta1, beta2), lr, Options.WeightDecay);
     }
 
@@ -117,14 +140,15 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
         v.copy_(newV);
     }
 
-    // Recovery scaling of the part of G outside the subspace, with the norm-growth limiter.
+    // Recovery scaling of the part of G outside the subspace, with the norm-growth limiter. φ scales whole
+    // columns (rows of an m×r' projection), so φ ⊙ (S·G̃) = S·(φ ⊙ G̃): Λ is built in one m×n buffer
+    // (φ ⊙ G, then minus S·(φ ⊙ G̃) by addmm) instead of four. The limiter stays on the device: no host sync.
     private Tensor Recovery(Tensor grad, Tensor low, Tensor n, GrassmannProjector projector, LowRankAdamState s)
     {
-        var inSubspace = Code ? projector.ProjectBack(low) : projector.Reconstruct(low);
         var dim = low.shape[0] < low.shape[1] ? 0 : 1;
         var phi = n.norm(dim).div_(low.norm(dim).add_(1e-8));
         if (dim == 1) phi = phi.unsqueeze(1);
-        var lambda = (grad - inSubspace).mul_(phi);
+        var lambda = projector.AddReconstruct(grad.mul(phi), low.mul(phi), Code ? -projector.Scale : -1);
         var previous = s.Extra(LimiterKey);
         var norm = lambda.norm();
         if (s.Step == 1)
@@ -132,9 +156,18 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
             previous.copy_(norm);
             return lambda;
         }
-        var ratio = norm.item<float>() / (previous.item<float>() + 1e-8);
-        var limiter = Math.Max(ratio, Options.NormGrowthLimit) / Options.NormGrowthLimit;
+        var limiter = Limiter(norm, previous, Options.NormGrowthLimit);
         previous.copy_(norm.div_(limiter));
         return lambda.div_(limiter);
+    }
+
+    /// <summary>
+    /// The norm-growth limiter <c>max(‖Λ‖/(ℓ + 1e−8), ζ)/ζ</c> as a 0-d device tensor (no host round trip).
+    /// </summary>
+    public static Tensor Limiter(Tensor norm, Tensor previous, double zeta)
+    {
+        ArgumentNullException.ThrowIfNull(norm);
+        ArgumentNullException.ThrowIfNull(previous);
+        return norm.div(previous.add(1e-8)).clamp_min_(zeta).div_(zeta);
     }
 }
