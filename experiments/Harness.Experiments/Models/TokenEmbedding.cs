@@ -18,6 +18,9 @@ internal sealed class TokenEmbedding : nn.Module<Tensor, Tensor>, IHasParamRole
 
     public ParamRole Role => ParamRole.Embedding;
 
+    /// <summary>[..., hidden] -> [..., vocab] logits against this table (a tied output head).</summary>
+    public Tensor Unembed(Tensor hidden) => nn.functional.linear(hidden, weight);
+
     /// <summary>[batch, seq] token ids -> [batch, seq, hidden].</summary>
     public override Tensor forward(Tensor tokens)
     {

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Harness.Experiments.Workloads;
 
 namespace Harness.Core.Config;
 
@@ -110,6 +111,11 @@ public static partial class ConfigLoader
             && map["training"] is MappingNode trainingNode && trainingNode["grad_clip"] is { } clipNode)
             problems.Add(clipNode.Mark, $"training.grad_clip: step_mode fused_backward ('{fusedVariant.Label}') updates weights during the backward, "
                 + "so one backward cannot clip the global norm; set grad_clip: 0, or fused_clip: two_pass for an exact clip with a second forward and backward per step");
+        // Checkpointing wraps LLaMA's decoder layers; the other models have no checkpointed blocks yet.
+        if (config.Training.ActivationCheckpointing == true && config.Workload is not LlamaSpec
+            && map["training"] is MappingNode checkpointTraining && checkpointTraining["activation_checkpointing"] is { } checkpointNode)
+            problems.Add(checkpointNode.Mark, "training.activation_checkpointing: only the llama workload checkpoints its decoder layers; "
+                + $"this workload is '{WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType()).Kind}'");
         // forge_kernel chooses between FORGE's kernels; an entry on the standard driver has none to choose from.
         if (map["optimizers"] is SequenceNode entries)
             foreach (var standard in variants.Where(v => v.ForgeKernel is not null && v.EffectiveStepMode(config.StepMode) != StepMode.FusedBackward)

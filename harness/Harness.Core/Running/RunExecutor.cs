@@ -109,7 +109,11 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         var optimizerDescriptor = OptimizerCatalog.Find(run.Variant.Kind)!;
         var dataLocations = new Harness.Experiments.Data.DataLocations(
             string.IsNullOrEmpty(config.SourcePath) ? null : Path.GetDirectoryName(Path.GetFullPath(config.SourcePath)), cacheDirectory);
-        using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ParameterDType(training.Dtype), training.BatchSize) { Data = dataLocations });
+        using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ParameterDType(training.Dtype), training.BatchSize)
+        {
+            Data = dataLocations,
+            ActivationCheckpointing = training.ActivationCheckpointing == true,
+        });
         // Optimizers with randomness of their own (Q-GaLore's stochastic rounding) are seeded from the run.
         var optimizerOptions = run.Variant.Options is IRunSeeded seeded ? seeded.WithRunSeed(run.Seed) : run.Variant.Options;
         using var optimizer = optimizerDescriptor.Create(workload.Parameters, optimizerOptions);
