@@ -64,6 +64,19 @@ public sealed class Llama : nn.Module<Tensor, Tensor>, ICausalLanguageModel
     public IReadOnlyList<string> ProjectionWeights() =>
         named_modules().Where(m => m.module is Projection).Select(m => $"{m.name}.weight").ToList();
 
+    /// <summary>
+    /// <c>training.dtype: mixed</c> as PyTorch's autocast runs this model: every projection (and a tied head) multiplies
+    /// in <paramref name="compute"/> (bf16) from fp32 weights, so q/k/v, RoPE, attention and the SwiGLU product run in
+    /// bf16, while the embedding, the residual stream (fp32 + bf16 promotes to fp32), RMSNorm and the loss (the
+    /// workload casts logits to fp32) stay fp32. Null restores the weights' dtype.
+    /// </summary>
+    public void ComputeIn(ScalarType? compute)
+    {
+        model.ComputeDType = compute;
+        foreach (var (_, module) in named_modules())
+            if (module is Projection projection) projection.ComputeDType = compute;
+    }
+
     /// <summary>Routes every projection's training forward through <paramref name="route"/> (null restores <c>F.linear</c>).</summary>
     public void RouteProjections(ILinearRoute? route)
     {

@@ -44,7 +44,10 @@ internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
     public bool CheckpointActivations { get; set; }
 
     /// <summary>The tied LM head: hidden states times the embedding matrix.</summary>
-    public Tensor TiedHead(Tensor hidden) => embed_tokens.Unembed(hidden);
+    public Tensor TiedHead(Tensor hidden) => embed_tokens.Unembed(hidden, ComputeDType);
+
+    /// <summary>The tied head's matmul dtype under <c>training.dtype: mixed</c> (see <see cref="Projection.ComputeDType"/>).</summary>
+    public ScalarType? ComputeDType { get; set; }
 
     public override Tensor forward(Tensor tokens)
     {

@@ -46,8 +46,8 @@ public static class Planner
             if (variant.EffectiveTraining(config.Training).ForgeKernel == ForgeKernelMode.Tile && !descriptor.Traits.HasFlag(OptimizerTraits.TileFusedLinear))
                 return $"forge_kernel tile: '{descriptor.Kind}' has no tile-fused kernel (no TileFusedLinear trait); use auto or slabs";
         }
-        if (config.Training.Dtype == TrainingDType.Mixed)
-            return "training.dtype mixed (bf16 compute, fp32 master weights) is not implemented yet; use float32 or bfloat16";
+        if (config.Training.Dtype == TrainingDType.Mixed && config.Workload is not LlamaSpec)
+            return "training.dtype mixed (bf16 compute, fp32 master weights) is built into the llama workload's layers only; use float32 or bfloat16";
         return null;
     }
 }
