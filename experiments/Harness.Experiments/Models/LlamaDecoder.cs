@@ -44,7 +44,15 @@ internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
     public bool CheckpointActivations { get; set; }
 
     /// <summary>The tied LM head: hidden states times the embedding matrix.</summary>
-    public Tensor TiedHead(Tensor hidden) => embed_tokens.Unembed(hidden, ComputeDType);
+    /// <remarks>Reads the table as the embedding module's <c>weight</c> parameter, whichever embedding module it is.</remarks>
+    public Tensor TiedHead(Tensor hidden)
+    {
+        var table = embed_tokens.get_parameter("weight")
+            ?? throw new InvalidOperationException("the embedding has no 'weight' table to tie the head to");
+        if (ComputeDType is not { } compute || compute == table.dtype) return nn.functional.linear(hidden, table);
+        using var scope = NewDisposeScope();
+        return nn.functional.linear(hidden.to_type(compute), table.to_type(compute)).MoveToOuterDisposeScope();
+    }
 
     /// <summary>The tied head's matmul dtype under <c>training.dtype: mixed</c> (see <see cref="Projection.ComputeDType"/>).</summary>
     public ScalarType? ComputeDType { get; set; }

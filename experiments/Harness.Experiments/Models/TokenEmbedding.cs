@@ -18,14 +18,6 @@ internal sealed class TokenEmbedding : nn.Module<Tensor, Tensor>, IHasParamRole
 
     public ParamRole Role => ParamRole.Embedding;
 
-    /// <summary>[..., hidden] -> [..., vocab] logits against this table (a tied output head), in <paramref name="compute"/> when given.</summary>
-    public Tensor Unembed(Tensor hidden, ScalarType? compute)
-    {
-        if (compute is not { } c || c == weight.dtype) return nn.functional.linear(hidden, weight);
-        using var scope = NewDisposeScope();
-        return nn.functional.linear(hidden.to_type(c), weight.to_type(c)).MoveToOuterDisposeScope();
-    }
-
     /// <summary>[batch, seq] token ids -> [batch, seq, hidden].</summary>
     public override Tensor forward(Tensor tokens)
     {
