@@ -6,14 +6,15 @@ namespace Harness.Experiments.Models;
 
 /// <summary>
 /// A LLaMA-style causal language model: token embedding, pre-norm decoder layers (RMSNorm, RoPE
-/// attention, SwiGLU MLP, no biases), final RMSNorm and an untied LM head. Parameter names follow the
+/// attention (grouped-query with kv_heads), SwiGLU MLP, no biases), final RMSNorm and an LM head (untied by default; tied,
+/// it multiplies by the embedding matrix and has no weight of its own). Parameter names follow the
 /// HF <c>LlamaForCausalLM</c> layout (<c>model.layers.0.self_attn.q_proj.weight</c>, …, <c>lm_head.weight</c>)
 /// so optimizer traces and state dicts read like the reference scripts'.
 /// </summary>
 public sealed class Llama : nn.Module<Tensor, Tensor>, ICausalLanguageModel
 {
     private readonly LlamaDecoder model;
-    private readonly Projection lm_head;
+    private readonly Projection? lm_head;
 
     /// <summary>
     /// Builds the model on the CPU in float32, drawing every weight from <paramref name="init"/> (a CPU
@@ -25,12 +26,21 @@ public sealed class Llama : nn.Module<Tensor, Tensor>, ICausalLanguageModel
         config.EnsureValid();
         Config = config;
         model = new LlamaDecoder(config, init);
-        lm_head = new Projection(nameof(lm_head), config.Hidden, config.VocabSize, ParamRole.OutputHead, config.InitStd, init);
         register_module(nameof(model), model);
-        register_module(nameof(lm_head), lm_head);
+        if (!config.TieEmbeddings)
+        {
+            lm_head = new Projection(nameof(lm_head), config.Hidden, config.VocabSize, ParamRole.OutputHead, config.InitStd, init);
+            register_module(nameof(lm_head), lm_head);
+        }
     }
 
     public LlamaConfig Config { get; }
+
+    /// <summary>
+    /// <c>training.activation_checkpointing</c>: each decoder layer keeps only its input and recomputes its forward in
+    /// the backward (the embedding, final norm and head are not checkpointed). Gradients are unchanged.
+    /// </summary>
+    public bool CheckpointActivations { get => model.CheckpointActivations; set => model.CheckpointActivations = value; }
 
     public int VocabSize => Config.VocabSize;
 
@@ -47,12 +57,25 @@ public sealed class Llama : nn.Module<Tensor, Tensor>, ICausalLanguageModel
     public override Tensor forward(Tensor tokens)
     {
         using var hidden = model.forward(tokens);
-        return lm_head.forward(hidden);
+        return lm_head is null ? model.TiedHead(hidden) : lm_head.forward(hidden);
     }
 
-    /// <summary>Full names of every projection weight (all untied and bias-free, so each has one consumer).</summary>
+    /// <summary>Full names of every projection weight (bias-free, each with one consumer; a tied head is not a projection).</summary>
     public IReadOnlyList<string> ProjectionWeights() =>
         named_modules().Where(m => m.module is Projection).Select(m => $"{m.name}.weight").ToList();
+
+    /// <summary>
+    /// <c>training.dtype: mixed</c> as PyTorch's autocast runs this model: every projection (and a tied head) multiplies
+    /// in <paramref name="compute"/> (bf16) from fp32 weights, so q/k/v, RoPE, attention and the SwiGLU product run in
+    /// bf16, while the embedding, the residual stream (fp32 + bf16 promotes to fp32), RMSNorm and the loss (the
+    /// workload casts logits to fp32) stay fp32. Null restores the weights' dtype.
+    /// </summary>
+    public void ComputeIn(ScalarType? compute)
+    {
+        model.ComputeDType = compute;
+        foreach (var (_, module) in named_modules())
+            if (module is Projection projection) projection.ComputeDType = compute;
+    }
 
     /// <summary>Routes every projection's training forward through <paramref name="route"/> (null restores <c>F.linear</c>).</summary>
     public void RouteProjections(ILinearRoute? route)

@@ -10,6 +10,7 @@ internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
     private readonly ModuleList<LlamaDecoderLayer> layers;
     private readonly RmsNorm norm;
     private readonly LlamaConfig config;
+    private readonly CheckpointedBlock.Returned[] checkpoints;
 
     public LlamaDecoder(LlamaConfig c, Generator init) : base("model")
     {
@@ -19,6 +20,7 @@ internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
             : new TokenEmbedding(c.VocabSize, c.Hidden, c.InitStd, init);
         layers = new ModuleList<LlamaDecoderLayer>();
         for (var i = 0; i < c.Layers; i++) layers.Add(new LlamaDecoderLayer(i, c, init));
+        checkpoints = Enumerable.Range(0, c.Layers).Select(_ => new CheckpointedBlock.Returned()).ToArray();
         norm = new RmsNorm(nameof(norm), c.Hidden, c.RmsNormEps);
         register_module(nameof(embed_tokens), embed_tokens);
         register_module(nameof(layers), layers);
@@ -35,17 +37,42 @@ internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
         if (rotary is { } r && r.Length == length && r.Device.type == device.type && r.Device.index == device.index) return (r.Cos, r.Sin);
         rotary?.Cos.Dispose();
         rotary?.Sin.Dispose();
-        var (cos, sin) = RotaryEmbedding.Tables(length, config.HeadDim, config.RopeTheta, device);
+        var (cos, sin) = RotaryEmbedding.Tables(length, config.HeadDim, config.RopeTheta, device, config.RopeScaling);
         rotary = (length, device, cos.DetachFromDisposeScope(), sin.DetachFromDisposeScope());
         return (cos, sin);
     }
+
+    /// <summary>Recompute each layer's forward in the backward instead of keeping its activations (see <see cref="CheckpointedBlock"/>).</summary>
+    public bool CheckpointActivations { get; set; }
+
+    /// <summary>The tied LM head: hidden states times the embedding matrix.</summary>
+    /// <remarks>Reads the table as the embedding module's <c>weight</c> parameter, whichever embedding module it is.</remarks>
+    public Tensor TiedHead(Tensor hidden)
+    {
+        var table = embed_tokens.get_parameter("weight")
+            ?? throw new InvalidOperationException("the embedding has no 'weight' table to tie the head to");
+        if (ComputeDType is not { } compute || compute == table.dtype) return nn.functional.linear(hidden, table);
+        using var scope = NewDisposeScope();
+        return nn.functional.linear(hidden.to_type(compute), table.to_type(compute)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The tied head's matmul dtype under <c>training.dtype: mixed</c> (see <see cref="Projection.ComputeDType"/>).</summary>
+    public ScalarType? ComputeDType { get; set; }
 
     public override Tensor forward(Tensor tokens)
     {
         using var scope = NewDisposeScope();
         var (cos, sin) = Rotary((int)tokens.shape[1], tokens.device);
         var x = embed_tokens.forward(tokens);
-        foreach (var layer in layers) x = layer.forward(x, cos, sin);
+        // Checkpointed only where a graph is being built (training); evaluation keeps nothing anyway.
+        var checkpoint = CheckpointActivations && is_grad_enabled();
+        for (var i = 0; i < layers.Count; i++)
+        {
+            var layer = layers[i];
+            x = checkpoint && x.requires_grad
+                ? CheckpointedBlock.apply(x, (Func<Tensor, Tensor>)(input => layer.forward(input, cos, sin)), checkpoints[i])
+                : layer.forward(x, cos, sin);
+        }
         return norm.forward(x).MoveToOuterDisposeScope();
     }
 
@@ -56,6 +83,7 @@ internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
             rotary?.Cos.Dispose();
             rotary?.Sin.Dispose();
             rotary = null;
+            foreach (var c in checkpoints) c.Dispose();
         }
         base.Dispose(disposing);
     }

@@ -28,6 +28,21 @@ internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole
     /// <summary>Routes the training forward through <paramref name="to"/> (null: plain <c>F.linear</c>); evaluation never is.</summary>
     public void RouteThrough(ILinearRoute? to, string weightName) => route = to is null ? null : (to, weightName);
 
-    public override Tensor forward(Tensor input) =>
-        route is { } r && training ? r.Route.Linear(input, weight, r.WeightName) : nn.functional.linear(input, weight);
+    /// <summary>
+    /// <c>training.dtype: mixed</c>: the matmul runs in this dtype (bf16) on a cast of the input and of the weight, and
+    /// returns it, as autocast does for <c>linear</c>; the weight's gradient flows back through the cast to the fp32
+    /// weight. A routed (FORGE) layer gets the cast input and the fp32 weight, and casts inside its function. Null: the
+    /// weight's dtype.
+    /// </summary>
+    public ScalarType? ComputeDType { get; set; }
+
+    public override Tensor forward(Tensor input)
+    {
+        if (ComputeDType is not { } compute || compute == weight.dtype)
+            return route is { } r && training ? r.Route.Linear(input, weight, r.WeightName) : nn.functional.linear(input, weight);
+        using var scope = NewDisposeScope();
+        var x = input.to_type(compute);
+        var y = route is { } routed && training ? routed.Route.Linear(x, weight, routed.WeightName) : nn.functional.linear(x, weight.to_type(compute));
+        return y.MoveToOuterDisposeScope();
+    }
 }

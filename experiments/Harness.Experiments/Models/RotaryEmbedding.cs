@@ -9,11 +9,14 @@ namespace Harness.Experiments.Models;
 public static class RotaryEmbedding
 {
     /// <summary>cos and sin tables of shape [seqLen, headDim] (each frequency repeated for both halves).</summary>
-    public static (Tensor Cos, Tensor Sin) Tables(int seqLen, int headDim, double theta, Device device)
+    /// <remarks>With <paramref name="scaling"/> the inverse frequencies are rescaled first (Llama-3.1).</remarks>
+    public static (Tensor Cos, Tensor Sin) Tables(int seqLen, int headDim, double theta, Device device, RopeScaling? scaling = null)
     {
         using var scope = NewDisposeScope();
         var exponents = arange(0, headDim, 2, ScalarType.Float64) / headDim;
         var invFreq = pow(theta, exponents).reciprocal();
+        if (scaling is not null)
+            invFreq = tensor(invFreq.data<double>().ToArray().Select(scaling.Scale).ToArray(), ScalarType.Float64);
         var positions = arange(seqLen, ScalarType.Float64);
         var freqs = outer(positions, invFreq);
         var angles = cat([freqs, freqs], -1);

@@ -72,6 +72,24 @@ public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears
             model.Dispose();
             throw new ArgumentException($"seq_len {seqLen} is longer than the model's context of {max} positions", nameof(data));
         }
+        if (context.ActivationCheckpointing)
+        {
+            if (model is not Llama llama)
+            {
+                model.Dispose();
+                throw new ArgumentException("activation checkpointing is built for the llama workload only", nameof(context));
+            }
+            llama.CheckpointActivations = true;
+        }
+        if (context.ComputeDType is { } compute && compute != context.DType)
+        {
+            if (model is not Llama llama)
+            {
+                model.Dispose();
+                throw new ArgumentException("mixed precision is built into the llama workload's layers only", nameof(context));
+            }
+            llama.ComputeIn(compute);
+        }
         if (context.DType != ScalarType.Float32) model.Module.to(context.DType);
         if (device.type != DeviceType.CPU) model.Module.to(device);
         model.Module.train();

@@ -46,6 +46,15 @@ public sealed record LlamaSpec : WorkloadSpec
     public int? Layers { get; init; }
     public int? Heads { get; init; }
     public int? Ffn { get; init; }
+    /// <summary>Key/value heads (grouped-query attention); null = the preset's (heads for every preset but llama3-8b).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? KvHeads { get; init; }
+    /// <summary>RoPE base; null = the preset's (10000, 500000 for llama3-8b).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? RopeTheta { get; init; }
+    /// <summary>Tie the LM head to the embedding; null = untied.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public bool? TieEmbeddings { get; init; }
     public int SeqLen { get; init; } = 128;
     /// <summary>
     /// bitsandbytes' StableEmbedding as the token table: xavier-uniform init, a LayerNorm after the lookup, and 32-bit
@@ -75,7 +84,7 @@ public sealed record LlamaSpec : WorkloadSpec
         string? shapeProblem = null;
         try
         {
-            Models.LlamaConfig.Resolve(Size, 256, Hidden, Layers, Heads, Ffn);
+            Models.LlamaConfig.Resolve(Size, 256, Hidden, Layers, Heads, Ffn, KvHeads, RopeTheta, TieEmbeddings);
         }
         catch (ArgumentException e)
         {
@@ -83,6 +92,8 @@ public sealed record LlamaSpec : WorkloadSpec
         }
         // Point at the key the user wrote that decides the shape (heads, else hidden, else the preset).
         if (shapeProblem is not null && Hidden is not < 1 && Layers is not < 1 && Heads is not < 1 && Ffn is not < 1)
-            yield return new(Heads is not null ? "heads" : Hidden is not null ? "hidden" : "size", shapeProblem);
+            yield return new(shapeProblem.StartsWith("kv_heads", StringComparison.Ordinal) && KvHeads is not null ? "kv_heads"
+                : shapeProblem.StartsWith("rope_theta", StringComparison.Ordinal) ? "rope_theta"
+                : Heads is not null ? "heads" : Hidden is not null ? "hidden" : "size", shapeProblem);
     }
 }

@@ -7,4 +7,10 @@ public sealed record WorkloadContext(int Seed, Device Device, ScalarType DType, 
 {
     /// <summary>The config file's folder (relative data paths) and the cache (token files, prepared datasets).</summary>
     public Data.DataLocations Data { get; init; } = Harness.Experiments.Data.DataLocations.None;
+
+    /// <summary><c>training.activation_checkpointing</c>: decoder layers recompute their forward in the backward (LLaMA only).</summary>
+    public bool ActivationCheckpointing { get; init; }
+
+    /// <summary><c>training.dtype: mixed</c>: the dtype matmuls run in while parameters stay <see cref="DType"/> (LLaMA only); null = DType.</summary>
+    public ScalarType? ComputeDType { get; init; }
 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Harness.Experiments.Workloads;
 
 namespace Harness.Core.Config;
 
@@ -125,6 +126,11 @@ public static partial class ConfigLoader
             && map["training"] is MappingNode perLayerTraining && perLayerTraining["grad_clip"] is { } perLayerClip)
             problems.Add(perLayerClip.Mark, $"training.grad_clip: step_mode per_layer ('{perLayerVariant.Label}') steps each weight as soon as its gradient "
                 + "exists, before the global norm is known; set grad_clip: 0, or step_mode standard");
+        // Checkpointing wraps LLaMA's decoder layers; the other models have no checkpointed blocks yet.
+        if (config.Training.ActivationCheckpointing == true && config.Workload is not LlamaSpec
+            && map["training"] is MappingNode checkpointTraining && checkpointTraining["activation_checkpointing"] is { } checkpointNode)
+            problems.Add(checkpointNode.Mark, "training.activation_checkpointing: only the llama workload checkpoints its decoder layers; "
+                + $"this workload is '{WorkloadCatalog.All.First(d => d.SpecType == config.Workload.GetType()).Kind}'");
         // forge_kernel chooses between FORGE's kernels; an entry on the standard driver has none to choose from.
         if (map["optimizers"] is SequenceNode entries)
             foreach (var standard in variants.Where(v => v.ForgeKernel is not null && v.EffectiveStepMode(config.StepMode) != StepMode.FusedBackward)

@@ -39,6 +39,13 @@ public sealed record TrainingConfig : IValidatable
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public GradBuffersMode? GradBuffers { get; init; }
+    /// <summary>
+    /// Each decoder layer recomputes its forward in the backward instead of keeping its activations (llama workload).
+    /// Changes memory and time only, not a number. Left out of the run spec when unset, so adding the key kept
+    /// existing run ids.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public bool? ActivationCheckpointing { get; init; }
     public int LogEvery { get; init; } = 10;
     /// <summary>Evaluate every N steps (and always after the last step); 0 = only at the end.</summary>
     public int EvalEvery { get; init; } = 50;

@@ -19,7 +19,10 @@ public sealed class ForgeLinearFunction : SingleTensorFunction<ForgeLinearFuncti
         var (input, weight) = ((Tensor)vars[0], (Tensor)vars[1]);
         ctx.save_for_backward([input, weight]);
         ctx.save_data("layer", (FusedLinearLayer)vars[2]);
-        return nn.functional.linear(input, weight);
+        // training.dtype mixed: a bf16 input meets the fp32 master weight, multiplied in the input's dtype (autocast's linear).
+        if (weight.dtype == input.dtype) return nn.functional.linear(input, weight);
+        using var cast = weight.to_type(input.dtype);
+        return nn.functional.linear(input, cast);
     }
 
     public override List<Tensor> backward(AutogradContext ctx, Tensor grad_output)
@@ -30,7 +33,7 @@ public sealed class ForgeLinearFunction : SingleTensorFunction<ForgeLinearFuncti
         var (input, weight) = (saved[0], saved[1]);
         var layer = (FusedLinearLayer)ctx.get_data("layer");
         // The chain rule needs the pre-update weight: the input gradient comes first, the update after.
-        var gradInput = grad_output.matmul(weight);
+        var gradInput = grad_output.matmul(weight.dtype == grad_output.dtype ? weight : weight.to_type(grad_output.dtype));
         // An exception must not unwind through libtorch's native backward (it would end the process):
         // the layer keeps it and the driver rethrows once backward() has returned.
         layer.ConsumeCapturingErrors(input, grad_output);

@@ -56,8 +56,9 @@ public sealed class FusedLinearLayer : IDisposable
     public const string ManagedRoute = "managed";
 
     /// <summary><c>input·weightᵀ</c> whose backward consumes this layer's weight gradient slab by slab, on this layer's route.</summary>
+    /// <remarks>A bf16 input with an fp32 weight (<c>training.dtype: mixed</c>) takes the managed function, which casts the weight; the native one multiplies one dtype.</remarks>
     public Tensor Forward(Tensor input, Tensor weight) =>
-        Native is { } native ? native.Linear(input, weight, this) : ForgeLinearFunction.apply(input, weight, this);
+        Native is { } native && input.dtype == weight.dtype ? native.Linear(input, weight, this) : ForgeLinearFunction.apply(input, weight, this);
 
     private System.Runtime.InteropServices.GCHandle _self;
 

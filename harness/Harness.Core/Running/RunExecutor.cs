@@ -117,7 +117,12 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         var optimizerDescriptor = OptimizerCatalog.Find(run.Variant.Kind)!;
         var dataLocations = new Harness.Experiments.Data.DataLocations(
             string.IsNullOrEmpty(config.SourcePath) ? null : Path.GetDirectoryName(Path.GetFullPath(config.SourcePath)), cacheDirectory);
-        using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ParameterDType(training.Dtype), training.BatchSize) { Data = dataLocations });
+        using var workload = workloadDescriptor.Create(config.Workload, new WorkloadContext(run.Seed, device, ParameterDType(training.Dtype), training.BatchSize)
+        {
+            Data = dataLocations,
+            ActivationCheckpointing = training.ActivationCheckpointing == true,
+            ComputeDType = training.Dtype == TrainingDType.Mixed ? ScalarType.BFloat16 : null,
+        });
         // Optimizers with randomness of their own (Q-GaLore's stochastic rounding) are seeded from the run.
         var optimizerOptions = run.Variant.Options is IRunSeeded seeded ? seeded.WithRunSeed(run.Seed) : run.Variant.Options;
         using var optimizer = optimizerDescriptor.Create(workload.Parameters, optimizerOptions);
@@ -300,12 +305,15 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         return new Outcome(status, message, implementation, optimizer.StateDtype);
     }
 
-    /// <summary>Pure bf16 keeps parameters (and so the optimizer state) in bf16, as the GaLore paper's runs did.</summary>
+    /// <summary>
+    /// Pure bf16 keeps parameters (and so the optimizer state) in bf16, as the GaLore paper's runs did; mixed keeps
+    /// fp32 master weights and state and computes in bf16 (<see cref="WorkloadContext.ComputeDType"/>).
+    /// </summary>
     private static ScalarType ParameterDType(TrainingDType dtype) => dtype switch
     {
-        TrainingDType.Float32 => ScalarType.Float32,
+        TrainingDType.Float32 or TrainingDType.Mixed => ScalarType.Float32,
         TrainingDType.Bfloat16 => ScalarType.BFloat16,
-        _ => throw new NotSupportedException($"training.dtype {dtype} has no parameter dtype here (the planner skips it)"),
+        _ => throw new NotSupportedException($"training.dtype {dtype} has no parameter dtype"),
     };
 
     private static StepRecord Row(int step, long tokens, double lr, double? loss, EvalResult? eval) => new()

@@ -354,6 +354,16 @@ public sealed class ConfigLoaderErrorTests
     public void OverrideValueIsValidatedLikeTheFile() =>
         Single(Minimal, 1, 26, "optimizers[0].betas[1]: must be in [0, 1) (got 1.5)", "optimizers.0.betas=[0.9, 1.5]");
 
+    [Fact]
+    public void ActivationCheckpointingOnAWorkloadWithoutCheckpointedBlocks() =>
+        Single("""
+            name: t
+            workload: { kind: gpt2 }
+            training:
+              activation_checkpointing: true
+            optimizers: [{ kind: adamw }]
+            """, 4, null, "training.activation_checkpointing: only the llama workload checkpoints its decoder layers; this workload is 'gpt2'");
+
     // ---- everything at once ----
 
     [Fact]

@@ -1,5 +1,6 @@
 using Harness.Core.Config;
 using Harness.Core.Planning;
+using Harness.Experiments.Workloads;
 using Harness.Optimizers;
 using Harness.Optimizers.AdamW;
 
@@ -85,7 +86,9 @@ public sealed class PlannerTests
 
         var bf16 = TestConfigs.Experiment("p", 10, [TestConfigs.AdamW()]);
         bf16 = bf16 with { Training = bf16.Training with { Dtype = TrainingDType.Mixed } };
-        Assert.Contains("mixed", Assert.Single(Planner.Plan(bf16, "cpu")).SkipReason);
+        Assert.Null(Assert.Single(Planner.Plan(bf16, "cpu")).SkipReason);
+        var mixedGpt2 = bf16 with { Workload = new Gpt2Spec { SeqLen = 16 } };
+        Assert.Contains("llama workload's layers only", Assert.Single(Planner.Plan(mixedGpt2, "cpu")).SkipReason);
     }
 
     [Theory]
