@@ -219,8 +219,14 @@ public sealed class OptimizerConformanceTests(ITestOutputHelper output)
             Feed(a, whole, grads.Select(g => g.clone()).ToList(), lr);
             for (var i = perParameter.Count - 1; i >= 0; i--) ((IPerParameterStep)b).StepParameter(perParameter[i], grads[i], lr);
         }
+        // A batched whole step (GaLore's by shape) orders its arithmetic differently from the per-tensor path a single
+        // parameter takes: equal within a few float32 ulps there, bit for bit everywhere else.
+        var batched = a.Implementation.StartsWith("batched", StringComparison.Ordinal);
         for (var i = 0; i < whole.Count; i++)
-            Assert.True(whole[i].Value.equal(perParameter[i].Value).all().item<bool>(), $"{kind}: '{whole[i].Name}' differs stepped per parameter");
+            Assert.True(batched
+                    ? whole[i].Value.allclose(perParameter[i].Value, rtol: 1e-5, atol: 1e-6)
+                    : whole[i].Value.equal(perParameter[i].Value).all().item<bool>(),
+                $"{kind}: '{whole[i].Name}' differs stepped per parameter ({a.Implementation})");
     }
 
     [Fact]

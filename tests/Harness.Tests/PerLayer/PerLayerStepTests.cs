@@ -4,6 +4,7 @@ using Harness.Core.Running;
 using Harness.Experiments.Workloads;
 using Harness.Optimizers;
 using Harness.Optimizers.GaLore;
+using Harness.Optimizers.LowRank;
 using Harness.Optimizers.SubTrackPlusPlus;
 using Harness.Optimizers.Swan;
 using Harness.Tests.Core;
@@ -28,7 +29,7 @@ public sealed class PerLayerStepTests(ITestOutputHelper output)
     // Ranks below the tiny model's widths (32, 64) and projector refreshes inside the 12 steps, so projections really run.
     private static IOptimizer Create(string kind, IReadOnlyList<NamedParameter> ps) => kind switch
     {
-        "galore" => new Harness.Optimizers.GaLore.GaLore(ps, new GaLoreOptions { Lr = 1e-2, Rank = 8, UpdateProjGap = 5, WeightDecay = 0.1 }),
+        "galore" => new Harness.Optimizers.GaLore.GaLore(ps, new GaLoreOptions { Lr = 1e-2, Rank = 8, UpdateProjGap = 5, WeightDecay = 0.1, Implementation = StepImplementation.TensorOps }),
         "subtrackpp" => new Harness.Optimizers.SubTrackPlusPlus.SubTrackPlusPlus(ps, new SubTrackPlusPlusOptions { Lr = 1e-2, Rank = 8, UpdateInterval = 5 }),
         _ => new Harness.Optimizers.Swan.Swan(ps, new SwanOptions { Lr = 1e-3 }),
     };
