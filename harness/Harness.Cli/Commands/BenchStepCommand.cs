@@ -37,7 +37,7 @@ public static class BenchStepCommand
         {
             if (parse.GetValue(chartFrom) is { } saved)
             {
-                if (Read(saved) is not { } rows) return ExitCodes.BadInput;
+                var rows = StepBenchCsv.Read(saved); // a file that is not a step-bench CSV: one line from CliErrors, exit 2
                 if (rows.Count == 0)
                 {
                     Console.Error.WriteLine($"harness: {saved}: no rows");
@@ -81,8 +81,7 @@ public static class BenchStepCommand
                 Console.Error.WriteLine($"harness: --dtype: '{parse.GetValue(dtype)}' is not float32 or bfloat16");
                 return ExitCodes.BadInput;
             }
-            var compareRows = parse.GetValue(compare) is { } comparePath ? Read(comparePath) : [];
-            if (compareRows is null) return ExitCodes.BadInput;
+            var compareRows = parse.GetValue(compare) is { } comparePath ? StepBenchCsv.Read(comparePath) : [];
 
             var libTorch = LibTorchDiscovery.Discover(Environment.GetEnvironmentVariable(LibTorchDiscovery.EnvironmentVariable));
             using var session = DeviceSession.Open(CUDA, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory());
@@ -123,15 +122,4 @@ public static class BenchStepCommand
     }
 
     private static string[] Split(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-    // The rows of a saved step-bench CSV, or null after printing why they cannot be read.
-    private static IReadOnlyList<StepBenchResult>? Read(string path)
-    {
-        try { return StepBenchCsv.Read(path); }
-        catch (ResultFormatException e)
-        {
-            Console.Error.WriteLine($"harness: {path}: cannot be read as a step-bench CSV ({e.Message[(e.Path.Length + 2)..].Split('\n')[0]})");
-            return null;
-        }
-    }
 }
