@@ -13,10 +13,18 @@ namespace Harness.Results;
 /// </summary>
 public static class CsvFiles
 {
+    // Rows end in \n when written; reading accepts \n, \r\n and \r (CsvHelper detects the line ending when NewLine is
+    // not set), so CSVs from elsewhere (Python's csv module ends rows in \r\n) read too.
     private static readonly CsvConfiguration Config = new(CultureInfo.InvariantCulture)
     {
         HasHeaderRecord = true,
         NewLine = "\n",
+        MissingFieldFound = null,
+    };
+
+    private static readonly CsvConfiguration ReadConfig = new(CultureInfo.InvariantCulture)
+    {
+        HasHeaderRecord = true,
         MissingFieldFound = null,
     };
 
@@ -85,7 +93,7 @@ public static class CsvFiles
         try
         {
             using var reader = new StringReader(text);
-            using var csv = new CsvReader(reader, Config);
+            using var csv = new CsvReader(reader, ReadConfig);
             csv.Context.RegisterClassMap(SnakeCaseMap<T>());
             if (!csv.Read() || !csv.ReadHeader()) throw new ResultFormatException(path, "has no header row");
             csv.ValidateHeader<T>();

@@ -34,6 +34,9 @@ public sealed record OptimizerDescriptor(
         where TOptions : OptimizerOptions =>
         this with { StateBytesBounds = (p, o) => bounds(p, (TOptions)o) };
 
+    /// <summary>What the GPU equivalence checks and the step benchmark need for this optimizer (<see cref="CheckSettings"/>).</summary>
+    public CheckSettings Checks { get; init; } = CheckSettings.None;
+
     /// <summary>The options with every default, as a user who writes only <c>kind:</c> gets them.</summary>
     public OptimizerOptions DefaultOptions() => (OptimizerOptions)Activator.CreateInstance(OptionsType)!;
 }

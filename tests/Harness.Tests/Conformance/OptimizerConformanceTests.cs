@@ -1,5 +1,7 @@
+using Harness.Core.Checks;
 using Harness.Core.Traces;
 using Harness.Optimizers;
+using Harness.Optimizers.Kernels;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -234,6 +236,31 @@ public sealed class OptimizerConformanceTests(ITestOutputHelper output)
     {
         foreach (var kind in new[] { "adamw", "adam8bit", "gefen" })
             Assert.True(Descriptor(kind).Traits.HasFlag(OptimizerTraits.HasCudaKernel), $"{kind} lacks HasCudaKernel");
+    }
+
+    [Fact]
+    public void The_catalog_lines_the_gpu_checks_pick_by_trait_carry_the_settings_they_need()
+    {
+        // The checks and the step bench iterate the catalog by trait; each line they pick builds its check options from
+        // the learning rate, weight decay and implementation asked for.
+        foreach (var d in OptimizerCatalog.All.Where(d => (d.Traits & (OptimizerTraits.HasCudaKernel | OptimizerTraits.SlabStep)) != 0))
+        {
+            var fused = d.Traits.HasFlag(OptimizerTraits.HasCudaKernel);
+            var options = Assert.IsAssignableFrom<OptimizerOptions>(d.Checks.Options?.Invoke(2e-3, 0.05, fused ? ImplementationChoice.TensorOps : null));
+            Assert.Equal(d.OptionsType, options.GetType());
+            Assert.Equal(2e-3, options.Lr);
+            Assert.Equal(0.05, (double)d.OptionsType.GetProperty("WeightDecay")!.GetValue(options)!);
+            if (fused) Assert.Equal(ImplementationChoice.TensorOps, d.OptionsType.GetProperty("Implementation")!.GetValue(options));
+            Assert.Empty(options.Validate());
+            if (d.Traits.HasFlag(OptimizerTraits.SlabStep)) Assert.NotEmpty(d.Checks.ForgeRouteCases);
+        }
+        // The same checks as when gpu-check named its optimizers: three fused kernels, five FORGE route cases.
+        Assert.Equal(["adamw", "adam8bit", "gefen"], FusedEquivalence.Optimizers.Select(d => d.Kind).ToArray());
+        Assert.Equal(["adamw", "adam8bit", "gefen"], Harness.Core.Bench.StepBenchSweep.DefaultOptimizers.ToArray());
+        Assert.Equal(["fused_backward adamw GA=1 slab=32", "fused_backward adamw GA=2 slab=7", "fused_backward adamw GA=1 slab=8 two-pass clip 0.05",
+            "fused_backward lion GA=1 slab=5", "fused_backward adam8bit GA=1 slab=32"],
+            ForgeRouteEquivalence.Cases.Select(c => ForgeRouteEquivalence.Describe(c.Optimizer, c.Case)).ToArray());
+        Assert.Equal("adamw", ForgeTileEquivalence.Optimizer.Kind);
     }
 
     private static readonly long[][] Shapes = [[16, 8], [8]];

@@ -1,4 +1,4 @@
-using Harness.Cli.Commands;
+using Harness.Core.Checks;
 using Harness.Core.Config;
 using Harness.Core.Running;
 using Harness.Experiments.Workloads;
@@ -28,16 +28,16 @@ public sealed class ForgeTileTests(EmulatedKernels emulated, ITestOutputHelper o
         public double Now() => 0;
     }
 
-    public static TheoryData<int> LayerCases => new(Enumerable.Range(0, GpuCheckForgeTile.LayerCases.Count));
-    public static TheoryData<int> ModelCases => new(Enumerable.Range(0, GpuCheckForgeTile.ModelCases.Count));
+    public static TheoryData<int> LayerCases => new(Enumerable.Range(0, ForgeTileEquivalence.LayerCases.Count));
+    public static TheoryData<int> ModelCases => new(Enumerable.Range(0, ForgeTileEquivalence.ModelCases.Count));
 
     [Theory]
     [MemberData(nameof(LayerCases))]
     public void One_weight_stepped_by_the_tile_kernel_matches_its_slab_steps(int index)
     {
-        var c = GpuCheckForgeTile.LayerCases[index];
-        var (ok, detail) = GpuCheckForgeTile.CompareLayer(CPU, _kernels, c.DType, c.Rows, c.Cols, c.Tokens, c.MicroBatches, c.Clip, c.WeightDecay);
-        output.WriteLine($"{GpuCheckForgeTile.Describe(c)}: {detail}");
+        var c = ForgeTileEquivalence.LayerCases[index];
+        var (ok, detail) = ForgeTileEquivalence.CompareLayer(CPU, _kernels, c.DType, c.Rows, c.Cols, c.Tokens, c.MicroBatches, c.Clip, c.WeightDecay);
+        output.WriteLine($"{ForgeTileEquivalence.Describe(c)}: {detail}");
         Assert.True(ok, detail);
     }
 
@@ -45,9 +45,9 @@ public sealed class ForgeTileTests(EmulatedKernels emulated, ITestOutputHelper o
     [MemberData(nameof(ModelCases))]
     public void The_tiny_llama_trained_with_the_tile_kernel_matches_slabs(int index)
     {
-        var c = GpuCheckForgeTile.ModelCases[index];
-        var (ok, detail) = GpuCheckForgeTile.CompareModel(CPU, _kernels, null, c.DType, c.MicroBatches, c.Clip, c.WeightDecay);
-        output.WriteLine($"{GpuCheckForgeTile.Describe(c)}: {detail}");
+        var c = ForgeTileEquivalence.ModelCases[index];
+        var (ok, detail) = ForgeTileEquivalence.CompareModel(CPU, _kernels, null, c.DType, c.MicroBatches, c.Clip, c.WeightDecay);
+        output.WriteLine($"{ForgeTileEquivalence.Describe(c)}: {detail}");
         Assert.True(ok, detail);
     }
 
@@ -63,7 +63,7 @@ public sealed class ForgeTileTests(EmulatedKernels emulated, ITestOutputHelper o
     [InlineData(ScalarType.BFloat16, 64, 96, 33)]
     public void Tile_edges_32_and_64_give_the_same_bits(ScalarType dtype, long rows, long cols, long tokens)
     {
-        var (ok, detail) = GpuCheckForgeTile.CompareTileEdges(CPU, _kernels, dtype, rows, cols, tokens);
+        var (ok, detail) = ForgeTileEquivalence.CompareTileEdges(CPU, _kernels, dtype, rows, cols, tokens);
         output.WriteLine(detail);
         Assert.True(ok, detail);
     }

@@ -1,7 +1,8 @@
-using Harness.Cli.Commands;
+using Harness.Core.Checks;
 using Harness.Core.Devices;
 using Harness.Core.Running;
 using Harness.Experiments.Workloads;
+using Harness.Optimizers;
 using Harness.Optimizers.AdamW;
 using Harness.Tests.Core;
 using Xunit.Abstractions;
@@ -116,12 +117,12 @@ public sealed class NativeForgeRouteTests(ITestOutputHelper output)
     [Fact]
     public void The_gpu_check_comparison_passes_for_the_managed_route_on_cpu()
     {
-        var (ok, detail) = GpuCheckForge.Compare(CPU, null, "adamw", 1, 8, 0, steps: 3);
+        var (ok, detail) = ForgeRouteEquivalence.Compare(CPU, null, OptimizerCatalog.Find("adamw")!, new ForgeRouteCase(1, 8, 0), steps: 3);
         output.WriteLine(detail);
         Assert.True(ok, detail);
         Assert.Contains("managed route", detail);
         Assert.Contains("native route not available", detail);
-        var (clipOk, clipDetail) = GpuCheckForge.Compare(CPU, null, "adamw", 2, 7, 0.05, steps: 3);
+        var (clipOk, clipDetail) = ForgeRouteEquivalence.Compare(CPU, null, OptimizerCatalog.Find("adamw")!, new ForgeRouteCase(2, 7, 0.05), steps: 3);
         output.WriteLine(clipDetail);
         Assert.True(clipOk, clipDetail);
     }

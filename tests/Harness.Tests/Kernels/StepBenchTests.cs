@@ -1,5 +1,6 @@
-using Harness.Cli.Commands;
 using Harness.Core.Bench;
+using Harness.Reports.Charts;
+using Harness.Results;
 using Harness.Tests.Reliability;
 using Xunit;
 
@@ -44,9 +45,9 @@ public sealed class StepBenchTests
         {
             var path = Path.Combine(dir, "step-bench.csv");
             var rows = new[] { Row("cuda-fused", 1.25), Row("tensor-ops", 15.5) with { Source = "harness, \"quoted\"" } };
-            BenchStepCommand.WriteCsv(path, rows);
-            Assert.Equal(string.Join(",", BenchStepCommand.Columns), File.ReadLines(path).First());
-            var back = BenchStepCommand.ReadRows(path);
+            StepBenchCsv.Write(path, rows);
+            Assert.Equal(string.Join(",", StepBenchCsv.Columns), File.ReadLines(path).First());
+            var back = StepBenchCsv.Read(path);
             Assert.Equal(rows, back);
         }
         finally
@@ -56,10 +57,31 @@ public sealed class StepBenchTests
     }
 
     [Fact]
+    public void The_committed_gallery_csv_reads_and_writes_back_the_same_columns_and_values()
+    {
+        // The gallery CSV was written by the earlier hand-written writer (rows ending in \r\n, as Python's csv module writes
+        // them for --compare); CsvFiles reads it and writes the same header and the same values (rows ending in \n).
+        var gallery = Path.Combine(TestPaths.RepoRoot(), "reports", "gallery", "step-bench-h100-2026-11-23", "step-bench.csv");
+        var rows = StepBenchCsv.Read(gallery);
+        Assert.Equal(15, rows.Count);
+        var copy = Path.Combine(Path.GetTempPath(), $"sb-{Guid.NewGuid():N}.csv");
+        try
+        {
+            StepBenchCsv.Write(copy, rows);
+            Assert.Equal(File.ReadAllText(gallery).Replace("\r\n", "\n", StringComparison.Ordinal), File.ReadAllText(copy));
+            Assert.Equal(rows, StepBenchCsv.Read(copy));
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+
+    [Fact]
     public void The_chart_has_one_bar_per_row_at_its_ratio_with_the_implementation_in_the_label()
     {
         var rows = new[] { Row("cuda-fused", 1.25), Row("pytorch-fused", 1.68) };
-        var chart = BenchStepCommand.Chart(rows);
+        var chart = StepBenchChart.Chart(rows);
         Assert.Equal(2, chart.Bars.Count);
         Assert.Equal(rows[1].RatioToFloor, chart.Bars[1].Total, 12);
         Assert.Contains("[pytorch-fused]", chart.Bars[1].Label);
@@ -78,11 +100,11 @@ public sealed class StepBenchTests
             At(Row("cuda-fused", 0.81), "gpt2-124m", 124_439_808, "adam8bit"),
             At(Row("cuda-fused", 1.20), "gpt2-124m", 124_439_808, "adamw"),
         };
-        var chart = BenchStepCommand.Chart(rows);
+        var chart = StepBenchChart.Chart(rows);
         Assert.True(chart.LogY);
         Assert.Equal(["0.81 ms", "116.50 ms", "1.20 ms", "1.34 ms", "14.40 ms"], chart.Bars.Select(b => b.Annotation).ToArray());
         // A ratio of 0 (no floor measured) cannot go on a log axis: the chart falls back to a linear one.
-        Assert.False(BenchStepCommand.Chart([.. rows, Row("cuda-fused", 1.0) with { BandwidthBytesPerS = 0 }]).LogY);
+        Assert.False(StepBenchChart.Chart([.. rows, Row("cuda-fused", 1.0) with { BandwidthBytesPerS = 0 }]).LogY);
     }
 
     [Fact]
@@ -93,7 +115,7 @@ public sealed class StepBenchTests
         try
         {
             var csv = Path.Combine(dir, "step-bench.csv");
-            BenchStepCommand.WriteCsv(csv, [Row("cuda-fused", 1.25), Row("pytorch-fused", 1.68)]);
+            StepBenchCsv.Write(csv, [Row("cuda-fused", 1.25), Row("pytorch-fused", 1.68)]);
             var ok = HarnessProcess.Run(dir, TimeSpan.FromMinutes(2), "bench-step", "--chart-from", csv, "--out", Path.Combine(dir, "chart"));
             Assert.True(ok.ExitCode == 0, ok.Stderr);
             Assert.Contains("chart of 2 row(s)", ok.Stdout);

@@ -1,11 +1,10 @@
 using Harness.Core.Config;
 using Harness.Core.Running;
 using Harness.Optimizers;
-using Harness.Optimizers.AdamW;
 using Harness.Optimizers.Kernels;
 using static TorchSharp.torch;
 
-namespace Harness.Cli.Commands;
+namespace Harness.Core.Checks;
 
 /// <summary>
 /// The <c>gpu-check</c> checks of FORGE's tile-fused AdamW kernel (<c>hk_forge_adamw</c>, <c>training.forge_kernel: tile</c>)
@@ -16,8 +15,11 @@ namespace Harness.Cli.Commands;
 /// share of elements to one bf16 ulp. The test suite runs the same comparisons on the host-emulated build of the
 /// kernels (so the bounds are the same on both).
 /// </summary>
-public static class GpuCheckForgeTile
+public static class ForgeTileEquivalence
 {
+    /// <summary>The optimizer whose step the tile kernel fuses: the catalog's <see cref="OptimizerTraits.TileFusedLinear"/> entry.</summary>
+    public static OptimizerDescriptor Optimizer { get; } = OptimizerCatalog.All.Single(d => d.Traits.HasFlag(OptimizerTraits.TileFusedLinear));
+
     /// <summary>Single-weight cases: dtype, rows, columns, tokens, micro-batches, clip coefficient (0 for none), weight decay.</summary>
     public static IReadOnlyList<(ScalarType DType, long Rows, long Cols, long Tokens, int MicroBatches, double Clip, double WeightDecay)> LayerCases { get; } =
     [
@@ -121,14 +123,14 @@ public static class GpuCheckForgeTile
             // The standard driver (one whole-matrix GEMM a weight) is a third, equally valid summation order: how far it
             // lands from the slabs is the noise floor of GEMM ordering, which bf16 carries through the network's later
             // steps (seen on an H100: 12 % of a tiny LLaMA's bf16 parameters > 1 ulp apart after 6 steps, tile vs slabs).
-            var standard = GpuCheckForge.Train(device, dtype, ps => CreateAdamW(ps, kernels, weightDecay),
-                new StandardStepDriver(new GpuCheckForge.NoClock(), clip), steps, microBatches, out var standardProblem);
+            var standard = ForgeRouteEquivalence.Train(device, dtype, ps => Create(ps, kernels, weightDecay),
+                new StandardStepDriver(new ForgeRouteEquivalence.NoClock(), clip), steps, microBatches, out var standardProblem);
             runs.Add((standard, "standard", standardProblem));
             foreach (var mode in new[] { ForgeKernelMode.Slabs, ForgeKernelMode.Tile })
             {
-                using var driver = new FusedBackwardStepDriver(new GpuCheckForge.NoClock(), 32, clip, clip > 0 ? FusedClipMode.TwoPass : FusedClipMode.None, native)
+                using var driver = new FusedBackwardStepDriver(new ForgeRouteEquivalence.NoClock(), 32, clip, clip > 0 ? FusedClipMode.TwoPass : FusedClipMode.None, native)
                     { Kernel = mode };
-                var trained = GpuCheckForge.Train(device, dtype, ps => CreateAdamW(ps, kernels, weightDecay), driver, steps, microBatches, out var problem);
+                var trained = ForgeRouteEquivalence.Train(device, dtype, ps => Create(ps, kernels, weightDecay), driver, steps, microBatches, out var problem);
                 var expected = mode == ForgeKernelMode.Tile ? FusedLinearLayer.TileKernel : FusedLinearLayer.SlabsKernel;
                 if (driver.KernelUsed != expected) problem ??= $"forge_kernel {mode}: {driver.KernelUsed} ran";
                 runs.Add((trained, driver.KernelUsed, problem));
@@ -139,8 +141,8 @@ public static class GpuCheckForgeTile
             string measure;
             if (dtype == ScalarType.Float32)
             {
-                var rel = GpuCheckForge.MaxRelativeDifference(slabs.Params, tile.Params);
-                var floor = GpuCheckForge.MaxRelativeDifference(slabs.Params, reference.Params);
+                var rel = ForgeRouteEquivalence.MaxRelativeDifference(slabs.Params, tile.Params);
+                var floor = ForgeRouteEquivalence.MaxRelativeDifference(slabs.Params, reference.Params);
                 var bound = Math.Max(ModelBoundFloat32, NoiseFactor * floor);
                 ok = rel <= bound;
                 measure = $"{tile.Kernel} vs {slabs.Kernel} {rel:E2}; standard vs slabs {floor:E2} (bound max({ModelBoundFloat32:E0}, {NoiseFactor} x that) = {bound:E2})";
@@ -189,11 +191,13 @@ public static class GpuCheckForgeTile
         return (differing == 0 && moved > 0, $"{differing} of {3 * rows * cols} elements of p, m, v differ between tile edges 32 and 64; {moved} weights moved");
     }
 
-    private static AdamW CreateAdamW(IReadOnlyList<NamedParameter> ps, FusedKernels kernels, double weightDecay)
+    private static IOptimizer Create(IReadOnlyList<NamedParameter> ps, FusedKernels kernels, double weightDecay)
     {
-        var adamw = new AdamW(ps, new AdamWOptions { Lr = 3e-3, WeightDecay = weightDecay, Implementation = ImplementationChoice.CudaFused });
-        adamw.AttachKernels(kernels, "gpu-check");
-        return adamw;
+        var options = (Optimizer.Checks.Options ?? throw new InvalidOperationException($"{Optimizer.Kind}: no check options on its catalog line"))(
+            Optimizer.Checks.ForgeLr, weightDecay, ImplementationChoice.CudaFused);
+        var optimizer = Optimizer.Create(ps, options);
+        ((IFusedKernelUser)optimizer).AttachKernels(kernels, "gpu-check");
+        return optimizer;
     }
 
     private sealed record LayerRun(Tensor Initial, Tensor W, Tensor M, Tensor V, string? Problem);
@@ -205,8 +209,8 @@ public static class GpuCheckForgeTile
         var gen = new Generator(11, CPU);
         var initial = (randn([rows, cols], generator: gen) * 0.5).to(dtype);
         var weight = new NamedParameter("w", new TorchSharp.Modules.Parameter(initial.to(device).clone()), ParamRole.Matrix);
-        using var optimizer = CreateAdamW([weight], kernels, weightDecay);
-        using var layer = new FusedLinearLayer(weight, optimizer, 16) { Tile = tile ? optimizer : null, TileRequired = tile };
+        using var optimizer = Create([weight], kernels, weightDecay);
+        using var layer = new FusedLinearLayer(weight, (ISlabStep)optimizer, 16) { Tile = tile ? (ITileFusedLinearStep)optimizer : null, TileRequired = tile };
         var coefficient = clip > 0 ? tensor((float)clip, ScalarType.Float32, device) : null;
         for (var step = 0; step < steps; step++)
         {

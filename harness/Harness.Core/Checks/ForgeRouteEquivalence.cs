@@ -3,31 +3,23 @@ using Harness.Core.Running;
 using Harness.Experiments.Data;
 using Harness.Experiments.Workloads;
 using Harness.Optimizers;
-using Harness.Optimizers.Adam8bit;
-using Harness.Optimizers.AdamW;
-using Harness.Optimizers.Lion;
 using static TorchSharp.torch;
 
-namespace Harness.Cli.Commands;
+namespace Harness.Core.Checks;
 
 /// <summary>
 /// The <c>gpu-check</c> checks of FORGE (<c>step_mode: fused_backward</c>; Kukreja et al., arXiv 2606.22932,
 /// reference code dk4248/FORGE): a few steps of the tiny LLaMA in fp32 through the standard driver, the
 /// fused driver on the managed TorchSharp function, and the fused driver on the native libtorch function,
 /// whose final parameters must agree to 1e-6 relative. Runs on any device; without a native function it
-/// compares the managed route with the standard driver only.
+/// compares the managed route with the standard driver only. The cases are those of the catalog's
+/// <see cref="OptimizerTraits.SlabStep"/> optimizers (<see cref="CheckSettings.ForgeRouteCases"/>).
 /// </summary>
-public static class GpuCheckForge
+public static class ForgeRouteEquivalence
 {
-    /// <summary>The cases the GPU check runs: optimizer, micro-batches, slab rows, two-pass clip τ (0 for none).</summary>
-    public static IReadOnlyList<(string Kind, int MicroBatches, long SlabRows, double Clip)> Cases { get; } =
-    [
-        ("adamw", 1, 32, 0),
-        ("adamw", 2, 7, 0),
-        ("lion", 1, 5, 0),
-        ("adam8bit", 1, 32, 0),
-        ("adamw", 1, 8, 0.05),
-    ];
+    /// <summary>The cases the GPU check runs: each slab-stepping optimizer of the catalog with each of its route cases.</summary>
+    public static IReadOnlyList<(OptimizerDescriptor Optimizer, ForgeRouteCase Case)> Cases { get; } =
+        OptimizerCatalog.All.Where(d => d.Traits.HasFlag(OptimizerTraits.SlabStep)).SelectMany(d => d.Checks.ForgeRouteCases.Select(c => (d, c))).ToList();
 
     /// <summary>Relative bound on the final parameters (fp32; the routes run the same slab arithmetic).</summary>
     public const double Bound = 1e-6;
@@ -38,18 +30,18 @@ public static class GpuCheckForge
     }
 
     /// <summary>One-line name of a case, for the check list.</summary>
-    public static string Describe((string Kind, int MicroBatches, long SlabRows, double Clip) c) =>
-        $"fused_backward {c.Kind} GA={c.MicroBatches} slab={c.SlabRows}{(c.Clip > 0 ? $" two-pass clip {c.Clip}" : "")}";
+    public static string Describe(OptimizerDescriptor d, ForgeRouteCase c) =>
+        $"fused_backward {d.Kind} GA={c.MicroBatches} slab={c.SlabRows}{(c.Clip > 0 ? $" two-pass clip {c.Clip}" : "")}";
 
     /// <summary>
     /// Trains <paramref name="steps"/> steps on <paramref name="device"/> per route and compares the final parameters;
     /// true when every route present agrees with the standard driver within <see cref="Bound"/> and the fused
     /// routes ran as labelled (the native one when <paramref name="native"/> is given).
     /// </summary>
-    public static (bool Ok, string Detail) Compare(Device device, NativeForge? native, string kind, int microBatches, long slabRows,
-        double clip, int steps = 6)
+    public static (bool Ok, string Detail) Compare(Device device, NativeForge? native, OptimizerDescriptor descriptor, ForgeRouteCase c, int steps = 6)
     {
-        var standard = Train(device, ScalarType.Float32, ps => Create(kind, ps), new StandardStepDriver(new NoClock(), clip), steps, microBatches, out var standardProblem);
+        var (microBatches, slabRows, clip) = (c.MicroBatches, c.SlabRows, c.Clip);
+        var standard = Train(device, ScalarType.Float32, ps => Create(descriptor, ps), new StandardStepDriver(new NoClock(), clip), steps, microBatches, out var standardProblem);
         if (standardProblem is not null) return (false, $"standard driver: {standardProblem}");
         var parts = new List<string>();
         var ok = true;
@@ -58,7 +50,7 @@ public static class GpuCheckForge
             foreach (var route in native is null ? new NativeForge?[] { null } : [null, native])
             {
                 using var driver = new FusedBackwardStepDriver(new NoClock(), slabRows, clip, clip > 0 ? FusedClipMode.TwoPass : FusedClipMode.None, route);
-                var fused = Train(device, ScalarType.Float32, ps => Create(kind, ps), driver, steps, microBatches, out var problem);
+                var fused = Train(device, ScalarType.Float32, ps => Create(descriptor, ps), driver, steps, microBatches, out var problem);
                 var rel = MaxRelativeDifference(standard, fused);
                 foreach (var t in fused) t.Dispose();
                 var ran = driver.Layers.Values.Select(l => l.Route).Distinct().ToList();
@@ -76,13 +68,8 @@ public static class GpuCheckForge
         return (ok, $"{string.Join("; ", parts)} (bound {Bound:E0}, {steps} steps on {device})");
     }
 
-    private static IOptimizer Create(string kind, IReadOnlyList<NamedParameter> ps) => kind switch
-    {
-        "adamw" => new AdamW(ps, new AdamWOptions { Lr = 3e-3, WeightDecay = 0.1 }),
-        "adam8bit" => new Adam8bit(ps, new Adam8bitOptions { Lr = 3e-3, WeightDecay = 0.1 }),
-        "lion" => new Lion(ps, new LionOptions { Lr = 3e-4, WeightDecay = 0.1 }),
-        _ => throw new ArgumentException($"no FORGE check for optimizer '{kind}'", nameof(kind)),
-    };
+    private static IOptimizer Create(OptimizerDescriptor d, IReadOnlyList<NamedParameter> ps) =>
+        d.Create(ps, (d.Checks.Options ?? throw new ArgumentException($"no FORGE check for optimizer '{d.Kind}'", nameof(d)))(d.Checks.ForgeLr, 0.1, null));
 
     internal static LanguageModelWorkload Tiny(Device device, ScalarType dtype) => new(new LlamaSpec
     {

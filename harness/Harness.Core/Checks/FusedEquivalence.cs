@@ -1,29 +1,37 @@
 using System.Globalization;
 using Harness.Optimizers;
-using Harness.Optimizers.Adam8bit;
-using Harness.Optimizers.AdamW;
-using Harness.Optimizers.Gefen;
 using Harness.Optimizers.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Harness.Cli.Commands;
+namespace Harness.Core.Checks;
 
 /// <summary>
 /// The GPU equivalence checks of the fused kernels: the same parameters and gradients stepped by the
 /// <c>cuda-fused</c> and the <c>tensor-ops</c> implementation of one optimizer, on CUDA; parameters compared
 /// element by element (bit-identical count and worst relative difference) and quantized states compared code
-/// by code (flips counted and bounded).
+/// by code (flips counted and bounded). Every optimizer of the catalog with <see cref="OptimizerTraits.HasCudaKernel"/> takes
+/// part; its fp32 bound comes from its catalog line (<see cref="CheckSettings.FusedBoundFloat32"/>).
 /// </summary>
 public static class FusedEquivalence
 {
-    public static readonly string[] Kinds = ["adamw", "adam8bit", "gefen"];
+    /// <summary>
+    /// The optimizers with a fused kernel whose catalog line gives check options, in catalog order. GaLore and SubTrack++
+    /// send only their full-rank parameters through the AdamW kernel and give none: their fused part is AdamW's, checked
+    /// here as AdamW, and their batched/fused path against tensor-ops by the emulated tests.
+    /// </summary>
+    public static IReadOnlyList<OptimizerDescriptor> Optimizers { get; } =
+        OptimizerCatalog.All.Where(d => d.Traits.HasFlag(OptimizerTraits.HasCudaKernel) && d.Checks.Options is not null).ToList();
+
+    /// <summary>One line naming a check.</summary>
+    public static string Describe(OptimizerDescriptor d, ScalarType dtype) =>
+        $"{d.Kind} cuda-fused equals tensor-ops ({dtype.ToString().ToLowerInvariant()}, 6 steps)";
 
     // Shapes that exercise vector tails, partial 8-bit blocks, the fp32 path of small tensors, Gefen's
     // P = 1 runs and segments longer than the kernel's register cache.
     private static readonly long[][] Shapes = [[96, 768], [37, 1377], [300], [513, 3000], [4, 20000], [2048]];
 
-    public static (bool, string) Compare(string kind, ScalarType dtype, FusedKernels kernels, string status)
+    public static (bool Ok, string Detail) Compare(OptimizerDescriptor descriptor, ScalarType dtype, FusedKernels kernels, string status)
     {
         using var scope = NewDisposeScope();
         var gen = new Generator(11, CPU);
@@ -36,13 +44,9 @@ public static class FusedEquivalence
         {
             var ps = init.Select((t, i) => new NamedParameter($"p{i}", new TorchSharp.Modules.Parameter(t.to(dtype).to(CUDA).clone()),
                 t.dim() == 2 ? ParamRole.Matrix : ParamRole.Vector)).ToList();
-            IOptimizer opt = kind switch
-            {
-                "adamw" => new AdamW(ps, new AdamWOptions { WeightDecay = 0.01, Implementation = implementation }),
-                "adam8bit" => new Adam8bit(ps, new Adam8bitOptions { WeightDecay = 0.01, Implementation = implementation }),
-                "gefen" => new Gefen(ps, new GefenOptions { WeightDecay = 0.01, Implementation = implementation }),
-                _ => throw new ArgumentException(kind),
-            };
+            var options = (descriptor.Checks.Options ?? throw new ArgumentException($"{descriptor.Kind}: no check options on its catalog line"))(
+                descriptor.DefaultOptions().Lr, 0.01, implementation);
+            var opt = descriptor.Create(ps, options);
             ((IFusedKernelUser)opt).AttachKernels(kernels, status);
             foreach (var step in grads)
             {
@@ -103,7 +107,7 @@ public static class FusedEquivalence
         // side moves a parameter by a bf16 ulp, which can exceed a whole step, so bf16 bounds the share of elements
         // more than one ulp (+ 5 % of the largest step) apart instead of the worst difference.
         var fp32 = dtype == ScalarType.Float32;
-        var bound = fp32 ? (kind == "adamw" ? 1e-6 : 5e-2) : 1e-3;
+        var bound = fp32 ? descriptor.Checks.FusedBoundFloat32 : 1e-3;
         var measured = fp32 ? worst : (double)beyondUlp / total;
         var flipBound = fp32 ? 1e-3 : 1e-2;
         var flipRate = codes == 0 ? 0 : (double)flips / codes;
