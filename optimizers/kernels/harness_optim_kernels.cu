@@ -18,7 +18,7 @@
 //
 // Every entry point returns 0 on success, a CUDA error code (> 0) or -1 for a bad argument; hk_last_error()
 // then says what went wrong.
-#ifdef HK_SYNTAX_CHECK
+#ifdef HK_EMULATED
 #include "hk_syntax_shim.h"
 #else
 #include <c10/cuda/CUDAStream.h>
@@ -30,7 +30,7 @@
 #include <cstring>
 #include <vector>
 
-#ifdef HK_SYNTAX_CHECK
+#ifdef HK_EMULATED
 #define HK_LAUNCH(kernel, grid, block, shmem, stream, ...) \
   ((void)(stream), hk_emu::launch(static_cast<unsigned>(grid), static_cast<unsigned>(block), [&] { kernel(__VA_ARGS__); }))
 #else
@@ -54,7 +54,7 @@ int check_launch(const char* what) {
 }
 
 cudaStream_t current_stream(int device) {
-#ifdef HK_SYNTAX_CHECK
+#ifdef HK_EMULATED
   (void)device;
   return nullptr;
 #else
@@ -275,7 +275,7 @@ __device__ __forceinline__ void block_reduce2(float& a, float& b, int parity) {
 // later), so one launch covers a whole model's worth of tensors (GPT-2 has ~150): fewer, fuller launches (at GPT-2
 // 124M, three 48-tensor launches of 8-bit Adam's small tensors took 14 µs each). Older toolkits keep the 4 KiB
 // limit; the emulated build keeps 48 so the tests exercise the multi-launch path.
-#if defined(CUDART_VERSION) && CUDART_VERSION >= 12010 && !defined(HK_SYNTAX_CHECK)
+#if defined(CUDART_VERSION) && CUDART_VERSION >= 12010 && !defined(HK_EMULATED)
 constexpr int kMaxTensors = 192;
 #else
 constexpr int kMaxTensors = 48;
@@ -1111,9 +1111,9 @@ extern "C" {
 // Version of this ABI; bumped when a signature changes so a stale cached build is rebuilt.
 int hk_abi_version() { return 2; }
 
-// 1 for the host-emulated build (HK_SYNTAX_CHECK: pointers are host memory), 0 for the CUDA build.
+// 1 for the host-emulated build (HK_EMULATED: pointers are host memory), 0 for the CUDA build.
 int hk_is_emulated() {
-#ifdef HK_SYNTAX_CHECK
+#ifdef HK_EMULATED
   return 1;
 #else
   return 0;

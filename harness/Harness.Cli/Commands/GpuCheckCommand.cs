@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Harness.Core.Checks;
 using Harness.Core.Devices;
 using Harness.Optimizers;
 using TorchSharp;
@@ -10,7 +11,8 @@ namespace Harness.Cli.Commands;
 /// <c>harness gpu-check</c>: the GPU test category. GPU hosts have no .NET SDK, so these checks ship in
 /// the bundle and run from the CLI: exact allocator accounting, CUDA event timing, and every optimizer of
 /// the catalog on CUDA against the same optimizer on CPU, the fused optimizer kernels, FORGE's native and
-/// managed fused_backward routes against the standard driver, and FORGE's tile kernel against its slab path.
+/// managed fused_backward routes against the standard driver, FORGE's tile kernel against its slab path, and the
+/// whole-run checks of <see cref="WholeRunEquivalence"/> (100 steps of a 24-layer LLaMA with GPT-2's vocabulary).
 /// Prints one line per check and a closing "N passed, M failed"; exit 0 only when all pass.
 /// </summary>
 public static class GpuCheckCommand
@@ -41,6 +43,24 @@ public static class GpuCheckCommand
                 }
                 var r = results[^1];
                 Console.WriteLine($"{(r.Ok ? "PASS" : "FAIL")} {r.Name}: {r.Detail}");
+            }
+            // Library checks that return their own named results (Harness.Core.Checks); an exception fails them as one.
+            void Checks(string name, Func<IReadOnlyList<CheckResult>> checks)
+            {
+                IReadOnlyList<CheckResult> outcome;
+                try
+                {
+                    outcome = checks();
+                }
+                catch (Exception e)
+                {
+                    outcome = [new CheckResult(name, false, $"{e.GetType().Name}: {e.Message.Split('\n')[0]}")];
+                }
+                foreach (var r in outcome)
+                {
+                    results.Add((r.Name, r.Ok, r.Detail));
+                    Console.WriteLine($"{(r.Ok ? "PASS" : "FAIL")} {r.Name}: {r.Detail}");
+                }
             }
 
             Check("native probe loaded", () => (session.Memory?.Level == "allocator", session.ProbeStatus));
@@ -82,6 +102,8 @@ public static class GpuCheckCommand
                     foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
                         Check($"{kind} cuda-fused equals tensor-ops ({dtype.ToString().ToLowerInvariant()}, 6 steps)",
                             () => FusedEquivalence.Compare(kind, dtype, kernels, session.KernelStatus));
+                Checks("fused optimizers over a whole run", () => WholeRunEquivalence.Compare(FusedOptimizerCase.All, CUDA, kernels, session.KernelStatus, WholeRunSetup.Cuda));
+                Checks("FORGE tile = slabs over a whole run", () => [WholeRunEquivalence.CompareForgeTile(CUDA, kernels, session.Forge, WholeRunSetup.Cuda)]);
             }
             Check("native FORGE autograd function loaded", () => (session.Forge is not null, session.ForgeStatus));
             foreach (var c in GpuCheckForge.Cases)

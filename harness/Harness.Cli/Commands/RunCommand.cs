@@ -47,7 +47,8 @@ public static class RunCommand
             var torchDevice = DeviceResolver.Resolve(requested);
             var plan = Planner.Plan(experiment, torchDevice.ToString());
             var store = new ResultStore(parse.GetValue(output)!);
-            using var session = DeviceSession.Open(torchDevice, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory());
+            var emulated = EmulatedKernelBuilder.Requested(Environment.GetEnvironmentVariable(EmulatedKernelBuilder.EnvironmentVariable));
+            using var session = DeviceSession.Open(torchDevice, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory(), emulated);
             var provenance = ProvenanceProbe.Collect(torchDevice) with
             {
                 LibTorchSource = libTorch.Source + (libTorch.Version is { } v ? $" ({v})" : ""),
@@ -56,6 +57,7 @@ public static class RunCommand
             IFaultInjector? faults = parse.GetValue(pauseAt) is { } at ? new PausePoints(plan, at) : null;
             Console.WriteLine($"{experiment.Name}: {plan.Count} run(s) on {torchDevice} ({provenance.DeviceName}) -> {store.ExperimentDir(experiment.Name)}");
             if (session.IsCuda) Console.WriteLine($"measurement: {session.ProbeStatus}; optimizer kernels: {session.KernelStatus}");
+            else if (emulated) Console.WriteLine($"optimizer kernels: {session.KernelStatus}");
             if (session.IsCuda && plan.Any(r => r.Spec.StepMode == StepMode.FusedBackward)) Console.WriteLine($"fused_backward: {session.ForgeStatus}");
 
             using var cancel = new CancellationTokenSource();

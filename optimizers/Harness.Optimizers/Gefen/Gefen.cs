@@ -113,7 +113,7 @@ public sealed class Gefen : IOptimizer, IOptimizerDiagnostics, IFusedKernelUser
 
     private FusedKernels? _kernels;
 
-    public string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
+    public string Implementation => ImplementationChoice.NameOf(_kernels);
 
     public void AttachKernels(FusedKernels? kernels, string status) =>
         _kernels = ImplementationChoice.Resolve(_options.Implementation, kernels, status, _parameters, "gefen");
