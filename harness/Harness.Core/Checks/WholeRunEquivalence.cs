@@ -29,12 +29,14 @@ namespace Harness.Core.Checks;
 public static class WholeRunEquivalence
 {
     /// <summary>
-    /// Worst parameter difference, in ulps of max(|p|, peak lr), after the whole run (fused vs tensor-ops) or after any
-    /// step (tile vs slabs). The kernels apply the tensor ops' operations with the same roundings except where CPU torch
-    /// divides by a scalar and the kernel multiplies by its reciprocal (as CUDA torch does): an ulp of the step, now and
-    /// then, which can carry a parameter across a rounding boundary.
+    /// Worst parameter difference, in ulps of max(|p|, peak lr), after any step (fused vs tensor-ops, tile vs slabs, each
+    /// step from the same weights). The kernels apply the tensor ops' operations with the same roundings except where CPU
+    /// torch divides by a scalar and the kernel multiplies by its reciprocal (as CUDA torch does) and, for Gefen, the order
+    /// of Σg² (ulps of v): the step then differs by a few ulps of itself, and a step is at most about twice the learning
+    /// rate (bias correction early on), so a weight lands within a few ulps of max(|p|, lr). Measured on the emulated
+    /// kernels over 60 steps: AdamW 4, 8-bit Adam 3, Gefen 6.
     /// </summary>
-    public const double ParameterUlps = 4;
+    public const double ParameterUlps = 8;
 
     /// <summary>Floating state (AdamW's m and v, 8-bit Adam's fp32-path moments, Gefen's scales and v) relative to each tensor's largest entry.</summary>
     public const double StateRelative = 1e-6;
@@ -237,7 +239,8 @@ public static class WholeRunEquivalence
             var (x, y) = (a[i].detach().to(ScalarType.Float32), b[i].detach().to(ScalarType.Float32));
             var magnitude = x.abs().maximum(y.abs()).clamp_min(minimum);
             var ulp = pow(2.0, floor(log2(magnitude)) - 23);
-            worst = Math.Max(worst, ((x - y).abs() / ulp).max().cpu().item<float>());
+            var apart = ((x - y).abs() / ulp).max().cpu().item<float>();
+            worst = float.IsFinite(apart) ? Math.Max(worst, apart) : double.PositiveInfinity;  // a NaN or inf weight fails the check
             identical += x.eq(y).sum().cpu().item<long>();
             total += x.numel();
         }

@@ -36,7 +36,7 @@ public sealed record WholeRunSetup
     /// </summary>
     public static WholeRunSetup Cuda { get; } = new()
     {
-        Vocab = 50257, Hidden = 512, Layers = 24, Heads = 8, Ffn = 1376, SeqLen = 128, BatchSize = 8, Steps = 100, WarmupSteps = 10, TextChars = 0,
+        Vocab = 50257, Hidden = 512, Layers = 24, Heads = 8, Ffn = 1376, SeqLen = 128, BatchSize = 8, Steps = 100, WarmupSteps = 10, Lr = 1e-3, TextChars = 0,
         SlabRows = 256,
     };
 

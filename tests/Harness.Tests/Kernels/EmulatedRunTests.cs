@@ -25,13 +25,13 @@ public sealed class EmulatedRunTests(EmulatedKernels emulated, ITestOutputHelper
     private static string Cache => Path.Combine(Path.GetTempPath(), "harness-tests-cache");
 
     /// <summary>
-    /// The smoke config, shortened (6 steps, hidden 8: the 60-step per-parameter comparison is WholeRunEquivalenceTests).
+    /// The smoke config, shortened (4 steps: the 60-step per-parameter comparison is WholeRunEquivalenceTests).
     /// The pairs run the same arithmetic up to an ulp of a step now and then, so their losses agree to far below 1e-4.
     /// </summary>
     [Fact]
     public void The_smoke_config_ends_each_pair_at_the_same_losses_with_the_emulated_kernels()
     {
-        var config = ConfigLoader.Load(SmokeConfig, ["training.steps=6", "training.eval_every=3", "training.log_every=3", "schedule.warmup_steps=2", "workload.hidden=8"]);
+        var config = ConfigLoader.Load(SmokeConfig, ["training.steps=4", "training.eval_every=2", "training.log_every=2", "schedule.warmup_steps=2"]);
         using var dir = new TestConfigs.TempDir();
         var store = new ResultStore(dir.Path);
         using var session = DeviceSession.Open(CPU, LibTorchDiscovery.Discover(null), null, Cache, emulatedKernels: true);
@@ -56,7 +56,7 @@ public sealed class EmulatedRunTests(EmulatedKernels emulated, ITestOutputHelper
     [Fact]
     public void Without_the_emulated_kernels_a_cuda_fused_entry_on_cpu_fails_saying_why()
     {
-        var config = ConfigLoader.Load(SmokeConfig, ["training.steps=2", "workload.hidden=8"]);
+        var config = ConfigLoader.Load(SmokeConfig, ["training.steps=2"]);
         config = config with { Optimizers = [config.Optimizers.Single(v => v.Label == "adamw-fused")] };
         using var dir = new TestConfigs.TempDir();
         var store = new ResultStore(dir.Path);
