@@ -22,9 +22,10 @@ namespace Harness.Core.Checks;
 /// tile) side starts each step from the reference side's weights, so the comparison sees what the kernels do at every
 /// step of a whole schedule, not the chaos of two free-running trajectories (a 1e-7 change of one step's gradients can
 /// move a final loss by 0.04). Each optimizer keeps its own state throughout: codes, absmax and moments are compared
-/// after the whole run. Parameters are compared in fp32 ulps of the larger of |p| and the peak learning rate: an
-/// Adam-type step moves a weight by about the learning rate, so a rounding inside the step is an ulp of that size, and a
-/// weight smaller than the step has finer ulps than the step's own rounding.
+/// after the whole run. Parameters are compared in fp32 ulps of the largest of |p|, the step |Δp| and the peak learning
+/// rate: an Adam-type step moves a weight by about the learning rate (8-bit Adam's zero-gradient rows by up to thousands
+/// of it), so a rounding inside the step is an ulp of that size, and a weight smaller than the step has finer ulps than
+/// the step's own rounding.
 /// </remarks>
 public static class WholeRunEquivalence
 {
@@ -88,6 +89,7 @@ public static class WholeRunEquivalence
                 {
                     using (no_grad())
                         foreach (var (fused, reference) in pair.Copy.Zip(pair.Reference)) fused.Value.copy_(reference.Value);
+                    var before = pair.Reference.Select(p => p.Value.detach().clone()).ToList();
                     for (var i = 0; i < model.Count; i++)
                     {
                         if (!ReferenceEquals(pair.Reference, model)) pair.Reference[i].Value.grad = grads[i].clone();
@@ -97,7 +99,7 @@ public static class WholeRunEquivalence
                     pair.Fused.Step(lr);
                     pair.TensorOps.ZeroGrad();
                     pair.Fused.ZeroGrad();
-                    var (ulps, identical, total) = Ulps(pair.Copy.Select(p => p.Value).ToList(), pair.Reference.Select(p => p.Value).ToList(), setup.Lr);
+                    var (ulps, identical, total) = Ulps(pair.Copy.Select(p => p.Value).ToList(), pair.Reference.Select(p => p.Value).ToList(), setup.Lr, before);
                     if (ulps > pair.WorstUlps) (pair.WorstUlps, pair.WorstStep) = (ulps, step + 1);
                     (pair.Identical, pair.Total) = (pair.Identical + identical, pair.Total + total);
                 }
@@ -142,7 +144,7 @@ public static class WholeRunEquivalence
         if (states.ExactDiffer > 0) problems.Add($"{states.ExactDiffer} absmax or integer state entries differ");
         if (states.WorstRelative > StateRelative) problems.Add(Invariant($"floating state {states.WorstRelative:E2} apart (bound {StateRelative:E0})"));
         var detail = Invariant($"{implementations}; parameters: {pair.Identical}/{pair.Total} bit-identical after their steps, ")
-            + Invariant($"worst {pair.WorstUlps:F2} ulps of max(|p|, lr) at step {pair.WorstStep} (bound {ParameterUlps}); ")
+            + Invariant($"worst {pair.WorstUlps:F2} ulps of max(|p|, |Δp|, lr) at step {pair.WorstStep} (bound {ParameterUlps}); ")
             + Invariant($"{states.CodesDiffer}/{states.Codes} codes and {states.ExactDiffer}/{states.Exact} absmax/integer entries differ at the end; ")
             + Invariant($"floating state worst {states.WorstRelative:E2} (bound {StateRelative:E0}); up to {zeroRows}/{rows} embedding rows without a gradient in a step")
             + (problems.Count == 0 ? "" : "; FAILED: " + string.Join("; ", problems));
@@ -228,8 +230,11 @@ public static class WholeRunEquivalence
         return adamw;
     }
 
-    /// <summary>The worst |a − b| in fp32 ulps of max(|a|, |b|, minimum), the bit-identical elements and all elements.</summary>
-    private static (double WorstUlps, long Identical, long Total) Ulps(IReadOnlyList<Tensor> a, IReadOnlyList<Tensor> b, double minimum)
+    /// <summary>The worst |a − b| in fp32 ulps of max(|a|, |b|, minimum, |b − before|), the bit-identical elements and all elements.</summary>
+    /// <param name="before">The weights before the step, where known: the step's own size then joins the magnitude (8-bit
+    /// Adam's zero-gradient rows can step thousands of learning rates, and a rounding of such a step is an ulp of it).</param>
+    private static (double WorstUlps, long Identical, long Total) Ulps(IReadOnlyList<Tensor> a, IReadOnlyList<Tensor> b, double minimum,
+        IReadOnlyList<Tensor>? before = null)
     {
         double worst = 0;
         long identical = 0, total = 0;
@@ -238,6 +243,7 @@ public static class WholeRunEquivalence
             using var scope = NewDisposeScope();
             var (x, y) = (a[i].detach().to(ScalarType.Float32), b[i].detach().to(ScalarType.Float32));
             var magnitude = x.abs().maximum(y.abs()).clamp_min(minimum);
+            if (before is not null) magnitude = magnitude.maximum((y - before[i].to(ScalarType.Float32)).abs());
             var ulp = pow(2.0, floor(log2(magnitude)) - 23);
             var apart = ((x - y).abs() / ulp).max().cpu().item<float>();
             worst = float.IsFinite(apart) ? Math.Max(worst, apart) : double.PositiveInfinity;  // a NaN or inf weight fails the check

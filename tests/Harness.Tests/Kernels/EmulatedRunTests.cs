@@ -56,7 +56,7 @@ public sealed class EmulatedRunTests(EmulatedKernels emulated, ITestOutputHelper
     [Fact]
     public void Without_the_emulated_kernels_a_cuda_fused_entry_on_cpu_fails_saying_why()
     {
-        var config = ConfigLoader.Load(SmokeConfig, ["training.steps=2"]);
+        var config = ConfigLoader.Load(SmokeConfig, ["training.steps=3"]);
         config = config with { Optimizers = [config.Optimizers.Single(v => v.Label == "adamw-fused")] };
         using var dir = new TestConfigs.TempDir();
         var store = new ResultStore(dir.Path);
