@@ -46,6 +46,7 @@ public static class RunCommand
             IFaultInjector? faults = parse.GetValue(pauseAt) is { } at ? new PausePoints(plan, at) : null;
             Console.WriteLine($"{experiment.Name}: {plan.Count} run(s) on {torchDevice} ({provenance.DeviceName}) -> {store.ExperimentDir(experiment.Name)}");
             if (session.IsCuda) Console.WriteLine($"measurement: {session.ProbeStatus}; optimizer kernels: {session.KernelStatus}");
+            else if (session.Kernels is not null) Console.WriteLine($"optimizer kernels: {session.KernelStatus}");
             if (session.IsCuda && plan.Any(r => r.Spec.StepMode == StepMode.FusedBackward)) Console.WriteLine($"fused_backward: {session.ForgeStatus}");
 
             using var cancel = new CancellationTokenSource();
@@ -94,7 +95,9 @@ public static class RunCommand
     /// <summary>The device session (measurement probe, fused kernels) and the provenance every run records.</summary>
     internal static (DeviceSession Session, Provenance Provenance) OpenSession(TorchSharp.torch.Device torchDevice, LibTorchInfo libTorch)
     {
-        var session = DeviceSession.Open(torchDevice, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory());
+        // HARNESS_EMULATED_KERNELS=1 attaches the host-emulated kernels to CPU runs (cuda-fused verified without a GPU).
+        var emulated = EmulatedKernelBuilder.Requested(Environment.GetEnvironmentVariable(EmulatedKernelBuilder.EnvironmentVariable));
+        var session = DeviceSession.Open(torchDevice, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory(), emulated);
         var provenance = ProvenanceProbe.Collect(torchDevice) with
         {
             LibTorchSource = libTorch.Source + (libTorch.Version is { } v ? $" ({v})" : ""),

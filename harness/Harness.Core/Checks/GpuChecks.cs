@@ -56,6 +56,12 @@ public sealed class GpuChecks(DeviceSession session)
             foreach (var d in FusedEquivalence.Optimizers)
                 foreach (var dtype in DTypes)
                     yield return Check(FusedEquivalence.Describe(d, dtype), () => FusedEquivalence.Compare(d, dtype, kernels, session.KernelStatus));
+            foreach (var r in Checks("fused optimizers over a whole run",
+                         () => WholeRunEquivalence.Compare(FusedOptimizerCase.All, CUDA, kernels, session.KernelStatus, WholeRunSetup.Cuda)))
+                yield return r;
+            foreach (var r in Checks("FORGE tile = slabs over a whole run",
+                         () => [WholeRunEquivalence.CompareForgeTile(CUDA, kernels, session.Forge, WholeRunSetup.Cuda)]))
+                yield return r;
         }
         yield return Check("native FORGE autograd function loaded", () => (session.Forge is not null, session.ForgeStatus));
         foreach (var (d, c) in ForgeRouteEquivalence.Cases)
@@ -73,6 +79,19 @@ public sealed class GpuChecks(DeviceSession session)
             foreach (var c in ForgeTileEquivalence.ModelCases)
                 yield return Check($"{ForgeTileEquivalence.Describe(c)} on CUDA", () => ForgeTileEquivalence.CompareModel(CUDA, forgeKernels, session.Forge, c.DType,
                     c.MicroBatches, c.Clip, c.WeightDecay));
+        }
+    }
+
+    // Checks that return their own named results; an exception fails them as one.
+    private static IReadOnlyList<CheckResult> Checks(string name, Func<IReadOnlyList<CheckResult>> checks)
+    {
+        try
+        {
+            return checks();
+        }
+        catch (Exception e)
+        {
+            return [new(name, false, $"{e.GetType().Name}: {e.Message.Split('\n')[0]}")];
         }
     }
 

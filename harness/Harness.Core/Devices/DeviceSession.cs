@@ -23,7 +23,8 @@ public sealed class DeviceSession : IDisposable
         _native = native;
         ProbeStatus = probeStatus;
         Kernels = kernels;
-        KernelStatus = kernelStatus ?? (device.type == DeviceType.CUDA ? "fused kernels not requested" : "cpu: no fused CUDA kernels");
+        KernelStatus = kernelStatus ?? (device.type == DeviceType.CUDA ? "fused kernels not requested"
+            : $"cpu: no fused CUDA kernels ({EmulatedKernelBuilder.EnvironmentVariable}=1 attaches their host-emulated build)");
         Forge = forge;
         ForgeStatus = forgeStatus ?? (device.type == DeviceType.CUDA
             ? "managed FORGE function (native one not requested)"
@@ -82,11 +83,18 @@ public sealed class DeviceSession : IDisposable
 
     /// <summary>
     /// Opens a session; on CUDA it builds (or reuses) the native probe and falls back to device-level
-    /// sampling, saying why, when it cannot.
+    /// sampling, saying why, when it cannot. On CPU with <paramref name="emulatedKernels"/> (the CLI's
+    /// <see cref="EmulatedKernelBuilder.EnvironmentVariable"/>) it attaches the host-emulated build of the fused kernels,
+    /// so <c>implementation: cuda-fused</c> runs there (slowly: for verification); CUDA sessions ignore it.
     /// </summary>
-    public static DeviceSession Open(Device device, LibTorchInfo libTorch, string? probeSource, string cacheRoot)
+    public static DeviceSession Open(Device device, LibTorchInfo libTorch, string? probeSource, string cacheRoot, bool emulatedKernels = false)
     {
-        if (device.type != DeviceType.CUDA) return Basic(device);
+        if (device.type != DeviceType.CUDA)
+        {
+            if (!emulatedKernels) return Basic(device);
+            var (emulated, status) = OpenEmulatedKernels(FindSource(KernelsSourceRelative), cacheRoot);
+            return new DeviceSession(device, null, null, "cpu: no allocator statistics", emulated, status);
+        }
         // The caching allocator initialises lazily: allocate once so its statistics exist before the first reset.
         using (var warm = zeros(1, device: device)) { }
         var index = device.index < 0 ? 0 : device.index;
@@ -133,6 +141,28 @@ public sealed class DeviceSession : IDisposable
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException or BadImageFormatException)
         {
             return (null, $"fused kernels unavailable: {path} did not load: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Builds (or reuses) with g++ and loads the host-emulated fused kernels (<see cref="EmulatedKernelBuilder"/>); null with
+    /// the reason when that fails, and <c>cuda-fused</c> then fails its runs saying so.
+    /// </summary>
+    public static (FusedKernels? Kernels, string Status) OpenEmulatedKernels(string? source, string cacheRoot)
+    {
+        if (source is null) return (null, "fused-kernel source not found beside the binaries");
+        var build = new EmulatedKernelBuilder(source, cacheRoot).EnsureBuilt();
+        if (build.LibraryPath is not { } path) return (null, $"emulated kernels unavailable: {build.Status}");
+        try
+        {
+            var kernels = new FusedKernels(path, 0);
+            if (kernels.IsEmulated) return (kernels, $"host-emulated fused kernels ({build.Status})");
+            kernels.Dispose();
+            return (null, $"emulated kernels unavailable: {path} is not an emulated build");
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException or BadImageFormatException)
+        {
+            return (null, $"emulated kernels unavailable: {path} did not load: {e.Message}");
         }
     }
 

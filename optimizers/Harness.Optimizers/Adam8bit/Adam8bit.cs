@@ -108,7 +108,7 @@ public sealed class Adam8bit : ElementwiseOptimizer<Adam8bitOptions, Adam8bit.St
     private Tensor? _mid1, _mid2;
     private int _zero1, _zero2;
 
-    public override string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
+    public override string Implementation => ImplementationChoice.NameOf(_kernels);
 
     public void AttachKernels(FusedKernels? kernels, string status)
     {

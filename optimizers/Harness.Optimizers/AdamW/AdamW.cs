@@ -42,7 +42,7 @@ public sealed class AdamW(IReadOnlyList<NamedParameter> parameters, AdamWOptions
     private FusedKernels? _kernels;
     private string _kernelStatus = "no kernels attached";
 
-    public override string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
+    public override string Implementation => ImplementationChoice.NameOf(_kernels);
 
     public void AttachKernels(FusedKernels? kernels, string status)
     {

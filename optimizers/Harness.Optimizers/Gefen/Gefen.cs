@@ -100,7 +100,7 @@ public sealed class Gefen : OptimizerBase<GefenOptions>, IOptimizerDiagnostics, 
 
     private FusedKernels? _kernels;
 
-    public override string Implementation => _kernels is null ? "tensor-ops" : "cuda-fused";
+    public override string Implementation => ImplementationChoice.NameOf(_kernels);
 
     public void AttachKernels(FusedKernels? kernels, string status) =>
         _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status, Parameters, "gefen");

@@ -17,6 +17,12 @@ public static class ImplementationChoice
     public const string Auto = "auto", TensorOps = "tensor-ops", CudaFused = "cuda-fused";
     public static readonly IReadOnlyList<string> Values = [Auto, TensorOps, CudaFused];
 
+    /// <summary>What a run that took the host-emulated build of the kernels records as its implementation.</summary>
+    public const string CudaFusedEmulated = "cuda-fused (emulated)";
+
+    /// <summary>The implementation an optimizer reports: tensor-ops without kernels, cuda-fused, or cuda-fused (emulated).</summary>
+    public static string NameOf(FusedKernels? kernels) => kernels is null ? TensorOps : kernels.IsEmulated ? CudaFusedEmulated : CudaFused;
+
     public static IEnumerable<OptionProblem> Validate(string value)
     {
         if (!Values.Contains(value))
@@ -25,13 +31,14 @@ public static class ImplementationChoice
 
     /// <summary>
     /// Decides whether to use <paramref name="kernels"/>: null (tensor-ops) or the kernels; throws when
-    /// <c>cuda-fused</c> was asked for and they are missing or the parameters are not on CUDA.
+    /// <c>cuda-fused</c> was asked for and they are missing or the parameters are not on CUDA. <c>auto</c> never takes
+    /// the host-emulated build (a verification tool, far slower than the tensor ops); only <c>cuda-fused</c> does.
     /// </summary>
     public static FusedKernels? Resolve(string choice, FusedKernels? kernels, string status, IReadOnlyList<NamedParameter> parameters, string optimizer)
     {
         if (choice == TensorOps) return null;
         var parametersOnCuda = parameters.Count > 0 && parameters.All(p => kernels?.OnItsDevice(p.Value) ?? p.Value.device_type == TorchSharp.DeviceType.CUDA);
-        if (kernels is not null && parametersOnCuda) return kernels;
+        if (kernels is not null && parametersOnCuda && (choice == CudaFused || !kernels.IsEmulated)) return kernels;
         if (choice == CudaFused)
             throw new InvalidOperationException(kernels is null
                 ? $"{optimizer}: implementation 'cuda-fused' asked for, but the fused kernels are unavailable ({status})"

@@ -109,7 +109,7 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated)
         IOptimizer Create(IReadOnlyList<NamedParameter> ps, string impl) => new AdamW(ps, new AdamWOptions { WeightDecay = 0.1, Implementation = impl });
         var fused = Run(Create, ImplementationChoice.CudaFused, shapes, grads, dtype);
         var reference = Run(Create, ImplementationChoice.TensorOps, shapes, grads, dtype);
-        Assert.Equal("cuda-fused", fused.Implementation);
+        Assert.Equal(ImplementationChoice.CudaFusedEmulated, fused.Implementation);
         Assert.Equal("tensor-ops", reference.Implementation);
         if (dtype == ScalarType.Float32)
         {
@@ -146,7 +146,7 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated)
         IOptimizer Create(IReadOnlyList<NamedParameter> ps, string impl) => new Adam8bit(ps, new Adam8bitOptions { WeightDecay = 0.05, Implementation = impl });
         var fused = Run(Create, ImplementationChoice.CudaFused, shapes, grads, dtype);
         var reference = Run(Create, ImplementationChoice.TensorOps, shapes, grads, dtype);
-        Assert.Equal("cuda-fused", fused.Implementation);
+        Assert.Equal(ImplementationChoice.CudaFusedEmulated, fused.Implementation);
         var worst = WorstRelative(fused, reference, shapes, dtype);
         var (flips, codes) = CodeFlips(fused, reference);
         Assert.True(codes == 2 * (37 * 1377 + 8 * 1024), $"{codes} codes compared");
@@ -217,7 +217,7 @@ public sealed class EmulatedKernelTests(EmulatedKernels emulated)
         IOptimizer Create(IReadOnlyList<NamedParameter> ps, string impl) => new Harness.Optimizers.Gefen.Gefen(ps, new GefenOptions { WeightDecay = 0.05, Implementation = impl });
         var fused = Run(Create, ImplementationChoice.CudaFused, shapes, grads, dtype);
         var reference = Run(Create, ImplementationChoice.TensorOps, shapes, grads, dtype);
-        Assert.Equal("cuda-fused", fused.Implementation);
+        Assert.Equal(ImplementationChoice.CudaFusedEmulated, fused.Implementation);
         var periods = ((IOptimizerDiagnostics)fused.Optimizer).ParameterChoices[Harness.Optimizers.Gefen.Gefen.PeriodsKey];
         Assert.Equal(periods, ((IOptimizerDiagnostics)reference.Optimizer).ParameterChoices[Harness.Optimizers.Gefen.Gefen.PeriodsKey]);
         var chosen = string.Join(", ", periods.Select(kv => $"{kv.Key}={kv.Value}"));
