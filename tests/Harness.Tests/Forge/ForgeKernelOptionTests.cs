@@ -90,8 +90,11 @@ public sealed class ForgeKernelOptionTests(EmulatedKernels emulated, ITestOutput
         var store = new ResultStore(dir.Path);
         var config = TestConfigs.Experiment("forge-kernels", 6,
         [
-            TestConfigs.AdamW(3e-3, 0.1, "slabs") with { ForgeKernel = ForgeKernelMode.Slabs },
-            TestConfigs.AdamW(3e-3, 0.1, "tile") with { ForgeKernel = ForgeKernelMode.Tile },
+            // cuda-fused: implementation auto never takes the emulated build.
+            new OptimizerVariant("adamw", "slabs", new AdamWOptions { Lr = 3e-3, WeightDecay = 0.1, Implementation = ImplementationChoice.CudaFused }, [], 0)
+                { ForgeKernel = ForgeKernelMode.Slabs },
+            new OptimizerVariant("adamw", "tile", new AdamWOptions { Lr = 3e-3, WeightDecay = 0.1, Implementation = ImplementationChoice.CudaFused }, [], 1)
+                { ForgeKernel = ForgeKernelMode.Tile },
             TestConfigs.AdamW(3e-3, 0.1, "auto"),
             new OptimizerVariant("adamw", "tile-tensor-ops", new AdamWOptions { Lr = 3e-3, WeightDecay = 0.1, Implementation = ImplementationChoice.TensorOps }, [], 3)
                 { ForgeKernel = ForgeKernelMode.Tile },
