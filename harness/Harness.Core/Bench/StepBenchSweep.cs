@@ -14,9 +14,11 @@ namespace Harness.Core.Bench;
 /// </summary>
 public sealed record StepBenchSweep
 {
-    /// <summary>The optimizers the benchmark runs unless told otherwise: those of the catalog with a fused kernel.</summary>
-    public static IReadOnlyList<string> DefaultOptimizers { get; } =
-        OptimizerCatalog.All.Where(d => d.Traits.HasFlag(OptimizerTraits.HasCudaKernel)).Select(d => d.Kind).ToList();
+    /// <summary>
+    /// The optimizers the benchmark runs unless told otherwise: those of the catalog whose fused kernel carries its whole
+    /// step and whose catalog line gives check options (GaLore and SubTrack++ fuse only their full-rank AdamW part).
+    /// </summary>
+    public static IReadOnlyList<string> DefaultOptimizers { get; } = Checks.FusedEquivalence.Optimizers.Select(d => d.Kind).ToList();
 
     public required IReadOnlyList<ParameterSet> Sets { get; init; }
     public required IReadOnlyList<string> Optimizers { get; init; }

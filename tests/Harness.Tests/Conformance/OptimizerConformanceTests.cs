@@ -243,9 +243,9 @@ public sealed class OptimizerConformanceTests(ITestOutputHelper output)
     {
         // The checks and the step bench iterate the catalog by trait; each line they pick builds its check options from
         // the learning rate, weight decay and implementation asked for.
-        foreach (var d in OptimizerCatalog.All.Where(d => (d.Traits & (OptimizerTraits.HasCudaKernel | OptimizerTraits.SlabStep)) != 0))
+        foreach (var d in FusedEquivalence.Optimizers.Concat(OptimizerCatalog.All.Where(d => d.Traits.HasFlag(OptimizerTraits.SlabStep))).Distinct())
         {
-            var fused = d.Traits.HasFlag(OptimizerTraits.HasCudaKernel);
+            var fused = FusedEquivalence.Optimizers.Contains(d);
             var options = Assert.IsAssignableFrom<OptimizerOptions>(d.Checks.Options?.Invoke(2e-3, 0.05, fused ? ImplementationChoice.TensorOps : null));
             Assert.Equal(d.OptionsType, options.GetType());
             Assert.Equal(2e-3, options.Lr);
@@ -254,7 +254,10 @@ public sealed class OptimizerConformanceTests(ITestOutputHelper output)
             Assert.Empty(options.Validate());
             if (d.Traits.HasFlag(OptimizerTraits.SlabStep)) Assert.NotEmpty(d.Checks.ForgeRouteCases);
         }
-        // The same checks as when gpu-check named its optimizers: three fused kernels, five FORGE route cases.
+        // The same checks as when gpu-check named its optimizers: three whole-step fused kernels (GaLore's and SubTrack++'s
+        // HasCudaKernel is their full-rank AdamW part, which carries no check options), five FORGE route cases.
+        Assert.Equal(["adamw", "adam8bit", "galore", "subtrackpp", "gefen"],
+            OptimizerCatalog.All.Where(d => d.Traits.HasFlag(OptimizerTraits.HasCudaKernel)).Select(d => d.Kind).ToArray());
         Assert.Equal(["adamw", "adam8bit", "gefen"], FusedEquivalence.Optimizers.Select(d => d.Kind).ToArray());
         Assert.Equal(["adamw", "adam8bit", "gefen"], Harness.Core.Bench.StepBenchSweep.DefaultOptimizers.ToArray());
         Assert.Equal(["fused_backward adamw GA=1 slab=32", "fused_backward adamw GA=2 slab=7", "fused_backward adamw GA=1 slab=8 two-pass clip 0.05",

@@ -121,7 +121,7 @@ public sealed class ForgeTileTests(EmulatedKernels emulated, ITestOutputHelper o
     public void Auto_takes_the_tile_kernel_where_the_optimizer_has_it_attached_and_slabs_elsewhere()
     {
         using var workload = Tiny();
-        using var attached = new AdamW(workload.Parameters, new AdamWOptions());
+        using var attached = new AdamW(workload.Parameters, new AdamWOptions { Implementation = ImplementationChoice.CudaFused });
         attached.AttachKernels(_kernels, "emulated");
         Assert.Equal(FusedLinearLayer.TileKernel, KernelAfterOneStep(attached, workload, ForgeKernelMode.Auto));
         Assert.Equal(FusedLinearLayer.SlabsKernel, KernelAfterOneStep(attached, workload, ForgeKernelMode.Slabs));
