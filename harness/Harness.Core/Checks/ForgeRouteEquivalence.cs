@@ -49,12 +49,12 @@ public static class ForgeRouteEquivalence
         {
             foreach (var route in native is null ? new NativeForge?[] { null } : [null, native])
             {
-                using var driver = new FusedBackwardStepDriver(new NoClock(), slabRows, clip, clip > 0 ? FusedClipMode.TwoPass : FusedClipMode.None, route);
+                using var driver = new ForgeStepDriver(new NoClock(), slabRows, clip, clip > 0 ? FusedClipMode.TwoPass : FusedClipMode.None, route);
                 var fused = Train(device, ScalarType.Float32, ps => Create(descriptor, ps), driver, steps, microBatches, out var problem);
                 var rel = MaxRelativeDifference(standard, fused);
                 foreach (var t in fused) t.Dispose();
                 var ran = driver.Layers.Values.Select(l => l.Route).Distinct().ToList();
-                var expected = route is null ? FusedLinearLayer.ManagedRoute : FusedLinearLayer.NativeRoute;
+                var expected = route is null ? ForgeLinearLayer.ManagedRoute : ForgeLinearLayer.NativeRoute;
                 var routeOk = ran.Count == 1 && ran[0] == expected && driver.Route == expected;
                 ok &= rel <= Bound && routeOk && problem is null;
                 parts.Add($"{driver.Route} route ({string.Join("/", ran)} ran) vs standard {rel:E2}" + (problem is null ? "" : $", {problem}"));
@@ -95,7 +95,7 @@ public static class ForgeRouteEquivalence
             driver.TrainStep(workload, optimizer, batches, 1e-2 * (step + 1) / steps, new StepTimings());
         }
         problem = null;
-        if (driver is FusedBackwardStepDriver fused)
+        if (driver is ForgeStepDriver fused)
         {
             // One update per training step for each fused layer; without accumulation no tensor as large as a
             // whole weight gradient (the slab height below the row count); fused weights never get a .grad.

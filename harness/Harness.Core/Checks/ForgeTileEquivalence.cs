@@ -128,10 +128,10 @@ public static class ForgeTileEquivalence
             runs.Add((standard, "standard", standardProblem));
             foreach (var mode in new[] { ForgeKernelMode.Slabs, ForgeKernelMode.Tile })
             {
-                using var driver = new FusedBackwardStepDriver(new ForgeRouteEquivalence.NoClock(), 32, clip, clip > 0 ? FusedClipMode.TwoPass : FusedClipMode.None, native)
+                using var driver = new ForgeStepDriver(new ForgeRouteEquivalence.NoClock(), 32, clip, clip > 0 ? FusedClipMode.TwoPass : FusedClipMode.None, native)
                     { Kernel = mode };
                 var trained = ForgeRouteEquivalence.Train(device, dtype, ps => Create(ps, kernels, weightDecay), driver, steps, microBatches, out var problem);
-                var expected = mode == ForgeKernelMode.Tile ? FusedLinearLayer.TileKernel : FusedLinearLayer.SlabsKernel;
+                var expected = mode == ForgeKernelMode.Tile ? ForgeLinearLayer.TileKernel : ForgeLinearLayer.SlabsKernel;
                 if (driver.KernelUsed != expected) problem ??= $"forge_kernel {mode}: {driver.KernelUsed} ran";
                 runs.Add((trained, driver.KernelUsed, problem));
             }
@@ -210,7 +210,7 @@ public static class ForgeTileEquivalence
         var initial = (randn([rows, cols], generator: gen) * 0.5).to(dtype);
         var weight = new NamedParameter("w", new TorchSharp.Modules.Parameter(initial.to(device).clone()), ParamRole.Matrix);
         using var optimizer = Create([weight], kernels, weightDecay);
-        using var layer = new FusedLinearLayer(weight, (ISlabStep)optimizer, 16) { Tile = tile ? (ITileFusedLinearStep)optimizer : null, TileRequired = tile };
+        using var layer = new ForgeLinearLayer(weight, (ISlabStep)optimizer, 16) { Tile = tile ? (ITileFusedLinearStep)optimizer : null, TileRequired = tile };
         var coefficient = clip > 0 ? tensor((float)clip, ScalarType.Float32, device) : null;
         for (var step = 0; step < steps; step++)
         {

@@ -168,8 +168,8 @@ public static class WholeRunEquivalence
         using var tileModel = Workload(setup, device, tokens);
         using var slabOptimizer = ForgeAdamW(slabModel.Parameters, kernels, setup.WeightDecay);
         using var tileOptimizer = ForgeAdamW(tileModel.Parameters, kernels, setup.WeightDecay);
-        using var slabs = new FusedBackwardStepDriver(new NoClock(), setup.SlabRows, 0, FusedClipMode.None, native) { Kernel = ForgeKernelMode.Slabs };
-        using var tile = new FusedBackwardStepDriver(new NoClock(), setup.SlabRows, 0, FusedClipMode.None, native) { Kernel = ForgeKernelMode.Tile };
+        using var slabs = new ForgeStepDriver(new NoClock(), setup.SlabRows, 0, FusedClipMode.None, native) { Kernel = ForgeKernelMode.Slabs };
+        using var tile = new ForgeStepDriver(new NoClock(), setup.SlabRows, 0, FusedClipMode.None, native) { Kernel = ForgeKernelMode.Tile };
         var schedule = Schedule(setup);
         double worstUlps = 0;
         var worstStep = 0;
@@ -187,7 +187,7 @@ public static class WholeRunEquivalence
         }
         var states = CompareStates(slabOptimizer.StateDict(), tileOptimizer.StateDict());
         var problems = new List<string>();
-        if (slabs.KernelUsed != FusedLinearLayer.SlabsKernel || tile.KernelUsed != FusedLinearLayer.TileKernel)
+        if (slabs.KernelUsed != ForgeLinearLayer.SlabsKernel || tile.KernelUsed != ForgeLinearLayer.TileKernel)
             problems.Add($"kernels ran: {slabs.KernelUsed} and {tile.KernelUsed}");
         if (tile.Layers.Values.Any(l => l.TileUpdates != setup.Steps))
             problems.Add($"tile updates per layer: {string.Join(",", tile.Layers.Values.Select(l => l.TileUpdates).Distinct())} for {setup.Steps} steps");

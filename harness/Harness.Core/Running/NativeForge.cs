@@ -10,7 +10,7 @@ namespace Harness.Core.Running;
 /// the GPU host on first CUDA use, like the probe and the optimizer kernels). FORGE: Kukreja et al., arXiv
 /// 2606.22932, reference code dk4248/FORGE. Same contract as <see cref="ForgeLinearFunction"/> (the managed
 /// route): the backward returns the input gradient, computed with the pre-update weight, and no weight
-/// gradient; it then calls back into <see cref="FusedLinearLayer.ConsumeCapturingErrors"/> with the saved input
+/// gradient; it then calls back into <see cref="ForgeLinearLayer.ConsumeCapturingErrors"/> with the saved input
 /// and the output gradient, where the weight gradient is formed and consumed slab by slab. Unlike TorchSharp's
 /// custom-function machinery, the native node keeps no <c>empty_like</c> output cache per output and creates no
 /// managed wrappers that only a garbage collection frees, so the memory FORGE saves is actually saved.
@@ -67,7 +67,7 @@ public sealed unsafe class NativeForge
     /// <c>input·weightᵀ</c> through the native FORGE function; its backward hands the layer the input and output
     /// gradient (<paramref name="layer"/> must stay undisposed while the graph lives).
     /// </summary>
-    public Tensor Linear(Tensor input, Tensor weight, FusedLinearLayer layer)
+    public Tensor Linear(Tensor input, Tensor weight, ForgeLinearLayer layer)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(weight);
@@ -89,7 +89,7 @@ public sealed unsafe class NativeForge
     private static int OnBackward(nint user, long layerId, nint inputHandle, nint gradOutputHandle)
     {
         Tensor? input = null, gradOutput = null;
-        FusedLinearLayer? layer = null;
+        ForgeLinearLayer? layer = null;
         try
         {
             // Everything the slab arithmetic makes here (reshaped views of x and dY that keep them alive, slab
@@ -98,7 +98,7 @@ public sealed unsafe class NativeForge
             using var scope = NewDisposeScope();
             input = Tensor.UnsafeCreateTensor(inputHandle);
             gradOutput = Tensor.UnsafeCreateTensor(gradOutputHandle);
-            layer = GCHandle.FromIntPtr(user).Target as FusedLinearLayer;
+            layer = GCHandle.FromIntPtr(user).Target as ForgeLinearLayer;
             if (layer is null) return CallbackUnreachable;
             layer.ConsumeCapturingErrors(input, gradOutput);
             return layer.Failure is null ? CallbackOk : CallbackLayerFailed;

@@ -12,7 +12,7 @@ namespace Harness.Core.Running;
 /// parameter, stepped in a post-accumulate-grad hook, and the gradient dropped): each routable linear weight is
 /// stepped by the optimizer's per-parameter rule (<see cref="IPerParameterStep"/>) as soon as the backward has
 /// formed its whole gradient, and that gradient is freed at once, so no two of these weight gradients are alive
-/// together. Unlike FORGE (<see cref="FusedBackwardStepDriver"/>) the whole gradient exists, so rules that need it
+/// together. Unlike FORGE (<see cref="ForgeStepDriver"/>) the whole gradient exists, so rules that need it
 /// (GaLore's projection, SWAN's whitening) can run. The other parameters (embeddings, norms) keep their
 /// <c>.grad</c> and are stepped after the backward, in parameter order.
 /// </summary>

@@ -129,7 +129,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         if (optimizer is Harness.Optimizers.Kernels.IFusedKernelUser fusedUser) fusedUser.AttachKernels(session.Kernels, session.KernelStatus);
         var clock = new SynchronizedClock(session);
         using var fused = run.Spec.StepMode == StepMode.FusedBackward
-            ? new FusedBackwardStepDriver(clock, training.FusedSlabRows ?? FusedBackwardStepDriver.DefaultSlabRows, training.GradClip,
+            ? new ForgeStepDriver(clock, training.FusedSlabRows ?? ForgeStepDriver.DefaultSlabRows, training.GradClip,
                 training.FusedClip ?? FusedClipMode.None, session.Forge)
             {
                 GradBuffers = training.GradBuffers ?? GradBuffersMode.Free,

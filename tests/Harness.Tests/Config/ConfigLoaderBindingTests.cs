@@ -12,7 +12,7 @@ public sealed class ConfigLoaderBindingTests
         description: "every field set"
         device: cuda:1
         seeds: [3, 1, 2]
-        step_mode: standard              # fused_backward refuses grad_clip (FusedBackwardTests), set below
+        step_mode: standard              # fused_backward refuses grad_clip (ForgeStepDriverTests), set below
         workload:
           kind: llama
           size: 9m

@@ -53,7 +53,7 @@ public sealed class UpdateTelemetryTests
     public static TheoryData<string> Drivers => ["standard", "fused_backward"];
 
     private static IStepDriver Driver(string kind) =>
-        kind == "standard" ? new StandardStepDriver(new HostClock(), 0) : new FusedBackwardStepDriver(new HostClock(), 8, 0);
+        kind == "standard" ? new StandardStepDriver(new HostClock(), 0) : new ForgeStepDriver(new HostClock(), 8, 0);
 
     [Theory]
     [MemberData(nameof(Drivers))]

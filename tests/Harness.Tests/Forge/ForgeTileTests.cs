@@ -110,7 +110,7 @@ public sealed class ForgeTileTests(EmulatedKernels emulated, ITestOutputHelper o
 
     private string KernelAfterOneStep(IOptimizer optimizer, LanguageModelWorkload workload, ForgeKernelMode mode)
     {
-        using var driver = new FusedBackwardStepDriver(new HostClock(), 32, 0) { Kernel = mode };
+        using var driver = new ForgeStepDriver(new HostClock(), 32, 0) { Kernel = mode };
         using var scope = NewDisposeScope();
         driver.TrainStep(workload, optimizer, [workload.NextBatch(Split.Train)], 1e-3, new StepTimings());
         Assert.All(driver.Layers.Values, l => Assert.Equal(1, l.Updates));
@@ -123,12 +123,12 @@ public sealed class ForgeTileTests(EmulatedKernels emulated, ITestOutputHelper o
         using var workload = Tiny();
         using var attached = new AdamW(workload.Parameters, new AdamWOptions { Implementation = ImplementationChoice.CudaFused });
         attached.AttachKernels(_kernels, "emulated");
-        Assert.Equal(FusedLinearLayer.TileKernel, KernelAfterOneStep(attached, workload, ForgeKernelMode.Auto));
-        Assert.Equal(FusedLinearLayer.SlabsKernel, KernelAfterOneStep(attached, workload, ForgeKernelMode.Slabs));
+        Assert.Equal(ForgeLinearLayer.TileKernel, KernelAfterOneStep(attached, workload, ForgeKernelMode.Auto));
+        Assert.Equal(ForgeLinearLayer.SlabsKernel, KernelAfterOneStep(attached, workload, ForgeKernelMode.Slabs));
         using var plain = new AdamW(workload.Parameters, new AdamWOptions());
-        Assert.Equal(FusedLinearLayer.SlabsKernel, KernelAfterOneStep(plain, workload, ForgeKernelMode.Auto));
+        Assert.Equal(ForgeLinearLayer.SlabsKernel, KernelAfterOneStep(plain, workload, ForgeKernelMode.Auto));
         using var lion = new Lion(workload.Parameters, new LionOptions());
-        Assert.Equal(FusedLinearLayer.SlabsKernel, KernelAfterOneStep(lion, workload, ForgeKernelMode.Auto));
+        Assert.Equal(ForgeLinearLayer.SlabsKernel, KernelAfterOneStep(lion, workload, ForgeKernelMode.Auto));
     }
 
     [Fact]

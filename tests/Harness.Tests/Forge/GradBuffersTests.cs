@@ -62,8 +62,8 @@ public sealed class GradBuffersTests
     [Fact]
     public void Fused_backward_keeps_only_the_other_parameters_buffers()
     {
-        var free = Train(() => new FusedBackwardStepDriver(new HostClock(), 8, 0));
-        var keep = Train(() => new FusedBackwardStepDriver(new HostClock(), 8, 0) { GradBuffers = GradBuffersMode.Keep });
+        var free = Train(() => new ForgeStepDriver(new HostClock(), 8, 0));
+        var keep = Train(() => new ForgeStepDriver(new HostClock(), 8, 0) { GradBuffers = GradBuffersMode.Keep });
         var last = keep.Grads[^1];
         // The fused linear weights never get a gradient; the embedding and the norms keep theirs, zeroed.
         Assert.Contains(last, g => !g.Has);

@@ -27,14 +27,14 @@ public sealed class NativeForgeRouteTests(ITestOutputHelper output)
     {
         using var workload = new LanguageModelWorkload(TestConfigs.TinyLlama(16), new WorkloadContext(3, CPU, ScalarType.Float32, 4));
         using var optimizer = new AdamW(workload.Parameters, new AdamWOptions());
-        using var driver = new FusedBackwardStepDriver(new HostClock(), 8, 0);
-        Assert.Equal(FusedLinearLayer.ManagedRoute, driver.Route);
+        using var driver = new ForgeStepDriver(new HostClock(), 8, 0);
+        Assert.Equal(ForgeLinearLayer.ManagedRoute, driver.Route);
         using (NewDisposeScope())
             driver.TrainStep(workload, optimizer, [workload.NextBatch(Split.Train)], 1e-3, new StepTimings());
         Assert.NotEmpty(driver.Layers);
         Assert.All(driver.Layers.Values, l =>
         {
-            Assert.Equal(FusedLinearLayer.ManagedRoute, l.Route);
+            Assert.Equal(ForgeLinearLayer.ManagedRoute, l.Route);
             Assert.Null(l.Native);
             Assert.Equal(1, l.Updates);
         });

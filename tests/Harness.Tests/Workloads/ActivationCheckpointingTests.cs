@@ -22,7 +22,7 @@ public sealed class ActivationCheckpointingTests
         using var workload = new LanguageModelWorkload(spec, new WorkloadContext(3, CPU, ScalarType.Float32, 4) { ActivationCheckpointing = checkpointing });
         Assert.Equal(checkpointing, ((Llama)workload.Model).CheckpointActivations);
         using var optimizer = new AdamW(workload.Parameters, new AdamWOptions { Lr = 3e-3, WeightDecay = 0.1 });
-        using var driver = fused ? new FusedBackwardStepDriver(new HostClock(), 8, 0) : null;
+        using var driver = fused ? new ForgeStepDriver(new HostClock(), 8, 0) : null;
         IStepDriver step = driver ?? (IStepDriver)new StandardStepDriver(new HostClock(), 0);
         var losses = new List<float>();
         for (var i = 0; i < 4; i++)

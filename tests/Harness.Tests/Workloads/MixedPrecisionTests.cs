@@ -28,7 +28,7 @@ public sealed class MixedPrecisionTests(ITestOutputHelper output)
         var options = descriptor.DefaultOptions();
         if (options is IRunSeeded seeded) options = seeded.WithRunSeed(1);
         var optimizer = descriptor.Create(workload.Parameters, options);
-        using var fusedDriver = fused ? new FusedBackwardStepDriver(new HostClock(), 16, 0) : null;
+        using var fusedDriver = fused ? new ForgeStepDriver(new HostClock(), 16, 0) : null;
         IStepDriver driver = fusedDriver ?? (IStepDriver)new StandardStepDriver(new HostClock(), 0);
         for (var step = 0; step < Steps; step++)
         {

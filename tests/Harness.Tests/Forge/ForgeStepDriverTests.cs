@@ -12,7 +12,7 @@ using static TorchSharp.torch;
 namespace Harness.Tests.Forge;
 
 /// <summary>The FORGE driver against the standard one on the tiny LLaMA, in fp32.</summary>
-public sealed class FusedBackwardTests(ITestOutputHelper output)
+public sealed class ForgeStepDriverTests(ITestOutputHelper output)
 {
     private sealed class HostClock : IDeviceClock
     {
@@ -75,7 +75,7 @@ public sealed class FusedBackwardTests(ITestOutputHelper output)
     public void Fused_backward_matches_the_standard_driver(string kind, int microBatches, long slabRows)
     {
         var standard = Train(kind, new StandardStepDriver(new HostClock(), 0), 10, microBatches);
-        using var fusedDriver = new FusedBackwardStepDriver(new HostClock(), slabRows, 0);
+        using var fusedDriver = new ForgeStepDriver(new HostClock(), slabRows, 0);
         var fused = Train(kind, fusedDriver, 10, microBatches);
         var rel = MaxRelativeDifference(standard, fused);
         output.WriteLine($"{kind} GA={microBatches} slab={slabRows}: max relative parameter difference after 10 steps {rel:e2}");
@@ -107,7 +107,7 @@ public sealed class FusedBackwardTests(ITestOutputHelper output)
     {
         using var workload = Tiny();
         using var optimizer = new AdamW(workload.Parameters, new AdamWOptions());
-        using var driver = new FusedBackwardStepDriver(new HostClock(), 8, 0);
+        using var driver = new ForgeStepDriver(new HostClock(), 8, 0);
         var fusedNames = workload.RoutableWeights.ToHashSet();
         Assert.Contains("lm_head.weight", fusedNames);
         Assert.DoesNotContain("model.embed_tokens.weight", fusedNames);
@@ -134,7 +134,7 @@ public sealed class FusedBackwardTests(ITestOutputHelper output)
     [Fact]
     public void Clipping_without_two_pass_is_refused_by_the_driver_and_by_the_config_loader_with_the_line()
     {
-        var refused = Assert.Throws<NotSupportedException>(() => new FusedBackwardStepDriver(new HostClock(), 8, 1.0));
+        var refused = Assert.Throws<NotSupportedException>(() => new ForgeStepDriver(new HostClock(), 8, 1.0));
         Assert.Contains("fused_clip: two_pass", refused.Message);
         const string yaml = """
             name: forge
@@ -176,11 +176,11 @@ public sealed class FusedBackwardTests(ITestOutputHelper output)
     [InlineData("adam8bit-b256", 1)]
     public void Two_pass_clipping_with_a_huge_threshold_is_fused_backward_without_clipping(string kind, int microBatches)
     {
-        using var plainDriver = new FusedBackwardStepDriver(new HostClock(), 8, 0);
+        using var plainDriver = new ForgeStepDriver(new HostClock(), 8, 0);
         var plain = Train(kind, plainDriver, 6, microBatches);
-        using var clipDriver = new FusedBackwardStepDriver(new HostClock(), 8, 1e9, FusedClipMode.TwoPass);
+        using var clipDriver = new ForgeStepDriver(new HostClock(), 8, 1e9, FusedClipMode.TwoPass);
         var coefficients = new List<double>();
-        var clipped = Train(kind, clipDriver, 6, microBatches, d => coefficients.Add(((FusedBackwardStepDriver)d).LastClipCoefficient!.Value));
+        var clipped = Train(kind, clipDriver, 6, microBatches, d => coefficients.Add(((ForgeStepDriver)d).LastClipCoefficient!.Value));
         var rel = MaxRelativeDifference(plain, clipped);
         output.WriteLine($"{kind} GA={microBatches} tau=1e9: coefficients {string.Join(", ", coefficients)}; max relative parameter difference {rel:e2}");
         Assert.All(coefficients, c => Assert.Equal(1.0, c));
@@ -204,11 +204,11 @@ public sealed class FusedBackwardTests(ITestOutputHelper output)
         const double tau = 0.05;
         var standard = Train(kind, new StandardStepDriver(new HostClock(), tau), 10, microBatches);
         var unclipped = Train(kind, new StandardStepDriver(new HostClock(), 0), 10, microBatches);
-        using var driver = new FusedBackwardStepDriver(new HostClock(), slabRows, tau, FusedClipMode.TwoPass);
+        using var driver = new ForgeStepDriver(new HostClock(), slabRows, tau, FusedClipMode.TwoPass);
         var norms = new List<(double Norm, double C)>();
         var fused = Train(kind, driver, 10, microBatches, d =>
         {
-            var f = (FusedBackwardStepDriver)d;
+            var f = (ForgeStepDriver)d;
             norms.Add((f.LastGradNorm!.Value, f.LastClipCoefficient!.Value));
         });
         var rel = MaxRelativeDifference(standard, fused);
@@ -247,12 +247,12 @@ public sealed class FusedBackwardTests(ITestOutputHelper output)
             reference = nn.utils.clip_grad_norm_(workload.Parameters.Select(p => p.Value), tau);
         }
         var standard = Train("adam8bit-b256", new StandardStepDriver(new HostClock(), tau), 10, 2);
-        using var driver = new FusedBackwardStepDriver(new HostClock(), 3, tau, FusedClipMode.TwoPass);
+        using var driver = new ForgeStepDriver(new HostClock(), 3, tau, FusedClipMode.TwoPass);
         var coefficients = new List<double>();
         double? firstNorm = null;
         var fused = Train("adam8bit-b256", driver, 10, 2, d =>
         {
-            var f = (FusedBackwardStepDriver)d;
+            var f = (ForgeStepDriver)d;
             firstNorm ??= f.LastGradNorm;
             coefficients.Add(f.LastClipCoefficient!.Value);
         });
@@ -269,7 +269,7 @@ public sealed class FusedBackwardTests(ITestOutputHelper output)
     {
         using var workload = Tiny();
         using var optimizer = new AdamW(workload.Parameters, new AdamWOptions());
-        using var driver = new FusedBackwardStepDriver(new HostClock(), 8, 0.05, FusedClipMode.TwoPass);
+        using var driver = new ForgeStepDriver(new HostClock(), 8, 0.05, FusedClipMode.TwoPass);
         var fusedNames = workload.RoutableWeights.ToHashSet();
         for (var step = 0; step < 3; step++)
         {
@@ -296,7 +296,7 @@ public sealed class FusedBackwardTests(ITestOutputHelper output)
     {
         using var workload = Tiny();
         var optimizer = new AdamW(workload.Parameters, new AdamWOptions());
-        using var driver = new FusedBackwardStepDriver(new HostClock(), 8, 0);
+        using var driver = new ForgeStepDriver(new HostClock(), 8, 0);
         using var scope = NewDisposeScope();
         driver.TrainStep(workload, optimizer, [workload.NextBatch(Split.Train)], 1e-3, new StepTimings());
         optimizer.Dispose(); // the fused layers' optimizer now throws inside the backward
@@ -308,7 +308,7 @@ public sealed class FusedBackwardTests(ITestOutputHelper output)
     {
         using var workload = Tiny();
         using var swan = new Harness.Optimizers.Swan.Swan(workload.Parameters, new Harness.Optimizers.Swan.SwanOptions());
-        using var driver = new FusedBackwardStepDriver(new HostClock(), 8, 0);
+        using var driver = new ForgeStepDriver(new HostClock(), 8, 0);
         using var scope = NewDisposeScope();
         var e = Assert.Throws<NotSupportedException>(() => driver.TrainStep(workload, swan, [workload.NextBatch(Split.Train)], 1e-3, new StepTimings()));
         Assert.Contains("slab", e.Message);

@@ -15,7 +15,7 @@ namespace Harness.Core.Running;
 /// last micro-batch instead hands x and dY to the optimizer's tile-fused kernel, which forms the gradient tile by
 /// tile and applies the same update without any slab (the measuring pass of two-pass clipping stays on slabs).
 /// </summary>
-public sealed class FusedLinearLayer : IDisposable
+public sealed class ForgeLinearLayer : IDisposable
 {
     private readonly ISlabStep _optimizer;
     private Tensor? _pending;
@@ -24,7 +24,7 @@ public sealed class FusedLinearLayer : IDisposable
     /// <param name="weight">The fused weight ([out, in]).</param>
     /// <param name="optimizer">Its optimizer's slab step.</param>
     /// <param name="slabRows">Requested rows per slab, rounded up to the optimizer's <see cref="ISlabStep.SlabRowAlignment"/>.</param>
-    public FusedLinearLayer(NamedParameter weight, ISlabStep optimizer, long slabRows)
+    public ForgeLinearLayer(NamedParameter weight, ISlabStep optimizer, long slabRows)
     {
         ArgumentNullException.ThrowIfNull(weight);
         ArgumentNullException.ThrowIfNull(optimizer);

@@ -41,13 +41,13 @@ namespace Harness.Core.Running;
 /// workloads have no dropout and both passes see the same batches, so the second pass's gradients are the
 /// first's.
 /// </remarks>
-public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDisposable
+public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
 {
     private readonly IDeviceClock _clock;
     private readonly long _slabRows;
     private readonly double _gradClip;
     private readonly NativeForge? _native;
-    private readonly Dictionary<string, FusedLinearLayer> _layers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ForgeLinearLayer> _layers = new(StringComparer.Ordinal);
     private List<NamedParameter> _others = [];
     private IOptimizer? _boundTo;
     private Tensor? _gradNorm, _clipCoefficient;
@@ -57,7 +57,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
     /// <param name="gradClip">Global-norm clip τ; 0 for none. Above 0 it needs <paramref name="clipMode"/> two-pass.</param>
     /// <param name="clipMode">How to clip (<c>training.fused_clip</c>).</param>
     /// <param name="native">The native FORGE function (<see cref="Devices.DeviceSession.Forge"/>); null for the managed route.</param>
-    public FusedBackwardStepDriver(IDeviceClock clock, long slabRows, double gradClip, FusedClipMode clipMode = FusedClipMode.None,
+    public ForgeStepDriver(IDeviceClock clock, long slabRows, double gradClip, FusedClipMode clipMode = FusedClipMode.None,
         NativeForge? native = null)
     {
         ArgumentNullException.ThrowIfNull(clock);
@@ -72,8 +72,8 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         _native = native;
     }
 
-    /// <summary>Which autograd function carries the fused layers: <see cref="FusedLinearLayer.NativeRoute"/> or <see cref="FusedLinearLayer.ManagedRoute"/>.</summary>
-    public string Route => _native is null ? FusedLinearLayer.ManagedRoute : FusedLinearLayer.NativeRoute;
+    /// <summary>Which autograd function carries the fused layers: <see cref="ForgeLinearLayer.NativeRoute"/> or <see cref="ForgeLinearLayer.ManagedRoute"/>.</summary>
+    public string Route => _native is null ? ForgeLinearLayer.ManagedRoute : ForgeLinearLayer.NativeRoute;
 
     /// <summary>The other parameters' gradients after a step (<c>training.grad_buffers</c>); fused weights never have one.</summary>
     public GradBuffersMode GradBuffers { get; init; } = GradBuffersMode.Free;
@@ -82,17 +82,17 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
     public ForgeKernelMode Kernel { get; init; } = ForgeKernelMode.Auto;
 
     /// <summary>
-    /// Which kernel carried the fused layers' updates so far: <see cref="FusedLinearLayer.TileKernel"/>,
-    /// <see cref="FusedLinearLayer.SlabsKernel"/>, or both joined by '+' when some updates fell back to slabs.
+    /// Which kernel carried the fused layers' updates so far: <see cref="ForgeLinearLayer.TileKernel"/>,
+    /// <see cref="ForgeLinearLayer.SlabsKernel"/>, or both joined by '+' when some updates fell back to slabs.
     /// </summary>
     public string KernelUsed
     {
         get
         {
             var (tile, all) = (_layers.Values.Sum(l => l.TileUpdates), _layers.Values.Sum(l => l.Updates));
-            return tile == 0 ? FusedLinearLayer.SlabsKernel
-                : tile == all ? FusedLinearLayer.TileKernel
-                : $"{FusedLinearLayer.TileKernel}+{FusedLinearLayer.SlabsKernel}";
+            return tile == 0 ? ForgeLinearLayer.SlabsKernel
+                : tile == all ? ForgeLinearLayer.TileKernel
+                : $"{ForgeLinearLayer.TileKernel}+{ForgeLinearLayer.SlabsKernel}";
         }
     }
 
@@ -100,7 +100,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
     public const long DefaultSlabRows = 64;
 
     /// <summary>The fused layers by weight name (for inspection: slab sizes, update counts).</summary>
-    public IReadOnlyDictionary<string, FusedLinearLayer> Layers => _layers;
+    public IReadOnlyDictionary<string, ForgeLinearLayer> Layers => _layers;
 
     /// <summary>Two-pass clipping: the global gradient norm of the last step, as <c>clip_grad_norm_</c> returns it (null before; reading it is a host sync).</summary>
     public double? LastGradNorm => _gradNorm?.item<float>();
@@ -251,7 +251,7 @@ public sealed class FusedBackwardStepDriver : IStepDriver, ILinearRoute, IDispos
         _layers.Clear();
         var fused = routable.RoutableWeights.ToHashSet(StringComparer.Ordinal);
         foreach (var p in workload.Parameters.Where(p => fused.Contains(p.Name)))
-            _layers[p.Name] = new FusedLinearLayer(p, slabs, _slabRows)
+            _layers[p.Name] = new ForgeLinearLayer(p, slabs, _slabRows)
             {
                 Index = _layers.Count, Native = _native, Tile = TileStepFor(optimizer, p), TileRequired = Kernel == ForgeKernelMode.Tile,
             };
