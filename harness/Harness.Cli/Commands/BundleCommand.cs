@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Harness.Cli.Bundle;
+using Harness.Core.Bundle;
 
 namespace Harness.Cli.Commands;
 

@@ -26,12 +26,11 @@ public static class ReproduceCommand
         command.SetAction(parse =>
         {
             var scaleText = parse.GetValue(scale)!;
-            if (!Enum.GetValues<PackScale>().Any(s => PackNaming.Of(s) == scaleText))
+            if (PackNaming.ScaleOf(scaleText) is not { } packScale)
             {
                 Console.Error.WriteLine($"harness: --scale: unknown scale '{scaleText}' (expected smoke, reduced or paper)");
                 return ExitCodes.BadInput;
             }
-            var packScale = Enum.GetValues<PackScale>().First(s => PackNaming.Of(s) == scaleText);
             var name = parse.GetValue(paper)!;
             var baseFolders = new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory };
             if (PackLoader.Find(name, baseFolders) is not { } packPath)
@@ -42,9 +41,7 @@ public static class ReproduceCommand
             }
             var pack = PackLoader.Load(packPath, packScale, parse.GetValue(set) ?? []);
             if (RunCommand.DiscoverLibTorch() is not { } libTorch) return ExitCodes.BadInput;
-            // Smoke runs on the CPU by design; the other scales need a GPU and never fall back to the CPU.
-            var device = DeviceResolver.Resolve(packScale == PackScale.Smoke ? "cpu" : "auto");
-            var notRun = packScale != PackScale.Smoke && device.type != TorchSharp.DeviceType.CUDA ? "needs a GPU" : null;
+            var (device, notRun) = PackRunner.DeviceFor(packScale);
             var plans = notRun is null ? PackRunner.Plan(pack, packScale, device.ToString()) : [];
             var root = parse.GetValue(output)!;
             Console.WriteLine($"{pack.Pack.Paper} ({pack.Pack.Title}), scale {scaleText}: {pack.Pack.Claims.Count} claim(s), "

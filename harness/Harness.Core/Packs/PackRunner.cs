@@ -32,4 +32,14 @@ public sealed class PackRunner(ResultStore store, IRunObserver observer, string?
         var runner = new SweepRunner(store, observer, cacheDirectory);
         return plans.Select(p => runner.Run(p.Config, p.Runs, session, provenance, cancel)).ToList();
     }
+
+    /// <summary>
+    /// Where a scale runs: smoke on the CPU by design; the other scales on CUDA, never falling back to the CPU (then
+    /// nothing runs and every claim reads <c>not run: needs a GPU</c>).
+    /// </summary>
+    public static (TorchSharp.torch.Device Device, string? NotRun) DeviceFor(PackScale scale)
+    {
+        var device = Devices.DeviceResolver.Resolve(scale == PackScale.Smoke ? "cpu" : "auto");
+        return (device, scale != PackScale.Smoke && device.type != TorchSharp.DeviceType.CUDA ? "needs a GPU" : null);
+    }
 }

@@ -1,4 +1,4 @@
-using Harness.Cli.Bundle;
+using Harness.Core.Bundle;
 using Harness.Tests.Core;
 
 namespace Harness.Tests.Gpu;

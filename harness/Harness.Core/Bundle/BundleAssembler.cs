@@ -1,4 +1,4 @@
-namespace Harness.Cli.Bundle;
+namespace Harness.Core.Bundle;
 
 /// <summary>
 /// Completes a published GPU bundle (<c>bin/</c> from <c>dotnet publish</c>): the launcher script, the
