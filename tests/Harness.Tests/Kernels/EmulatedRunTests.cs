@@ -25,13 +25,16 @@ public sealed class EmulatedRunTests(EmulatedKernels emulated, ITestOutputHelper
     private static string Cache => Path.Combine(Path.GetTempPath(), "harness-tests-cache");
 
     /// <summary>
-    /// The smoke config, shortened (4 steps: the 60-step per-parameter comparison is WholeRunEquivalenceTests).
-    /// The pairs run the same arithmetic up to an ulp of a step now and then, so their losses agree to far below 1e-4.
+    /// The smoke config as it ships: 60 cosine steps. The pairs run the same arithmetic up to an ulp of a step now and then,
+    /// so their final losses agree to 1e-6 (measured: identical), except plain 8-bit Adam, whose own rule steps
+    /// zero-gradient embedding and head rows by thousands of lr and so grows that ulp into a visible gap: the test asserts
+    /// the telemetry shows it (max_update_ratio in the thousands) and that the bitsandbytes remedy (the rows' state in
+    /// 32 bits) makes that pair agree again with the ratio near Adam's.
     /// </summary>
     [Fact]
     public void The_smoke_config_ends_each_pair_at_the_same_losses_with_the_emulated_kernels()
     {
-        var config = ConfigLoader.Load(SmokeConfig, ["training.steps=4", "training.eval_every=2", "training.log_every=2", "schedule.warmup_steps=2"]);
+        var config = ConfigLoader.Load(SmokeConfig, []);
         using var dir = new TestConfigs.TempDir();
         var store = new ResultStore(dir.Path);
         using var session = DeviceSession.Open(CPU, LibTorchDiscovery.Discover(null), null, Cache, emulatedKernels: true);
@@ -42,14 +45,24 @@ public sealed class EmulatedRunTests(EmulatedKernels emulated, ITestOutputHelper
         var rows = ResultStore.ReadSummary(store.SummaryPath(config.Name)).ToDictionary(r => r.Label);
         foreach (var r in rows.Values) output.WriteLine($"{r.Label}: {r.Status} [{r.Implementation}] train {r.FinalTrainLoss:R} eval {r.FinalEvalLoss:R} {r.Message}");
         Assert.True(result.AllCompleted);
-        foreach (var kind in new[] { "adamw", "adam8bit", "gefen" })
+        foreach (var pair in new[] { "adamw", "adam8bit", "gefen", "adam8bit-fp32-rows" })
         {
-            var (reference, fused) = (rows[$"{kind}-tensor-ops"], rows[$"{kind}-fused"]);
+            var (reference, fused) = (rows[$"{pair}-tensor-ops"], rows[$"{pair}-fused"]);
+            Assert.Equal(60, fused.Steps);
             Assert.Equal(ImplementationChoice.TensorOps, reference.Implementation);
             Assert.Equal(ImplementationChoice.CudaFusedEmulated, fused.Implementation);
-            Assert.Equal(reference.FinalEvalLoss!.Value, fused.FinalEvalLoss!.Value, 1e-4);
-            Assert.Equal(reference.FinalTrainLoss!.Value, fused.FinalTrainLoss!.Value, 1e-4);
-            Assert.True(double.IsFinite(fused.FinalEvalLoss.Value));
+            Assert.True(double.IsFinite(fused.FinalEvalLoss!.Value));
+            if (pair == "adam8bit")
+            {
+                // bitsandbytes' rule on row-sparse gradients: both implementations show the thousand-fold steps.
+                Assert.True(reference.MaxUpdateRatio > 1000 && fused.MaxUpdateRatio > 1000, $"{reference.MaxUpdateRatio} / {fused.MaxUpdateRatio}");
+                continue;
+            }
+            Assert.Equal(reference.FinalEvalLoss!.Value, fused.FinalEvalLoss.Value, 1e-6);
+            Assert.Equal(reference.FinalTrainLoss!.Value, fused.FinalTrainLoss!.Value, 1e-6);
+            // Adam's rule keeps |delta p| / lr near 1 (measured 1.1); Gefen's block-shared second moment is not bounded so
+            // (measured 8.0), and is left out of this bound.
+            if (pair != "gefen") Assert.True(fused.MaxUpdateRatio < 3, $"{pair}: max_update_ratio {fused.MaxUpdateRatio}");
         }
     }
 
