@@ -28,6 +28,12 @@ public sealed record CheckSettings
     /// <summary>The FORGE route-equivalence cases of a <see cref="OptimizerTraits.SlabStep"/> optimizer.</summary>
     public IReadOnlyList<ForgeRouteCase> ForgeRouteCases { get; init; } = [];
 
+    /// <summary>
+    /// Options for the whole-run equivalence check (weight decay, the 8-bit threshold where the optimizer has one, the
+    /// implementation): betas (0.9, 0.95) as the language-model runs use them. Null: not in that check.
+    /// </summary>
+    public Func<double, long, string, OptimizerOptions>? WholeRunOptions { get; init; }
+
     /// <summary>True when the tensor-ops step is slow enough that the step benchmark times fewer steps of it.</summary>
     public bool SlowTensorOps { get; init; } = true;
 }

@@ -1,7 +1,4 @@
 using Harness.Optimizers;
-using Harness.Optimizers.Adam8bit;
-using Harness.Optimizers.AdamW;
-using Harness.Optimizers.Gefen;
 
 namespace Harness.Core.Checks;
 
@@ -11,12 +8,12 @@ namespace Harness.Core.Checks;
 /// </summary>
 public sealed record FusedOptimizerCase(string Kind, Func<IReadOnlyList<NamedParameter>, string, WholeRunSetup, IOptimizer> Create)
 {
-    /// <summary>AdamW, 8-bit Adam (bitsandbytes 0.43.1 defaults but min_8bit_size, B = 2048) and Gefen, betas (0.9, 0.95).</summary>
+    /// <summary>
+    /// The catalog's fused optimizers whose line gives whole-run options (<see cref="CheckSettings.WholeRunOptions"/>:
+    /// AdamW, 8-bit Adam with the setup's min_8bit_size, Gefen; betas (0.9, 0.95)), in catalog order.
+    /// </summary>
     public static IReadOnlyList<FusedOptimizerCase> All { get; } =
-    [
-        new("adamw", (ps, impl, s) => new AdamW(ps, new AdamWOptions { Betas = [0.9, 0.95], WeightDecay = s.WeightDecay, Implementation = impl })),
-        new("adam8bit", (ps, impl, s) => new Adam8bit(ps, new Adam8bitOptions
-            { Betas = [0.9, 0.95], WeightDecay = s.WeightDecay, Min8BitSize = s.Min8BitSize, Implementation = impl })),
-        new("gefen", (ps, impl, s) => new Gefen(ps, new GefenOptions { Betas = [0.9, 0.95], WeightDecay = s.WeightDecay, Implementation = impl })),
-    ];
+        FusedEquivalence.Optimizers.Where(d => d.Checks.WholeRunOptions is not null)
+            .Select(d => new FusedOptimizerCase(d.Kind, (ps, impl, s) => d.Create(ps, d.Checks.WholeRunOptions!(s.WeightDecay, s.Min8BitSize, impl))))
+            .ToList();
 }
