@@ -31,6 +31,8 @@ public sealed class ResultStore(string root)
 
     public string ExperimentDir(string experiment) => Path.Combine(Root, experiment);
     public string RunDir(string experiment, string runId) => Path.Combine(ExperimentDir(experiment), runId);
+    /// <summary>A run's TensorBoard log directory (outside its run folder, so one <c>--logdir</c> shows every run).</summary>
+    public string TensorBoardDir(string experiment, string runId) => Path.Combine(ExperimentDir(experiment), "tensorboard", runId);
     public string SummaryPath(string experiment) => Path.Combine(ExperimentDir(experiment), SummaryFile);
 
     public void WriteManifest(RunManifest manifest) =>

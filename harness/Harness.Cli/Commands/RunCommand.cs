@@ -22,10 +22,12 @@ public static class RunCommand
         var output = new Option<string>("--out") { Description = "results root (default: runs)", DefaultValueFactory = _ => "runs" };
         // A test seam (crash tests kill the process there); hidden from --help.
         var pauseAt = new Option<string?>("--pause-at") { Hidden = true };
-        var command = new Command("run", "run an experiment; finished runs are reused") { config, set, device, output, pauseAt };
+        var tensorboard = new Option<bool>("--tensorboard") { Description = "also write TensorBoard scalars to <out>/<experiment>/tensorboard/<run-id>/ (as logging.tensorboard: true)" };
+        var command = new Command("run", "run an experiment; finished runs are reused") { config, set, device, output, tensorboard, pauseAt };
         command.SetAction(parse =>
         {
             var experiment = ConfigLoader.Load(parse.GetValue(config)!, parse.GetValue(set) ?? []);
+            if (parse.GetValue(tensorboard)) experiment = experiment with { Logging = experiment.Logging with { Tensorboard = true } };
             var requested = parse.GetValue(device) ?? experiment.Device;
             if (!IsDeviceSyntax(requested))
             {

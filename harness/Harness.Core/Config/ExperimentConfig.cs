@@ -15,6 +15,7 @@ public sealed record ExperimentConfig
     public required WorkloadSpec Workload { get; init; }
     public TrainingConfig Training { get; init; } = new();
     public ScheduleConfig Schedule { get; init; } = new();
+    public LoggingConfig Logging { get; init; } = new();
     /// <summary>Every optimizer configuration, sweeps expanded, in file order.</summary>
     public required IReadOnlyList<OptimizerVariant> Optimizers { get; init; }
     /// <summary>The file it was loaded from (for messages and the manifest).</summary>

@@ -14,7 +14,8 @@ namespace Harness.Core.Running;
 /// Trains one planned run: builds the workload and the optimizer from the spec, steps through the
 /// schedule inside a dispose scope per step, evaluates before training and every <c>eval_every</c>
 /// steps, appends <c>steps.csv</c>, <c>timing.csv</c>, <c>updates.csv</c> (<see cref="UpdateTelemetry"/>, logged steps) and
-/// <c>events.csv</c> (<see cref="LossMonitor"/>) as it goes, writes a checkpoint every
+/// <c>events.csv</c> (<see cref="LossMonitor"/>) as it goes (and, with <c>logging.tensorboard</c>, the same
+/// numbers as TensorBoard scalars: <see cref="TensorBoardSink"/>), writes a checkpoint every
 /// <c>checkpoint_every</c> steps, and ends with <c>metrics.csv</c> and the final manifest. A run with a
 /// checkpoint resumes from it (rows written after the checkpoint are dropped first), so a resumed run
 /// writes the same <c>steps.csv</c> as an uninterrupted one. A failure ends this run only: diverged, oom
@@ -146,6 +147,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         var tokensPerStep = workload.TokensPerBatch * training.GradAccumulation;
         var paramCount = workload.Parameters.Sum(p => p.Value.numel());
         metrics.Add(new() { Name = MetricNames.ParamCount, Value = paramCount, Unit = "parameters" });
+        var board = config.Logging.Tensorboard ? new TensorBoardSink(store.TensorBoardDir(config.Name, run.RunId)) : null;
 
         var evalSeconds = 0.0;
         EvalResult Evaluate()
@@ -170,7 +172,9 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         else
         {
             initial = lastEval = Evaluate();
-            steps.Append(Row(0, 0, config.Schedule.Multiplier(0, training.Steps) * run.Variant.Options.Lr, null, initial));
+            var first = Row(0, 0, config.Schedule.Multiplier(0, training.Steps) * run.Variant.Options.Lr, null, initial);
+            steps.Append(first);
+            board?.Step(first, null);
             timingRows.Append(new TimingRecord { Step = 0, ElapsedS = 0 });
         }
         metrics.Add(new() { Name = MetricNames.InitialEvalLoss, Value = initial.Loss, Unit = "nats" });
@@ -219,6 +223,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
             session.Memory?.ResetPeak();
             var start = timeline.Mark();
             double? loss = null;
+            (long Peak, long Reserved)? stepMemory = null;
             using (NewDisposeScope())
             {
                 var batches = new List<Batch>(training.GradAccumulation);
@@ -229,13 +234,19 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
                 {
                     var peak = Math.Max(timings.PeakBeforeOptimizerBytes ?? 0, memory.PeakSinceReset);
                     memoryMeter.OnStep(step - firstStep >= training.TimingWarmupSteps, step == 1, timings.StepTransientBytes, peak, memory.Reserved);
+                    stepMemory = (peak, memory.Reserved);
                 }
                 if (logNow) loss = lossTensor.item<float>();
             }
             stepsDone = step;
             if (logNow || evalNow || checkpointNow) ResolveWindow();
             if (logNow)
-                foreach (var row in telemetry.After(step, lr)) files.Updates.Append(row);
+                foreach (var row in telemetry.After(step, lr))
+                {
+                    files.Updates.Append(row);
+                    board?.Update(row);
+                }
+            if (logNow && stepMemory is { } m) board?.Memory(step, m.Peak, m.Reserved);
 
             EvalResult? eval = null;
             if (evalNow)
@@ -257,6 +268,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
                 double? rate = trainSeconds > 0 ? (step - firstStep + 1) * tokensPerStep / trainSeconds : null;
                 var remaining = TimeSpan.FromSeconds(trainSeconds / step * (training.Steps - step));
                 observer.Progress(run, record, training.Steps, rate, remaining);
+                board?.Step(record, rate);
             }
             if (status != RunStatus.Completed) break;
             if (checkpointNow)
