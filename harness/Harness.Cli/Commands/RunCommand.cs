@@ -29,7 +29,7 @@ public static class RunCommand
             var experiment = ConfigLoader.Load(parse.GetValue(config)!, parse.GetValue(set) ?? []);
             if (parse.GetValue(tensorboard)) experiment = experiment with { Logging = experiment.Logging with { Tensorboard = true } };
             var requested = parse.GetValue(device) ?? experiment.Device;
-            if (!IsDeviceSyntax(requested))
+            if (!DeviceResolver.IsValidSyntax(requested))
             {
                 Console.Error.WriteLine($"harness: --device: unknown device '{requested}' (expected auto, cpu, cuda or cuda:N)");
                 return ExitCodes.BadInput;
@@ -107,9 +107,6 @@ public static class RunCommand
         };
         return (session, provenance);
     }
-
-    private static bool IsDeviceSyntax(string d) =>
-        d is "auto" or "cpu" or "cuda" || (d.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(d[5..], NumberStyles.None, CultureInfo.InvariantCulture, out _));
 
     /// <summary>A live bar only on a real terminal; plain lines when redirected or under CI.</summary>
     private static bool Interactive() =>

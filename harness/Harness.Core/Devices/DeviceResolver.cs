@@ -9,6 +9,11 @@ public sealed class DeviceUnavailableException(string message) : Exception(messa
 /// <summary>Turns <c>auto | cpu | cuda | cuda:N</c> into a TorchSharp device.</summary>
 public static class DeviceResolver
 {
+    /// <summary>True for the device spellings a config or --device may use: auto, cpu, cuda, cuda:N.</summary>
+    public static bool IsValidSyntax(string d) =>
+        d is "auto" or "cpu" or "cuda" || (d.StartsWith("cuda:", StringComparison.Ordinal)
+            && int.TryParse(d[5..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _));
+
     public static Device Resolve(string requested)
     {
         switch (requested)
