@@ -34,6 +34,20 @@ public sealed record CheckSettings
     /// </summary>
     public Func<double, long, string, OptimizerOptions>? WholeRunOptions { get; init; }
 
+    /// <summary>
+    /// Bound on the whole-run check's floating state (relative to each state tensor's largest entry) after the run. The
+    /// same ops in the same order agree to rounding (1e-6); a state reduced in another order on the GPU (Gefen's per-block
+    /// Σg², a tree in the kernel, torch's sum in tensor-ops) drifts a little further over 100 steps.
+    /// </summary>
+    public double WholeRunStateRelative { get; init; } = 1e-6;
+
+    /// <summary>
+    /// Options for the CUDA-against-CPU check where the defaults choose different arithmetic per device (Muon's
+    /// Newton-Schulz runs in bf16 on CUDA and fp32 on the CPU by default): the check then compares the algorithm under the
+    /// same arithmetic on both. Null: the defaults.
+    /// </summary>
+    public Func<OptimizerOptions>? DeviceCheckOptions { get; init; }
+
     /// <summary>True when the tensor-ops step is slow enough that the step benchmark times fewer steps of it.</summary>
     public bool SlowTensorOps { get; init; } = true;
 }

@@ -49,13 +49,15 @@ public static class OptimizerCatalog
             "Gefen by Nadav Benedek, block-shared v + uint8 codebook m (arXiv 2606.13894; ndvbd/Gefen v1.2.3)", Gefen.Gefen.ExpectedStateBytesFromGradients, (p, o) => new Gefen.Gefen(p, o))
             .WithStateBytesBounds<GefenOptions>(GefenStateBounds.Of)
             with { Checks = new() { Options = (lr, wd, impl) => new GefenOptions { Lr = lr, WeightDecay = wd, Implementation = impl ?? ImplementationChoice.Auto },
-                WholeRunOptions = (wd, _, impl) => new GefenOptions { Betas = [0.9, 0.95], WeightDecay = wd, Implementation = impl } } },
+                WholeRunOptions = (wd, _, impl) => new GefenOptions { Betas = [0.9, 0.95], WeightDecay = wd, Implementation = impl },
+                WholeRunStateRelative = 1e-5 } },
         OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless,
             "SWAN, stateless GradNorm + GradWhitening, Adam off-matrix (arXiv 2412.13148; no public code)", (p, o) => 2 * ParamBytes(p.Where(q => !Swan.Swan.UsesSwan(q, o)).ToList()), (p, o) => new Swan.Swan(p, o)),
         OptimizerDescriptor.Of<MuonOptions>("muon", OptimizerTraits.PerParameterStep,
             "Muon, Newton-Schulz orthogonalised momentum on matrices, AdamW elsewhere (Jordan et al. 2024; KellerJordan/Muon, torch.optim.Muon)",
             (p, _) => ParamBytes(p.Where(Muon.Muon.UsesMuon).ToList()) + 2 * ParamBytes(p.Where(q => !Muon.Muon.UsesMuon(q)).ToList()),
-            (p, o) => new Muon.Muon(p, o)),
+            (p, o) => new Muon.Muon(p, o))
+            with { Checks = new() { DeviceCheckOptions = () => new MuonOptions { NsDtype = Muon.NewtonSchulzDtype.Float32 } } },
         OptimizerDescriptor.Of<AdafactorOptions>("adafactor", OptimizerTraits.PerParameterStep,
             "Adafactor, factored second moments, as torch.optim.Adafactor defines it (arXiv 1804.04235; torch/optim/_adafactor.py)",
             Adafactor.Adafactor.ExpectedStateBytes, (p, o) => new Adafactor.Adafactor(p, o)),

@@ -7,14 +7,15 @@ namespace Harness.Cli.Commands;
 
 /// <summary>
 /// <c>harness gpu-check</c>: runs <see cref="GpuChecks"/> (the GPU test category) on CUDA, one line per check and a
-/// closing "N passed, M failed"; exit 0 only when all pass.
+/// closing "N passed, M failed"; exit 0 only when all pass. <c>--only A,B</c> runs the checks whose name contains A or B.
 /// </summary>
 public static class GpuCheckCommand
 {
     public static Command Create()
     {
-        var command = new Command("gpu-check", "run the GPU test category (needs CUDA)");
-        command.SetAction(_ =>
+        var only = new Option<string>("--only") { Description = "comma-separated texts: run only the checks whose name contains one" };
+        var command = new Command("gpu-check", "run the GPU test category (needs CUDA)") { only };
+        command.SetAction(parse =>
         {
             if (!cuda.is_available())
             {
@@ -24,7 +25,7 @@ public static class GpuCheckCommand
             var libTorch = LibTorchDiscovery.Discover(Environment.GetEnvironmentVariable(LibTorchDiscovery.EnvironmentVariable));
             using var session = DeviceSession.Open(CUDA, libTorch, DeviceSession.FindProbeSource(), HarnessCache.Directory());
             int passed = 0, failed = 0;
-            foreach (var r in new GpuChecks(session).Run())
+            foreach (var r in new GpuChecks(session, (parse.GetValue(only) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Run())
             {
                 Console.WriteLine($"{(r.Ok ? "PASS" : "FAIL")} {r.Name}: {r.Detail}");
                 if (r.Ok) passed++;

@@ -6,7 +6,8 @@ namespace Harness.Core.Checks;
 
 /// <summary>
 /// Every optimizer of the catalog on a device against the same optimizer on the CPU: the same parameters and
-/// gradients, five steps, the relative difference of the parameters and equal state bytes.
+/// gradients, five steps, the relative difference of the parameters and equal state bytes; under
+/// <see cref="CheckSettings.DeviceCheckOptions"/> where the defaults pick other arithmetic per device.
 /// </summary>
 public static class DeviceEquivalence
 {
@@ -38,7 +39,7 @@ public static class DeviceEquivalence
         Tensor[] Run(Device on, out long stateBytes)
         {
             var ps = init.Select((t, i) => new NamedParameter($"p{i}", new TorchSharp.Modules.Parameter(t.to(on).clone()), roles[i])).ToList();
-            using var opt = d.Create(ps, d.DefaultOptions());
+            using var opt = d.Create(ps, d.Checks.DeviceCheckOptions?.Invoke() ?? d.DefaultOptions());
             foreach (var step in grads)
             {
                 for (var i = 0; i < ps.Count; i++) ps[i].Value.grad = step[i].to(on);

@@ -10,13 +10,20 @@ namespace Harness.Core.Checks;
 /// the CPU, the fused optimizer kernels against tensor-ops (<see cref="FusedEquivalence"/>), FORGE's native and managed
 /// fused_backward routes against the standard driver (<see cref="ForgeRouteEquivalence"/>) and FORGE's tile kernel
 /// against its slab path (<see cref="ForgeTileEquivalence"/>). A check that throws fails with the exception's first line.
+/// <paramref name="only"/>, when not empty, keeps the checks whose name contains one of its entries (case-insensitive); the
+/// others are not run.
 /// </summary>
-public sealed class GpuChecks(DeviceSession session)
+public sealed class GpuChecks(DeviceSession session, IReadOnlyList<string>? only = null)
 {
     private static readonly ScalarType[] DTypes = [ScalarType.Float32, ScalarType.BFloat16];
 
     /// <summary>Runs the checks one at a time, in order, yielding each result as it is known.</summary>
-    public IEnumerable<CheckResult> Run()
+    public IEnumerable<CheckResult> Run() => All().OfType<CheckResult>();
+
+    /// <summary>True when <paramref name="name"/> passes the <c>only</c> filter.</summary>
+    public bool Wanted(string name) => only is not { Count: > 0 } || only.Any(o => name.Contains(o, StringComparison.OrdinalIgnoreCase));
+
+    private IEnumerable<CheckResult?> All()
     {
         yield return Check("native probe loaded", () => (session.Memory?.Level == "allocator", session.ProbeStatus));
         yield return Check("allocator counts a 256 MiB tensor exactly", () =>
@@ -83,8 +90,9 @@ public sealed class GpuChecks(DeviceSession session)
     }
 
     // Checks that return their own named results; an exception fails them as one.
-    private static IReadOnlyList<CheckResult> Checks(string name, Func<IReadOnlyList<CheckResult>> checks)
+    private IReadOnlyList<CheckResult> Checks(string name, Func<IReadOnlyList<CheckResult>> checks)
     {
+        if (!Wanted(name)) return [];
         try
         {
             return checks();
@@ -95,8 +103,9 @@ public sealed class GpuChecks(DeviceSession session)
         }
     }
 
-    private static CheckResult Check(string name, Func<(bool Ok, string Detail)> check)
+    private CheckResult? Check(string name, Func<(bool Ok, string Detail)> check)
     {
+        if (!Wanted(name)) return null;
         try
         {
             var (ok, detail) = check();

@@ -39,8 +39,13 @@ public static class WholeRunEquivalence
     /// </summary>
     public const double ParameterUlps = 8;
 
-    /// <summary>Floating state (AdamW's m and v, 8-bit Adam's fp32-path moments, Gefen's scales and v) relative to each tensor's largest entry.</summary>
-    public const double StateRelative = 1e-6;
+    /// <summary>
+    /// FORGE tile vs slabs: the two compute the weight gradient by different GEMMs (another summation order), and Adam's
+    /// m/(√v + ε) magnifies that where |g| is near ε (a first step moves such a weight by a sizeable share of lr), so on a
+    /// GPU the bound is this many times what the standard driver's whole-matrix GEMM differs from the slabs in the same
+    /// lock-step (a third, equally valid order), when that exceeds <see cref="ParameterUlps"/>.
+    /// </summary>
+    public const double ForgeNoiseFactor = 2;
 
     /// <summary>FORGE tile vs slabs: m and v relative to each tensor's largest entry (the weight gradient summed in another order).</summary>
     public const double ForgeStateRelative = 1e-4;
@@ -50,7 +55,7 @@ public static class WholeRunEquivalence
     /// backward a step (the model trained by the first optimizer's tensor-ops instance) whose gradients go to every pair,
     /// each pair on its own copy of the weights. The fused copy starts every step from the tensor-ops copy's weights and
     /// keeps its own state. 8-bit codes and absmax must stay bit-identical, and so must every integer state; parameters
-    /// within <see cref="ParameterUlps"/> after every step, floating states within <see cref="StateRelative"/> at the end.
+    /// within <see cref="ParameterUlps"/> after every step, floating states within the optimizer's <see cref="FusedOptimizerCase.StateRelative"/> at the end.
     /// </summary>
     public static IReadOnlyList<CheckResult> Compare(IReadOnlyList<FusedOptimizerCase> optimizers, Device device, FusedKernels kernels,
         string kernelStatus, WholeRunSetup setup)
@@ -142,20 +147,23 @@ public static class WholeRunEquivalence
         if (pair.WorstUlps > ParameterUlps) problems.Add(Invariant($"parameters {pair.WorstUlps:F1} ulps apart after step {pair.WorstStep} (bound {ParameterUlps})"));
         if (states.CodesDiffer > 0) problems.Add($"{states.CodesDiffer} codes differ");
         if (states.ExactDiffer > 0) problems.Add($"{states.ExactDiffer} absmax or integer state entries differ");
-        if (states.WorstRelative > StateRelative) problems.Add(Invariant($"floating state {states.WorstRelative:E2} apart (bound {StateRelative:E0})"));
+        var stateBound = pair.Optimizer.StateRelative;
+        if (states.WorstRelative > stateBound) problems.Add(Invariant($"floating state {states.WorstRelative:E2} apart (bound {stateBound:E0})"));
         var detail = Invariant($"{implementations}; parameters: {pair.Identical}/{pair.Total} bit-identical after their steps, ")
             + Invariant($"worst {pair.WorstUlps:F2} ulps of max(|p|, |Δp|, lr) at step {pair.WorstStep} (bound {ParameterUlps}); ")
             + Invariant($"{states.CodesDiffer}/{states.Codes} codes and {states.ExactDiffer}/{states.Exact} absmax/integer entries differ at the end; ")
-            + Invariant($"floating state worst {states.WorstRelative:E2} (bound {StateRelative:E0}); up to {zeroRows}/{rows} embedding rows without a gradient in a step")
+            + Invariant($"floating state worst {states.WorstRelative:E2} (bound {stateBound:E0}); up to {zeroRows}/{rows} embedding rows without a gradient in a step")
             + (problems.Count == 0 ? "" : "; FAILED: " + string.Join("; ", problems));
         return new($"{pair.Optimizer.Kind} cuda-fused = tensor-ops over a whole run ({setup.Describe()}, wd {setup.WeightDecay})", problems.Count == 0, detail);
     }
 
     /// <summary>
     /// FORGE (<c>step_mode: fused_backward</c>) with AdamW on the kernels: <c>forge_kernel: tile</c> against <c>slabs</c> over
-    /// the whole run. The tile model starts every step from the slab model's weights, so each step compares the two
-    /// kernels on the same activations; parameters within <see cref="ParameterUlps"/> after every step, m and v within
-    /// <see cref="ForgeStateRelative"/> at the end.
+    /// the whole run, with the standard driver (autograd's whole-matrix GEMM, then the fused AdamW step) as a third model.
+    /// The tile and standard models start every step from the slab model's weights, so each step compares the routes on
+    /// the same activations. Parameters: tile vs slabs within max(<see cref="ParameterUlps"/>, <see cref="ForgeNoiseFactor"/>
+    /// × standard vs slabs) after every step (the GEMMs sum in different orders; on the emulated kernels tile and slabs
+    /// agree bit for bit); m and v within <see cref="ForgeStateRelative"/> at the end.
     /// </summary>
     public static CheckResult CompareForgeTile(Device device, FusedKernels kernels, NativeForge? native, WholeRunSetup setup)
     {
@@ -166,24 +174,36 @@ public static class WholeRunEquivalence
         using var tokens = Tokens(setup);
         using var slabModel = Workload(setup, device, tokens);
         using var tileModel = Workload(setup, device, tokens);
+        using var standardModel = Workload(setup, device, tokens);
         using var slabOptimizer = ForgeAdamW(slabModel.Parameters, kernels, setup.WeightDecay);
         using var tileOptimizer = ForgeAdamW(tileModel.Parameters, kernels, setup.WeightDecay);
+        using var standardOptimizer = ForgeAdamW(standardModel.Parameters, kernels, setup.WeightDecay);
         using var slabs = new ForgeStepDriver(new NoClock(), setup.SlabRows, 0, FusedClipMode.None, native) { Kernel = ForgeKernelMode.Slabs };
         using var tile = new ForgeStepDriver(new NoClock(), setup.SlabRows, 0, FusedClipMode.None, native) { Kernel = ForgeKernelMode.Tile };
+        var standard = new StandardStepDriver(new NoClock(), 0);
         var schedule = Schedule(setup);
-        double worstUlps = 0;
-        var worstStep = 0;
+        double worstUlps = 0, worstStandard = 0, worstExcess = 0;
+        int worstStep = 0, worstStandardStep = 0;
         for (var step = 0; step < setup.Steps; step++)
         {
             using var stepScope = NewDisposeScope();
             using (no_grad())
-                foreach (var (t, s) in tileModel.Parameters.Zip(slabModel.Parameters)) t.Value.copy_(s.Value);
+                foreach (var (s, (t, d)) in slabModel.Parameters.Zip(tileModel.Parameters.Zip(standardModel.Parameters)))
+                {
+                    t.Value.copy_(s.Value);
+                    d.Value.copy_(s.Value);
+                }
             var lr = setup.Lr * schedule.Multiplier(step, setup.Steps);
-            // The two workloads draw the same windows: same seed, same generator.
+            // The three workloads draw the same windows: same seed, same generator.
             using (var batch = slabModel.NextBatch(Split.Train)) slabs.TrainStep(slabModel, slabOptimizer, [batch], lr, new StepTimings());
             using (var batch = tileModel.NextBatch(Split.Train)) tile.TrainStep(tileModel, tileOptimizer, [batch], lr, new StepTimings());
-            var (ulps, _, _) = Ulps(tileModel.Parameters.Select(p => p.Value).ToList(), slabModel.Parameters.Select(p => p.Value).ToList(), setup.Lr);
+            using (var batch = standardModel.NextBatch(Split.Train)) standard.TrainStep(standardModel, standardOptimizer, [batch], lr, new StepTimings());
+            var slabWeights = slabModel.Parameters.Select(p => p.Value).ToList();
+            var (ulps, _, _) = Ulps(tileModel.Parameters.Select(p => p.Value).ToList(), slabWeights, setup.Lr);
+            var (noise, _, _) = Ulps(standardModel.Parameters.Select(p => p.Value).ToList(), slabWeights, setup.Lr);
             if (ulps > worstUlps) (worstUlps, worstStep) = (ulps, step + 1);
+            if (noise > worstStandard) (worstStandard, worstStandardStep) = (noise, step + 1);
+            worstExcess = Math.Max(worstExcess, ulps - Math.Max(ParameterUlps, ForgeNoiseFactor * noise));
         }
         var states = CompareStates(slabOptimizer.StateDict(), tileOptimizer.StateDict());
         var problems = new List<string>();
@@ -191,11 +211,13 @@ public static class WholeRunEquivalence
             problems.Add($"kernels ran: {slabs.KernelUsed} and {tile.KernelUsed}");
         if (tile.Layers.Values.Any(l => l.TileUpdates != setup.Steps))
             problems.Add($"tile updates per layer: {string.Join(",", tile.Layers.Values.Select(l => l.TileUpdates).Distinct())} for {setup.Steps} steps");
-        if (worstUlps > ParameterUlps) problems.Add(Invariant($"parameters {worstUlps:F1} ulps apart after step {worstStep} (bound {ParameterUlps})"));
+        if (worstExcess > 0 || !double.IsFinite(worstUlps))
+            problems.Add(Invariant($"parameters up to {worstUlps:F1} ulps apart (step {worstStep}), {worstExcess:F1} over the step's bound"));
         if (states.ExactDiffer > 0) problems.Add($"{states.ExactDiffer} step counts differ");
         if (states.WorstRelative > ForgeStateRelative) problems.Add(Invariant($"m, v {states.WorstRelative:E2} apart (bound {ForgeStateRelative:E0})"));
         var detail = Invariant($"{tile.KernelUsed} vs {slabs.KernelUsed} ({tile.Layers.Count} fused weights, {tile.Route} route); ")
-            + Invariant($"worst step {worstUlps:F2} ulps of max(|p|, lr) at step {worstStep} (bound {ParameterUlps}); m, v worst {states.WorstRelative:E2} at the end (bound {ForgeStateRelative:E0})")
+            + Invariant($"worst step {worstUlps:F2} ulps of max(|p|, lr) at step {worstStep}; standard vs slabs worst {worstStandard:F2} at step {worstStandardStep} ")
+            + Invariant($"(bound per step max({ParameterUlps}, {ForgeNoiseFactor} x standard vs slabs)); m, v worst {states.WorstRelative:E2} at the end (bound {ForgeStateRelative:E0})")
             + (problems.Count == 0 ? "" : "; FAILED: " + string.Join("; ", problems));
         return new(name, problems.Count == 0, detail);
     }
