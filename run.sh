@@ -99,7 +99,7 @@ case "$verb" in
     ;;
   bench)
     # CPU micro-benchmarks of every optimizer's step (BenchmarkDotNet), then, where CUDA is present, the
-    # optimizer-step benchmark against the copy-bandwidth floor (harness bench-step). Extra arguments go to
+    # optimizer-step benchmark against its memory and matmul floors (harness bench-step). Extra arguments go to
     # BenchmarkDotNet (e.g. --filter '*adamw*'); results land in BenchmarkDotNet.Artifacts/ and runs/step-bench/.
     shift
     build

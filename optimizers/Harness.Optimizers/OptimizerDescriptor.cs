@@ -37,6 +37,30 @@ public sealed record OptimizerDescriptor(
     /// <summary>What the GPU equivalence checks and the step benchmark need for this optimizer (<see cref="CheckSettings"/>).</summary>
     public CheckSettings Checks { get; init; } = CheckSettings.None;
 
+    /// <summary>
+    /// What one step must move and compute (<see cref="Optimizers.StepCost"/>) for the parameters, the options and the
+    /// measured state bytes (Gefen's state depends on the first gradient). Every catalog line sets it.
+    /// </summary>
+    public Func<IReadOnlyList<NamedParameter>, OptimizerOptions, long, StepCost>? StepCost { get; init; }
+
+    /// <summary>
+    /// The options with a projection refresh at every step (gap 1, no adaptive growth), so the step benchmark can time a
+    /// refresh apart from the ordinary step; null when the optimizer has no refresh.
+    /// </summary>
+    public Func<OptimizerOptions, OptimizerOptions>? RefreshEachStep { get; init; }
+
+    /// <summary>Named settings the step benchmark measures besides the defaults (<see cref="CatalogVariant"/>).</summary>
+    public IReadOnlyList<CatalogVariant> Variants { get; init; } = [];
+
+    /// <summary>This entry with <see cref="StepCost"/> (and <see cref="RefreshEachStep"/>) from formulas on the concrete options record.</summary>
+    public OptimizerDescriptor WithStepCost<TOptions>(Func<IReadOnlyList<NamedParameter>, TOptions, long, StepCost> cost, Func<TOptions, TOptions>? refreshEachStep = null)
+        where TOptions : OptimizerOptions =>
+        this with
+        {
+            StepCost = (p, o, state) => cost(p, (TOptions)o, state),
+            RefreshEachStep = refreshEachStep is null ? null : o => refreshEachStep((TOptions)o),
+        };
+
     /// <summary>The options with every default, as a user who writes only <c>kind:</c> gets them.</summary>
     public OptimizerOptions DefaultOptions() => (OptimizerOptions)Activator.CreateInstance(OptionsType)!;
 }

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """LLaMA-60M training throughput in PyTorch eager with fused AdamW, for comparison with the harness.
 
-Not part of the product: run on the GPU host in the same call as `harness run configs/gpu/tokens-60m.yaml`.
-Same model as the harness's LLaMA-60M (hidden 512, ffn 1376, 8 layers, 8 heads, RMSNorm eps 1e-6, RoPE base
-10000, SwiGLU, untied head, GPT-2 vocabulary 50257), same batch (16 × 256 tokens), fp32, AdamW(lr 1e-3,
-fused=True), gradients set to None each step. Tokens/s over the timed steps (after untimed warm-up), with a
-device synchronisation only at the window edges, as the harness measures it. Random token ids (the data
+Not part of the product: run on the GPU host in the same call as `harness run configs/gpu/throughput-60m.yaml`
+(fp32) and `configs/gpu/throughput-60m-mixed.yaml` (training.dtype mixed). Same model as the harness's LLaMA-60M
+(hidden 512, ffn 1376, 8 layers, 8 heads, RMSNorm eps 1e-6, RoPE base 10000, SwiGLU, untied head, GPT-2 vocabulary
+50257), same batch (16 × 256 tokens), AdamW(lr 1e-3, fused=True) on fp32 parameters, gradients set to None each step.
+Each mode of --autocast trains a fresh model from the same seed: `none` is fp32 eager; `bf16` runs the forward and
+the loss under torch.autocast("cuda", torch.bfloat16) (what the harness's `mixed` mirrors: bf16 matmuls, fp32 master
+weights and state; no GradScaler, which bf16 does not need). Tokens/s over the timed steps (after untimed warm-up),
+with a device synchronisation only at the window edges, as the harness measures it. Random token ids (the data
 pipeline is not what is compared).
 
-    python3 tests/gpu/pytorch_llama60m.py [--steps 150 --warmup 10] [--out pytorch-llama60m.csv]
+    python3 tests/gpu/pytorch_llama60m.py [--steps 150 --warmup 10] [--autocast none,bf16] [--out pytorch-llama60m.csv]
 """
 import argparse
 import time
@@ -79,24 +82,18 @@ class Llama(nn.Module):
         return self.head(self.norm(x))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=150)
-    ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--seq", type=int, default=256)
-    ap.add_argument("--out", default=None)
-    a = ap.parse_args()
+def run(a, autocast, dev):
+    """One mode: a fresh model and optimizer from seed 0; returns (parameters, tokens/s, seconds, last loss)."""
     torch.manual_seed(0)
-    dev = torch.device("cuda")
-    model = Llama(seq=a.seq).to(dev)
+    model = Llama(vocab=a.vocab, seq=a.seq).to(dev)
     n = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
-    ids = torch.randint(0, 50257, (a.steps + a.warmup, a.batch, a.seq + 1), device=dev)
+    ids = torch.randint(0, a.vocab, (a.steps + a.warmup, a.batch, a.seq + 1), device=dev)
 
     def step(i):
         x, y = ids[i, :, :-1], ids[i, :, 1:]
-        loss = F.cross_entropy(model(x).view(-1, 50257), y.reshape(-1))
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast == "bf16"):
+            loss = F.cross_entropy(model(x).view(-1, a.vocab), y.reshape(-1))
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -110,13 +107,40 @@ def main():
         loss = step(i)
     torch.cuda.synchronize()
     dt = time.perf_counter() - t0
-    tps = a.steps * a.batch * a.seq / dt
-    line = f"pytorch eager fused AdamW: LLaMA-60M ({n:,} params) {tps:,.0f} tokens/s over {a.steps} steps, {dt / a.steps * 1e3:.2f} ms/step, last loss {loss.item():.3f}"
-    print(line, flush=True)
+    result = n, a.steps * a.batch * a.seq / dt, dt, loss.item()
+    del model, opt, ids
+    torch.cuda.empty_cache()
+    return result
+
+
+LABELS = {"none": "pytorch-eager-fused-adamw", "bf16": "pytorch-eager-bf16-autocast-fused-adamw"}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--vocab", type=int, default=50257)
+    ap.add_argument("--autocast", default="none,bf16", help="comma-separated modes: none (fp32 eager), bf16 (autocast)")
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    modes = a.autocast.split(",")
+    bad = [m for m in modes if m not in LABELS]
+    if bad:
+        ap.error(f"--autocast: unknown mode(s) {', '.join(bad)} (known: {', '.join(LABELS)})")
+    dev = torch.device("cuda")
+    rows = []
+    for mode in modes:
+        n, tps, dt, loss = run(a, mode, dev)
+        print(f"pytorch eager fused AdamW, autocast {mode}: LLaMA-60M ({n:,} params) {tps:,.0f} tokens/s over {a.steps} steps, "
+              f"{dt / a.steps * 1e3:.2f} ms/step, last loss {loss:.3f}", flush=True)
+        rows.append(f"{torch.cuda.get_device_name(0)},{LABELS[mode]},{n},{a.steps},{a.batch},{a.seq},{tps:.1f},{dt / a.steps * 1e3:.3f},{torch.__version__}\n")
     if a.out:
         with open(a.out, "w") as f:
             f.write("gpu,implementation,params,steps,batch,seq,tokens_per_s,ms_per_step,torch\n")
-            f.write(f"{torch.cuda.get_device_name(0)},pytorch-eager-fused-adamw,{n},{a.steps},{a.batch},{a.seq},{tps:.1f},{dt / a.steps * 1e3:.3f},{torch.__version__}\n")
+            f.writelines(rows)
 
 
 if __name__ == "__main__":

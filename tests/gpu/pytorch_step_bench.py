@@ -8,7 +8,7 @@ CUDA events and the median reported; the transient is the allocator peak of one 
 allocated before it. Writes the harness's step-bench CSV columns (the bandwidth column is filled in by the
 harness with its own measurement).
 
-    python3 tests/gpu/pytorch_step_bench.py --out pytorch-step-bench.csv [--sets gpt2-124m,llama-1.5b]
+    python3 tests/gpu/pytorch_step_bench.py --out pytorch-step-bench.csv [--sets llama-60m,gpt2-124m,llama-1b,llama-1.5b]
 """
 import argparse
 import csv
@@ -33,7 +33,20 @@ def llama():
     return shapes + [(d,), (vocab, d)]
 
 
-SETS = {"gpt2-124m": gpt2, "llama-1.5b": llama}
+def llama_preset(d, ffn, layers, vocab=32000):
+    """GaLore's llama_60m / llama_1b as the harness's presets build them (LlamaConfig.ParameterShapes), vocab 32000."""
+    shapes = [(vocab, d)]
+    for _ in range(layers):
+        shapes += [(d, d), (d, d), (d, d), (d, d), (ffn, d), (ffn, d), (d, ffn), (d,), (d,)]
+    return shapes + [(d,), (vocab, d)]
+
+
+SETS = {
+    "llama-60m": lambda: llama_preset(512, 1376, 8),
+    "gpt2-124m": gpt2,
+    "llama-1b": lambda: llama_preset(2048, 5461, 24),
+    "llama-1.5b": llama,
+}
 
 
 def bench(shapes, variant, warmup, steps, dtype):
@@ -77,7 +90,7 @@ def bench(shapes, variant, warmup, steps, dtype):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
-    ap.add_argument("--sets", default="gpt2-124m,llama-1.5b")
+    ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--variants", default="fused,foreach")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=2)

@@ -1,61 +1,54 @@
 using System.Runtime.InteropServices;
-using Harness.Optimizers;
-using Harness.Optimizers.Kernels;
 using Harness.Results;
 using static TorchSharp.torch;
 
 namespace Harness.Core.Bench;
 
 /// <summary>
-/// The step benchmark over parameter sets × optimizers × implementations (<c>harness bench-step</c>): each configuration
-/// measured by <see cref="StepBench"/> and <c>step-bench.csv</c> rewritten after each, so a long run stopped early keeps
-/// what it measured. Optimizers whose tensor-ops step is slow (<see cref="CheckSettings.SlowTensorOps"/> on their catalog
-/// line) time at most <see cref="SlowSteps"/> steps of it.
+/// The step benchmark over parameter sets × cases (<c>harness bench-step</c>; every catalog optimizer, its variants and
+/// each implementation it has, <see cref="StepBenchCase.Expand"/>): each configuration measured by <see cref="StepBench"/>
+/// and <c>step-bench.csv</c> rewritten after each, so a long run stopped early keeps what it measured. Slow tensor-ops
+/// paths (<see cref="StepBenchCase.Slow"/>) time at most <see cref="SlowSteps"/> steps.
 /// </summary>
 public sealed record StepBenchSweep
 {
-    /// <summary>
-    /// The optimizers the benchmark runs unless told otherwise: those of the catalog whose fused kernel carries its whole
-    /// step and whose catalog line gives check options (GaLore and SubTrack++ fuse only their full-rank AdamW part).
-    /// </summary>
-    public static IReadOnlyList<string> DefaultOptimizers { get; } = Checks.FusedEquivalence.Optimizers.Select(d => d.Kind).ToList();
-
     public required IReadOnlyList<ParameterSet> Sets { get; init; }
-    public required IReadOnlyList<string> Optimizers { get; init; }
-    public required IReadOnlyList<string> Implementations { get; init; }
+    public required IReadOnlyList<StepBenchCase> Cases { get; init; }
     public required ScalarType DType { get; init; }
     public required int Warmup { get; init; }
     public required int Steps { get; init; }
     public required int SlowSteps { get; init; }
+    /// <summary>Timed steps of the refresh-at-every-step run (0: refreshes are not timed).</summary>
+    public required int RefreshSteps { get; init; }
 
     /// <summary>Timed steps for one configuration.</summary>
-    public int StepsFor(string kind, string implementation) =>
-        implementation == ImplementationChoice.TensorOps && (OptimizerCatalog.Find(kind)?.Checks.SlowTensorOps ?? true) ? Math.Min(Steps, SlowSteps) : Steps;
+    public int StepsFor(StepBenchCase benchCase) => benchCase.Slow ? Math.Min(Steps, SlowSteps) : Steps;
 
     /// <summary>
     /// Measures every configuration in order, yielding each outcome as it is known; after each measurement the CSV at
     /// <paramref name="csvPath"/> holds the rows so far followed by <paramref name="compared"/>.
     /// </summary>
-    public IEnumerable<StepBenchOutcome> Run(StepBench bench, double bandwidth, IReadOnlyList<StepBenchResult> compared, string csvPath)
+    public IEnumerable<StepBenchOutcome> Run(StepBench bench, DeviceRates rates, IReadOnlyList<StepBenchResult> compared, string csvPath)
     {
+        ArgumentNullException.ThrowIfNull(bench);
         var results = new List<StepBenchResult>();
         foreach (var set in Sets)
-            foreach (var kind in Optimizers)
-                foreach (var impl in Implementations)
+            foreach (var c in Cases)
+            {
+                StepBenchOutcome outcome;
+                try
                 {
-                    StepBenchOutcome outcome;
-                    try
-                    {
-                        var r = bench.Run(set, kind, impl, DType, Warmup, StepsFor(kind, impl), bandwidth);
-                        results.Add(r);
-                        StepBenchCsv.Write(csvPath, [.. results, .. compared]);
-                        outcome = new(set.Name, kind, impl, r, null);
-                    }
-                    catch (Exception e) when (e is InvalidOperationException or ArgumentException or ExternalException)
-                    {
-                        outcome = new(set.Name, kind, impl, null, e.Message.Split('\n')[0]);
-                    }
-                    yield return outcome;
+                    var refreshSteps = c.Slow ? Math.Min(RefreshSteps, SlowSteps) : RefreshSteps;
+                    var r = bench.Run(set, c, DType, Warmup, StepsFor(c), refreshSteps, rates);
+                    results.Add(r);
+                    StepBenchCsv.Write(csvPath, [.. results, .. compared]);
+                    outcome = new(set.Name, c.Optimizer, c.Implementation, r, null);
                 }
+                catch (Exception e) when (e is InvalidOperationException or ArgumentException or ExternalException)
+                {
+                    outcome = new(set.Name, c.Optimizer, c.Implementation, null, e.Message.Split('\n')[0]);
+                }
+                yield return outcome;
+            }
     }
 }

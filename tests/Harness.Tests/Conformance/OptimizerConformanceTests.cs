@@ -260,7 +260,6 @@ public sealed class OptimizerConformanceTests(ITestOutputHelper output)
             OptimizerCatalog.All.Where(d => d.Traits.HasFlag(OptimizerTraits.HasCudaKernel)).Select(d => d.Kind).ToArray());
         Assert.Equal(["adamw", "adam8bit", "gefen"], FusedEquivalence.Optimizers.Select(d => d.Kind).ToArray());
         Assert.Equal(["adamw", "adam8bit", "gefen"], FusedOptimizerCase.All.Select(c => c.Kind).ToArray());
-        Assert.Equal(["adamw", "adam8bit", "gefen"], Harness.Core.Bench.StepBenchSweep.DefaultOptimizers.ToArray());
         Assert.Equal(["fused_backward adamw GA=1 slab=32", "fused_backward adamw GA=2 slab=7", "fused_backward adamw GA=1 slab=8 two-pass clip 0.05",
             "fused_backward lion GA=1 slab=5", "fused_backward adam8bit GA=1 slab=32"],
             ForgeRouteEquivalence.Cases.Select(c => ForgeRouteEquivalence.Describe(c.Optimizer, c.Case)).ToArray());

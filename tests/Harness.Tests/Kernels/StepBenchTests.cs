@@ -17,6 +17,14 @@ public sealed class StepBenchTests
         Assert.Equal(148, ParameterSets.Gpt2Small.Tensors.Count);
         Assert.Equal(147, ParameterSets.Llama1_5B.Tensors.Count);
         Assert.Same(ParameterSets.Llama1_5B, ParameterSets.Find("LLAMA-1.5B"));
+        // GaLore's llama_60m and llama_1b with 32,000 tokens, by hand: 2·V·d + L·(4d² + 3·d·ffn + 2d) + d.
+        Assert.Equal(2L * 32000 * 512 + 8L * (4 * 512 * 512 + 3 * 512 * 1376 + 2 * 512) + 512, ParameterSets.Llama60M.Count);
+        Assert.Equal(58_073_600L, ParameterSets.Llama60M.Count);
+        Assert.Equal(1_339_082_752L, ParameterSets.Llama1B.Count);
+        Assert.Equal(1 + 8 * 9 + 2, ParameterSets.Llama60M.Tensors.Count);
+        Assert.Equal(1 + 24 * 9 + 2, ParameterSets.Llama1B.Tensors.Count);
+        Assert.Equal([5461L, 2048L], ParameterSets.Llama1B.Tensors.Single(t => t.Name == "model.layers.0.mlp.up_proj.weight").Shape);
+        Assert.Equal(["llama-60m", "gpt2-124m", "llama-1b", "llama-1.5b"], ParameterSets.All.Select(s => s.Name).ToArray());
         Assert.Null(ParameterSets.Find("gpt3"));
     }
 
@@ -37,6 +45,27 @@ public sealed class StepBenchTests
     }
 
     [Fact]
+    public void The_floor_is_the_larger_of_the_memory_and_the_compute_floor()
+    {
+        // Memory floor 1.0 ms (3.02e9 bytes at 3.02e12 B/s); compute floor 2.0 ms (1e11 FLOPs at 5e13 FLOP/s).
+        var r = Row("batched", 5.0) with { BytesMoved = 3_020_000_000, MatmulFlops = 100_000_000_000, MatmulFlopsPerS = 5e13 };
+        Assert.Equal(1.0, r.MemoryFloorMs, 12);
+        Assert.Equal(2.0, r.ComputeFloorMs, 12);
+        Assert.Equal(2.0, r.FloorMs, 12);
+        Assert.Equal(2.5, r.RatioToFloor, 12);
+        // Compute below memory: the memory floor rules.
+        var light = r with { MatmulFlops = 5_000_000_000 };
+        Assert.Equal(0.1, light.ComputeFloorMs, 12);
+        Assert.Equal(5.0, light.RatioToFloor, 12);
+        // No matmul throughput measured (rows from elsewhere before the merge): the memory floor alone.
+        Assert.Equal(1.0, (r with { MatmulFlopsPerS = 0 }).FloorMs, 12);
+        // The refresh amortised over its gap; none without a gap or a measurement.
+        Assert.Equal(0.25, (r with { RefreshEvery = 200, RefreshMs = 50 }).RefreshMsPerStep!.Value, 12);
+        Assert.Null((r with { RefreshEvery = 0, RefreshMs = 50 }).RefreshMsPerStep);
+        Assert.Null((r with { RefreshEvery = 50 }).RefreshMsPerStep);
+    }
+
+    [Fact]
     public void The_csv_round_trips_every_column()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"sb-{Guid.NewGuid():N}");
@@ -44,7 +73,11 @@ public sealed class StepBenchTests
         try
         {
             var path = Path.Combine(dir, "step-bench.csv");
-            var rows = new[] { Row("cuda-fused", 1.25), Row("tensor-ops", 15.5) with { Source = "harness, \"quoted\"" } };
+            var rows = new[]
+            {
+                Row("cuda-fused", 1.25),
+                Row("tensor-ops", 15.5) with { Source = "harness, \"quoted\"", MatmulFlops = 123_456_789_012, MatmulFlopsPerS = 5.1e13, RefreshEvery = 50, RefreshMs = 12.5 },
+            };
             StepBenchCsv.Write(path, rows);
             Assert.Equal(string.Join(",", StepBenchCsv.Columns), File.ReadLines(path).First());
             var back = StepBenchCsv.Read(path);
@@ -57,18 +90,22 @@ public sealed class StepBenchTests
     }
 
     [Fact]
-    public void The_committed_gallery_csv_reads_and_writes_back_the_same_columns_and_values()
+    public void The_committed_gallery_csv_of_the_earlier_columns_reads_and_writes_back_its_values()
     {
         // The gallery CSV was written by the earlier hand-written writer (rows ending in \r\n, as Python's csv module writes
-        // them for --compare); CsvFiles reads it and writes the same header and the same values (rows ending in \n).
+        // them for --compare) before the matmul and refresh columns existed: it reads, the new columns take their empty
+        // values, the floor is the memory floor it recorded, and a rewrite (all columns) reads back the same rows.
         var gallery = Path.Combine(TestPaths.RepoRoot(), "reports", "gallery", "step-bench-h100-2026-11-23", "step-bench.csv");
         var rows = StepBenchCsv.Read(gallery);
         Assert.Equal(15, rows.Count);
+        Assert.All(rows, r => Assert.Equal((0L, 0.0, 0, (double?)null), (r.MatmulFlops, r.ComputeFloorMs, r.RefreshEvery, r.RefreshMs)));
+        Assert.Equal(1.1667537295498107, rows[0].FloorMs, 12);
+        Assert.Equal(1.0311413751250216, rows[0].RatioToFloor, 12);
         var copy = Path.Combine(Path.GetTempPath(), $"sb-{Guid.NewGuid():N}.csv");
         try
         {
             StepBenchCsv.Write(copy, rows);
-            Assert.Equal(File.ReadAllText(gallery).Replace("\r\n", "\n", StringComparison.Ordinal), File.ReadAllText(copy));
+            Assert.Equal(string.Join(",", StepBenchCsv.Columns), File.ReadLines(copy).First());
             Assert.Equal(rows, StepBenchCsv.Read(copy));
         }
         finally
@@ -135,5 +172,19 @@ public sealed class StepBenchTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void Bad_optimizer_or_implementation_names_are_one_line_errors_before_any_device_is_needed()
+    {
+        var dir = Path.GetTempPath();
+        var optimizer = HarnessProcess.Run(dir, TimeSpan.FromMinutes(2), "bench-step", "--optimizers", "galore,apollo-maxi");
+        Assert.Equal(2, optimizer.ExitCode);
+        var line = Assert.Single(optimizer.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("unknown optimizer 'apollo-maxi'", line);
+        Assert.Contains("apollo-mini", line);
+        var implementation = HarnessProcess.Run(dir, TimeSpan.FromMinutes(2), "bench-step", "--implementations", "batched,fused");
+        Assert.Equal(2, implementation.ExitCode);
+        Assert.Contains("'fused' is not one of tensor-ops, batched, cuda-fused", Assert.Single(implementation.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
 }

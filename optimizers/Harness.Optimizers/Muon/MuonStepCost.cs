@@ -1,0 +1,18 @@
+namespace Harness.Optimizers.Muon;
+
+/// <summary>
+/// Muon's step cost for the step benchmark: the minimum bytes, and per orthogonalised matrix (s = shorter side,
+/// l = longer) k quintic Newton–Schulz iterations of X·Xᵀ (2·s²·l), its square (2·s³) and the product with X (2·s²·l):
+/// k·(4·s²·l + 2·s³). No refresh.
+/// </summary>
+public static class MuonStepCost
+{
+    public static StepCost Of(IReadOnlyList<NamedParameter> parameters, MuonOptions o, long stateBytes) =>
+        new(StepCost.MinimumBytes(parameters, stateBytes),
+            StepCost.SumOverMatrices(parameters, Muon.UsesMuon, (m, n) =>
+            {
+                var (s, l) = (Math.Min(m, n), Math.Max(m, n));
+                return o.NsSteps * (4 * s * s * l + 2 * s * s * s);
+            }),
+            0);
+}
