@@ -10,11 +10,14 @@ using static TorchSharp.torch;
 namespace Harness.Optimizers.Benchmarks;
 
 /// <summary>
-/// CPU micro-benchmarks of one optimizer step for every optimizer of the catalog (<c>./run.sh bench</c>), on a
-/// small LLaMA-like block of parameters (two 256×256 attention matrices, a 256×688 and a 688×256 MLP matrix, an
-/// 1000×256 embedding and two norms: 746,496 parameters). Each benchmark is one <c>Step</c> with fixed
-/// gradients after the state exists (the first step, where lazy state, Gefen's codebook and the projections
-/// are built, runs in the setup). In-process, so the TorchSharp native library of this build is the one used.
+/// CPU micro-benchmarks of one optimizer step for every optimizer of the catalog (<c>./run.sh bench</c>), in each CPU
+/// implementation its options accept (<c>tensor-ops</c>, the per-tensor reference, and <c>batched</c>, the shape-batched
+/// step; one row with the defaults where there is no choice), on two LLaMA-like decoder layers (hidden 256, ffn 688:
+/// per layer q, k, v, o 256×256, gate and up 688×256, down 256×688, two norms), a 1000×256 embedding and a final
+/// norm: 1,838,336 parameters, so each shape group stacks several matrices as in a real model. Each benchmark is one
+/// <c>Step</c> with fixed gradients after the state exists (the first step, where lazy state, Gefen's codebook and the
+/// projections are built, runs in the setup; the default refresh gaps keep later refreshes out of the timed steps).
+/// In-process, so the TorchSharp native library of this build is the one used.
 /// </summary>
 [Config(typeof(Config))]
 [MemoryDiagnoser]
@@ -31,17 +34,29 @@ public class OptimizerStepBenchmarks
 
     private static readonly (string Name, long[] Shape, ParamRole Role)[] Shapes =
     [
-        ("embed", [1000, 256], ParamRole.Embedding), ("q", [256, 256], ParamRole.Matrix), ("o", [256, 256], ParamRole.Matrix),
-        ("up", [688, 256], ParamRole.Matrix), ("down", [256, 688], ParamRole.Matrix), ("norm1", [256], ParamRole.Vector), ("norm2", [256], ParamRole.Vector),
+        ("embed", [1000, 256], ParamRole.Embedding),
+        .. Enumerable.Range(0, 2).SelectMany(Layer),
+        ("norm", [256], ParamRole.Vector),
     ];
+
+    private static IEnumerable<(string Name, long[] Shape, ParamRole Role)> Layer(int i) =>
+    [
+        ($"{i}.q", [256, 256], ParamRole.Matrix), ($"{i}.k", [256, 256], ParamRole.Matrix), ($"{i}.v", [256, 256], ParamRole.Matrix),
+        ($"{i}.o", [256, 256], ParamRole.Matrix), ($"{i}.gate", [688, 256], ParamRole.Matrix), ($"{i}.up", [688, 256], ParamRole.Matrix),
+        ($"{i}.down", [256, 688], ParamRole.Matrix), ($"{i}.norm1", [256], ParamRole.Vector), ($"{i}.norm2", [256], ParamRole.Vector),
+    ];
+
+    private static readonly string[] CpuImplementations = ["tensor-ops", "batched"];
 
     private List<NamedParameter> _parameters = [];
     private List<Tensor> _grads = [];
     private IOptimizer? _optimizer;
 
-    public static IEnumerable<string> Kinds => OptimizerCatalog.All.Select(d => d.Kind);
+    /// <summary>"kind", or "kind implementation" for each CPU implementation of an optimizer that has more than one.</summary>
+    public static IEnumerable<string> Cases => OptimizerCatalog.All.SelectMany(d =>
+        d.AcceptedImplementations(CpuImplementations) is { Count: > 1 } impls ? impls.Select(i => $"{d.Kind} {i}") : [d.Kind]);
 
-    [ParamsSource(nameof(Kinds))]
+    [ParamsSource(nameof(Cases))]
     public string Optimizer { get; set; } = "adamw";
 
     [GlobalSetup]
@@ -51,8 +66,9 @@ public class OptimizerStepBenchmarks
         var gen = new Generator(5, CPU);
         _parameters = Shapes.Select(s => new NamedParameter(s.Name, new TorchSharp.Modules.Parameter(randn(s.Shape, generator: gen) * 0.02), s.Role)).ToList();
         _grads = Shapes.Select(s => (randn(s.Shape, generator: gen) * 1e-3).DetachFromDisposeScope()).ToList();
-        var d = OptimizerCatalog.Find(Optimizer)!;
-        _optimizer = d.Create(_parameters, d.DefaultOptions());
+        var parts = Optimizer.Split(' ');
+        var d = OptimizerCatalog.Find(parts[0])!;
+        _optimizer = d.Create(_parameters, parts.Length > 1 ? d.DefaultOptionsWith(parts[1]) : d.DefaultOptions());
         for (var i = 0; i < _parameters.Count; i++) _parameters[i].Value.grad = _grads[i];
         _optimizer.Step(1e-4); // lazy state, codebook, projections
     }

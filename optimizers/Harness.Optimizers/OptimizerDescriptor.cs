@@ -63,4 +63,26 @@ public sealed record OptimizerDescriptor(
 
     /// <summary>The options with every default, as a user who writes only <c>kind:</c> gets them.</summary>
     public OptimizerOptions DefaultOptions() => (OptimizerOptions)Activator.CreateInstance(OptionsType)!;
+
+    /// <summary>True when the options record has an <c>implementation</c> choice.</summary>
+    public bool HasImplementationChoice => OptionsType.GetProperty("Implementation") is { PropertyType: var t } && t == typeof(string);
+
+    /// <summary>
+    /// Those of <paramref name="candidates"/> that the options record accepts as its <c>implementation</c> (its own
+    /// validation is the declaration), in the given order; empty without an implementation choice.
+    /// </summary>
+    public IReadOnlyList<string> AcceptedImplementations(IEnumerable<string> candidates) =>
+        HasImplementationChoice
+            ? candidates.Where(i => !DefaultOptionsWith(i).Validate().Any(p => p.Key == "implementation")).ToList()
+            : [];
+
+    /// <summary>The default options with <c>implementation</c> set to <paramref name="implementation"/> (a fresh record).</summary>
+    public OptimizerOptions DefaultOptionsWith(string implementation)
+    {
+        if (!HasImplementationChoice) throw new InvalidOperationException($"{Kind} has no implementation choice");
+        var options = DefaultOptions();
+        // Init-only: set on the fresh instance, before anyone else sees it.
+        OptionsType.GetProperty("Implementation")!.SetValue(options, implementation);
+        return options;
+    }
 }

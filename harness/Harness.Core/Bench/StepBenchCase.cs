@@ -28,8 +28,7 @@ public sealed record StepBenchCase(string Optimizer, OptimizerDescriptor Descrip
     public static IReadOnlyList<string> ImplementationsOf(OptimizerDescriptor descriptor)
     {
         ArgumentNullException.ThrowIfNull(descriptor);
-        if (descriptor.OptionsType.GetProperty(nameof(Implementation)) is null) return [Default];
-        return Implementations.Where(i => !WithImplementation(descriptor.DefaultOptions(), i).Validate().Any(p => p.Key == "implementation")).ToList();
+        return descriptor.HasImplementationChoice ? descriptor.AcceptedImplementations(Implementations) : [Default];
     }
 
     /// <summary>
@@ -45,7 +44,7 @@ public sealed record StepBenchCase(string Optimizer, OptimizerDescriptor Descrip
                 if (optimizers is not null && !optimizers.Contains(name)) continue;
                 foreach (var impl in ImplementationsOf(d).Where(i => i == Default || implementations is null || implementations.Contains(i)))
                 {
-                    var options = impl == Default ? d.DefaultOptions() : WithImplementation(d.DefaultOptions(), impl);
+                    var options = impl == Default ? d.DefaultOptions() : d.DefaultOptionsWith(impl);
                     cases.Add(new(name, d, impl, variant?.Apply(options) ?? options, variant));
                 }
             }
@@ -59,7 +58,7 @@ public sealed record StepBenchCase(string Optimizer, OptimizerDescriptor Descrip
     public OptimizerOptions OptionsFor(ParameterSet set)
     {
         ArgumentNullException.ThrowIfNull(set);
-        var options = Implementation == Default ? Descriptor.DefaultOptions() : WithImplementation(Descriptor.DefaultOptions(), Implementation);
+        var options = Implementation == Default ? Descriptor.DefaultOptions() : Descriptor.DefaultOptionsWith(Implementation);
         if (options.GetType().GetProperty("Rank") is { } rank && (rank.PropertyType == typeof(int) || rank.PropertyType == typeof(int?)))
             rank.SetValue(options, set.Rank);
         return Variant?.Apply(options) ?? options;
@@ -67,12 +66,4 @@ public sealed record StepBenchCase(string Optimizer, OptimizerDescriptor Descrip
 
     /// <summary>Timed steps are fewer for the tensor-ops paths that <see cref="CheckSettings.SlowTensorOps"/> marks slow.</summary>
     public bool Slow => Implementation == ImplementationChoice.TensorOps && Descriptor.Checks.SlowTensorOps;
-
-    // Every options record with an implementation choice has an init-only Implementation property; the defaults are a
-    // fresh instance, so setting it here touches nothing shared.
-    private static OptimizerOptions WithImplementation(OptimizerOptions options, string implementation)
-    {
-        options.GetType().GetProperty(nameof(Implementation))!.SetValue(options, implementation);
-        return options;
-    }
 }
