@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Harness.Optimizers.QGaLore;
 
 /// <summary>Options of <see cref="QGaLore"/> (<c>kind: qgalore</c>); keys as in Q-GaLore's <c>run_pretrain.py</c>.</summary>
-public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
+public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded, IQuantizedWeightOptions
 {
     /// <summary>The reference scripts' inner Adam: betas (0.9, 0.95) (<c>--beta2</c> default), bnb's ε 1e-8.</summary>
     public QGaLoreOptions()
@@ -35,8 +35,14 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
     /// <summary>Number of successive top-vector cosines averaged (5).</summary>
     public int QueueSize { get; init; } = 5;
 
-    /// <summary>Keep projected weights on an INT8 grid (<c>--weight_quant</c>; simulated, see the remarks of <see cref="QGaLore"/>).</summary>
+    /// <summary>Keep projected weights in INT8 (<c>--weight_quant</c>); where, says <see cref="WeightStorage"/>.</summary>
     public bool WeightQuant { get; init; } = true;
+
+    /// <summary><c>int8</c>: the model stores the codes (the reference's default); <c>simulated</c>: fp32 weights on the grid (its <c>--simulation</c>).</summary>
+    public QGaLoreWeightStorage WeightStorage { get; init; } = QGaLoreWeightStorage.Int8;
+
+    public QuantizedWeightFormat? StoredWeightFormat =>
+        WeightQuant && WeightStorage == QGaLoreWeightStorage.Int8 ? new QuantizedWeightFormat(WeightGroupSize, WeightBits) : null;
 
     /// <summary>Code width of the weights (<c>--weight_bits</c>, 8).</summary>
     public int WeightBits { get; init; } = 8;
@@ -79,6 +85,7 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
         if (QueueSize <= 0) yield return new("queue_size", $"must be > 0 (got {QueueSize})");
         if (!GroupQuantizer.IsSupported(WeightBits)) yield return new("weight_bits", $"must be in {GroupQuantizer.MinBits}..{GroupQuantizer.MaxBits} (got {WeightBits})");
         if (WeightGroupSize <= 0) yield return new("weight_group_size", $"must be > 0 (got {WeightGroupSize})");
+        if (!Enum.IsDefined(WeightStorage)) yield return new("weight_storage", $"must be int8 or simulated (got {WeightStorage})");
         if (!Enum.IsDefined(Moments)) yield return new("moments", $"must be int8 or fp32 (got {Moments})");
         if (!BlockwiseQuantization.IsValidBlockSize(BlockSize))
             yield return new("block_size", $"must be a power of two in [{BlockwiseQuantization.MinBlockSize}, {BlockwiseQuantization.MaxBlockSize}] (got {BlockSize})");
@@ -90,7 +97,8 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
 /// Q-GaLore: GaLore with an INT4 projection, layer-adaptive subspace refreshes and INT8 weights with
 /// stochastic rounding. Zhang et al., "Q-GaLore: Quantized GaLore with INT4 Projection and
 /// Layer-Adaptive Low-Rank Gradients", arXiv 2407.08296. Reference code: VITA-Group/Q-GaLore @5bd2f1c,
-/// <c>q_galore_torch/q_galore_adamw8bit_simulate.py</c> (step, weight re-quantization) and
+/// <c>q_galore_torch/q_galore_adamw8bit.py</c> and <c>_simulate.py</c> (step, weight re-quantization),
+/// <c>q_galore_torch/utils/quantization.py</c> (INT8 storage) and
 /// <c>q_galore_torch/q_galore_projector_simulate.py</c> (projector; the golden <c>qgalore_projector</c> trace).
 /// </summary>
 /// <remarks>
@@ -112,13 +120,18 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
 /// scalars; D is that step's increment on the reference's zero placeholder, non-finite R entries give D = 0);
 /// smaller ones keep fp32 moments on the kernel's 32-bit path. <c>fp32</c> keeps plain moments (dtype of W) and the
 /// transformers-style step (ε·c2 inside, step size in double).
-/// Simulated INT8 (the reference's <c>--simulation</c> path): W stays an fp32 Parameter for the model, but
-/// after every update it holds exactly the values its INT8 codes decode to; scales and zero points are
-/// recomputed from W each step (as the reference does), so they are not state, and the codes are not
-/// stored (no memory is saved here; the reference's real-INT8 path saves it). A step whose update is
-/// exactly zero leaves W as it is (the reference re-quantizes anyway, which only matters for a weight not
-/// yet on its grid). The rounding draws are float32 uniforms (the reference draws in the weight dtype) from a
-/// generator seeded per (seed, parameter name, step): counter-based, so a checkpoint needs no RNG state.
+/// INT8 weights (<c>weight_storage: int8</c>, the reference's <c>QGaLoreLinear</c> path): a parameter whose model stores
+/// it quantized (<see cref="NamedParameter.Quantized"/>, converted by the runner before this optimizer is built) holds
+/// uint8 codes, an fp32 scale and a uint8 zero point per group; W above is their dequantization, the update is written
+/// back by re-quantizing W' into them (scales and zero points recomputed from W', as the reference does), and the
+/// gradient arrives dense on the parameter's carrier. A Matrix parameter without storage (a model that keeps it dense,
+/// or <c>weight_storage: simulated</c>, the reference's <c>--simulation</c> path) stays an fp32 Parameter that after
+/// every update holds exactly the values its codes would decode to (no memory saved). Both paths give the same values
+/// bit for bit from the same starting grid. A step whose update is exactly zero leaves W (or its codes) as it is (the
+/// reference re-quantizes anyway, which only matters for a weight not yet on its grid; the stored path starts on it,
+/// rounded to nearest, as the reference's <c>QGaLoreLinear</c> does). The rounding draws are float32 uniforms (the
+/// reference draws in the weight dtype) from a generator seeded per (seed, parameter name, step): counter-based, so a
+/// checkpoint needs no RNG state. The stored weights are model bytes, not optimizer state.
 /// State bytes per Matrix parameter, s = min(m,n), L = max(m,n), b = element size, G = ⌈s·r'/proj_group_size⌉:
 /// mom(r'·L) (moments) + s·r' (codes) + 5·G (fp32 scales, uint8 zeros) + 4·s (top vector) + 24 + 8·queue_size;
 /// without proj_quant 4·s·r' replaces s·r' + 5·G. Other parameters: mom(numel). Moments of k elements:
@@ -194,10 +207,22 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
             return;
         }
 
-        var updated = param.detach().clone();
+        // INT8 storage holds the weight's values (Value is only its gradient carrier); the simulated path keeps them in Value.
+        var weight = p.Quantized?.Dequantize(param.dtype) ?? param.detach();
+        var updated = weight.clone();
         LowRankAdam.Apply(updated, update, stepSize, lr, Options.WeightDecay);
-        var changed = updated.ne(param).any();
+        var changed = updated.ne(weight).any();
         using var generator = Options.StochasticRound ? new Generator(DrawSeed(p.Name, s.Step), CPU) : null;
+        if (p.Quantized is { } stored)
+        {
+            // The same codes, scales and zero points the simulated path's grid values decode from; kept where nothing changed.
+            var (codes, scales, zeros) = (stored.Codes.clone(), stored.Scales.clone(), stored.Zeros.clone());
+            stored.Store(updated, generator);
+            stored.Codes.copy_(where(changed, stored.Codes, codes));
+            stored.Scales.copy_(where(changed, stored.Scales, scales));
+            stored.Zeros.copy_(where(changed, stored.Zeros, zeros));
+            return;
+        }
         var onGrid = GroupQuantizer.FakeQuantize(updated, Options.WeightGroupSize, Options.WeightBits, generator);
         param.copy_(where(changed, onGrid, param));
     }
