@@ -1,3 +1,4 @@
+using Harness.Optimizers.Kernels;
 using Harness.Optimizers.LowRank;
 using Harness.Optimizers.Quantization;
 using static TorchSharp.torch;
@@ -56,6 +57,16 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded, IQuantized
     /// <summary>Moment storage: <c>int8</c> (bnb AdamW8bit, the reference) or <c>fp32</c>.</summary>
     public QGaLoreMoments Moments { get; init; } = QGaLoreMoments.Int8;
 
+    /// <summary>
+    /// <c>tensor-ops</c>: the reference path (rounding draws from a CPU generator per matrix and step, copied to the
+    /// device; whole-matrix re-quantization; the tensor-ops 8-bit update). <c>batched</c>: no host round trip and no CPU
+    /// work in the step: rounding draws from <see cref="CounterUniform"/> on the weight's device, re-quantization tile by
+    /// tile (<see cref="TiledRequantizer"/>). <c>auto</c> (default) = batched, with the 8-bit moments of every parameter in
+    /// one multi-tensor launch of the fused 8-bit Adam kernel where it is attached and the parameters are on CUDA;
+    /// <c>cuda-fused</c> = the same, the kernel required (it needs <c>moments: int8</c>).
+    /// </summary>
+    public string Implementation { get; init; } = StepImplementation.Auto;
+
     /// <summary>Elements per absmax block of the 8-bit moments (bnb 0.43.1: 2048).</summary>
     public int BlockSize { get; init; } = BlockwiseQuantization.DefaultBlockSize;
 
@@ -90,6 +101,9 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded, IQuantized
         if (!BlockwiseQuantization.IsValidBlockSize(BlockSize))
             yield return new("block_size", $"must be a power of two in [{BlockwiseQuantization.MinBlockSize}, {BlockwiseQuantization.MaxBlockSize}] (got {BlockSize})");
         if (Min8BitSize < 0) yield return new("min_8bit_size", $"must be >= 0 (got {Min8BitSize})");
+        foreach (var p in StepImplementation.Validate(Implementation, fusedKernel: true)) yield return p;
+        if (Implementation == StepImplementation.CudaFused && Moments != QGaLoreMoments.Int8)
+            yield return new("implementation", "cuda-fused runs the fused 8-bit Adam kernel, which needs moments: int8");
     }
 }
 
@@ -138,13 +152,75 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded, IQuantized
 /// int8 and k ≥ min_8bit_size: mom(k) = 2·k + 8·⌈k/block_size⌉; int8 below: 8·k; fp32: 2·k·b.
 /// </remarks>
 public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOptions options)
-    : PerParameterOptimizer<QGaLoreOptions, LowRankMomentsState>(parameters, options)
+    : PerParameterOptimizer<QGaLoreOptions, LowRankMomentsState>(parameters, options), IFusedKernelUser
 {
     // The code books live where the parameters do; only int8 moments use them.
     private readonly Adam8bitCodebooks? _maps = options.Moments == QGaLoreMoments.Int8
         ? new Adam8bitCodebooks(parameters.Count > 0 ? parameters[0].Value.device : CPU) : null;
 
-    public override string Implementation => Options.Moments == QGaLoreMoments.Int8 ? "tensor-ops (8-bit moments)" : "tensor-ops (fp32 moments)";
+    private FusedKernels? _kernels;
+    private Adam8bitKernelTables? _tables;
+
+    private bool Reference => Options.Implementation == StepImplementation.TensorOps;
+
+    public override string Implementation =>
+        (Reference ? "tensor-ops" : _kernels is null ? "batched" : $"batched; {ImplementationChoice.NameOf(_kernels)}")
+        + (Options.Moments == QGaLoreMoments.Int8 ? " (8-bit moments)" : " (fp32 moments)");
+
+    /// <summary>Only <c>auto</c> and <c>cuda-fused</c> take the kernels (the 8-bit moments of every parameter).</summary>
+    public void AttachKernels(FusedKernels? kernels, string status)
+    {
+        _kernels = _maps is null ? null : Options.Implementation switch
+        {
+            StepImplementation.Auto => ImplementationChoice.Resolve(ImplementationChoice.Auto, kernels, status, Parameters, "qgalore"),
+            StepImplementation.CudaFused => ImplementationChoice.Resolve(ImplementationChoice.CudaFused, kernels, status, Parameters, "qgalore"),
+            _ => null,
+        };
+        if (_kernels is not null) _tables ??= new Adam8bitKernelTables(_maps!);
+    }
+
+    protected override bool FusedEnabled => _kernels is not null;
+
+    // The kernel steps the reference's zero placeholder (projected) or the parameter itself, of the parameter's dtype.
+    protected override bool CanFuse(NamedParameter p, Tensor grad, LowRankMomentsState s) =>
+        _kernels is { } k && k.Accepts(grad, p.Value.dtype) && (s.Projector is not null || k.Accepts(p.Value))
+        && (s.IsQuantized
+            ? k.Accepts(s.First, ScalarType.Byte) && k.Accepts(s.Second, ScalarType.Byte)
+              && k.Accepts(s.Absmax1!, ScalarType.Float32) && k.Accepts(s.Absmax2!, ScalarType.Float32)
+            : k.Accepts(s.First, ScalarType.Float32) && k.Accepts(s.Second, ScalarType.Float32));
+
+    /// <summary>
+    /// Every fusable parameter at once: project each (refreshing its basis when due), one kernel launch per (dtype, step,
+    /// projected) for all moments, then per projected matrix the write-back. Projected items step a zero placeholder
+    /// without decay (D = its new value, as the reference), the others step the parameter with the kernel's decay.
+    /// </summary>
+    protected override void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, LowRankMomentsState State)> items, double lr)
+    {
+        using var scope = NewDisposeScope();
+        var (beta1, beta2, eps, wd) = ((float)Options.Betas[0], (float)Options.Betas[1], (float)Options.Eps, (float)Options.WeightDecay);
+        var launches = new List<(NamedParameter P, LowRankMomentsState S, Tensor Target, Tensor G)>(items.Count);
+        foreach (var (p, grad, s) in items)
+        {
+            if (s.Projector is not { } projector)
+            {
+                launches.Add((p, s, p.Value, grad));
+                continue;
+            }
+            Tensor g;
+            using (var inner = NewDisposeScope()) g = projector.Project(grad, s.Step - 1).contiguous().MoveToOuterDisposeScope();
+            launches.Add((p, s, zeros(g.shape, p.Value.dtype, g.device), g.to(p.Value.dtype)));
+        }
+        foreach (var group in launches.GroupBy(x => (x.Target.dtype, x.S.Step, Projected: x.S.Projector is not null)))
+        {
+            var scalars = _tables!.Scalars(beta1, beta2, eps, (float)lr, wd, group.Key.Step, Options.BlockSize, !group.Key.Projected && wd > 0);
+            _tables.Launch(_kernels!, group.Select(x => (x.Target, x.G, x.S.First, x.S.Second, x.S.Absmax1, x.S.Absmax2)).ToList(), scalars);
+        }
+        foreach (var (p, s, d, _) in launches.Where(x => x.S.Projector is not null))
+        {
+            using var inner = NewDisposeScope();
+            WriteBack(p, s, s.Projector!.ProjectBack(d), -1.0, lr);
+        }
+    }
     public override string StateDtype => Options.Moments == QGaLoreMoments.Int8
         ? "uint8+float32 moments (float32 below min_8bit_size), uint8 basis codes" : "float32 moments, uint8 basis codes";
 
@@ -201,9 +277,27 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
         }
 
         var param = p.Value;
-        if (s.Projector is null || !Options.WeightQuant)
+        if (s.Projector is null)
         {
             LowRankAdam.Apply(param, update, stepSize, lr, Options.WeightDecay);
+            return;
+        }
+        WriteBack(p, s, update, stepSize, lr);
+    }
+
+    // W' = W − stepSize·update, decayed; then onto the INT8 grid (stored codes or simulated grid values) when weight_quant.
+    private void WriteBack(NamedParameter p, LowRankMomentsState s, Tensor update, double stepSize, double lr)
+    {
+        var param = p.Value;
+        if (!Options.WeightQuant)
+        {
+            LowRankAdam.Apply(param, update, stepSize, lr, Options.WeightDecay);
+            return;
+        }
+        if (!Reference)
+        {
+            TiledRequantizer.Update(param, p.Quantized, update, (w, u) => LowRankAdam.Apply(w, u, stepSize, lr, Options.WeightDecay),
+                new QuantizedWeightFormat(Options.WeightGroupSize, Options.WeightBits), Options.StochasticRound ? DrawSeed(p.Name, s.Step) : null);
             return;
         }
 
@@ -237,7 +331,11 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _maps?.Dispose();
+        if (disposing)
+        {
+            _maps?.Dispose();
+            _tables?.Dispose();
+        }
         base.Dispose(disposing);
     }
 

@@ -87,37 +87,42 @@ public static class GroupQuantizer
     }
 
     // clamp(round(x / scale) + zero, 0, 2^bits − 1) in float32; round is stochastic with a generator.
-    private static Tensor ShiftedCodes(Tensor grouped, Tensor scales, Tensor zeros, int bits, Generator? generator)
+    private static Tensor ShiftedCodes(Tensor grouped, Tensor scales, Tensor zeros, int bits, Generator? generator) =>
+        // Drawn on the generator's device (the CPU) and moved: the same draws on every device, and no
+        // CUDA generator, which TorchSharp 0.107 cannot create against a newer libtorch.
+        ShiftedCodes(grouped, scales, zeros, bits,
+            generator is null ? null : rand(grouped.shape, dtype: ScalarType.Float32, device: generator.device, generator: generator).to(grouped.device));
+
+    /// <summary>
+    /// <c>clamp(round(x / scale) + zero, 0, 2^bits − 1)</c> in float32 on a (groups, groupSize) view; with
+    /// <paramref name="uniform"/> draws of that shape the rounding is stochastic (up where u &lt; x/scale − floor).
+    /// </summary>
+    internal static Tensor ShiftedCodes(Tensor grouped, Tensor scales, Tensor zeros, int bits, Tensor? uniform)
     {
         var y = grouped.div(scales);
         Tensor rounded;
-        if (generator is null)
+        if (uniform is null)
         {
             rounded = y.round();
         }
         else
         {
             var down = y.floor();
-            var up = y.ceil();
-            var pUp = y.sub(down);
-            // Drawn on the generator's device (the CPU) and moved: the same draws on every device, and no
-            // CUDA generator, which TorchSharp 0.107 cannot create against a newer libtorch.
-            var u = rand(y.shape, dtype: ScalarType.Float32, device: generator.device, generator: generator).to(y.device);
-            rounded = where(u.lt(pUp), up, down);
+            rounded = where(uniform.lt(y.sub(down)), y.ceil(), down);
         }
         return rounded.add_(zeros).clamp_(0, MaxInt(bits));
     }
 
     private static int MaxInt(int bits) => (1 << bits) - 1;
 
-    private static void Check(int groupSize, int bits)
+    internal static void Check(int groupSize, int bits)
     {
         if (groupSize <= 0) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "group size must be > 0");
         if (!IsSupported(bits)) throw new ArgumentOutOfRangeException(nameof(bits), bits, $"bits must be in {MinBits}..{MaxBits}");
     }
 
     // (groups, groupSize) view of the flattened tensor; a short last group is padded with its last element.
-    private static Tensor Grouped(Tensor values, int groupSize)
+    internal static Tensor Grouped(Tensor values, int groupSize)
     {
         var flat = values.flatten();
         var numel = flat.numel();
@@ -127,7 +132,7 @@ public static class GroupQuantizer
         return flat.view(groups, groupSize);
     }
 
-    private static (Tensor Scales, Tensor Zeros) ScalesAndZeros(Tensor grouped, int bits)
+    internal static (Tensor Scales, Tensor Zeros) ScalesAndZeros(Tensor grouped, int bits)
     {
         var maxInt = MaxInt(bits);
         var max = grouped.amax([1], keepdim: true);
