@@ -19,11 +19,6 @@ namespace Harness.Tests.QGaLore;
 /// <summary>Q-GaLore's INT8 weight storage (<c>weight_storage: int8</c>) against its simulated grid path and AdamW's weights.</summary>
 public sealed class QGaLoreInt8WeightTests
 {
-    private sealed class HostClock : IDeviceClock
-    {
-        public double Now() => 0;
-    }
-
     private static readonly QGaLoreOptions Options = new() { Lr = 1e-2, Rank = 8, UpdateProjGap = 3, Seed = 11 };
 
     private static SweepResult Run(ResultStore store, ExperimentConfig config, IFaultInjector? faults = null) =>
@@ -47,42 +42,15 @@ public sealed class QGaLoreInt8WeightTests
         Assert.False(q.Dequantize(ScalarType.Float32).equal(GroupQuantizer.FakeQuantize(moved, 256, 8, null)).all().item<bool>(), "the rounding was not stochastic");
     }
 
-    private static (List<float> Losses, List<Tensor> Weights) Train(QGaLoreWeightStorage storage, bool startOnGrid, int steps)
-    {
-        var spec = TestConfigs.TinyLlama(16) with { Layers = 2 };
-        using var workload = new LanguageModelWorkload(spec, new WorkloadContext(5, CPU, ScalarType.Float32, 4));
-        var options = Options with { WeightStorage = storage };
-        if (options.StoredWeightFormat is { } format)
-        {
-            Assert.Equal(14, workload.StoreMatricesQuantized(format)); // q, k, v, o, gate, up, down in each of 2 layers
-        }
-        else if (startOnGrid)
-        {
-            // The stored path starts from the initial weights rounded to nearest, as QGaLoreLinear does.
-            using var noGrad = no_grad();
-            foreach (var p in workload.Parameters.Where(p => p.Role == ParamRole.Matrix))
-                p.Value.copy_(GroupQuantizer.FakeQuantize(p.Value, 256, 8, null));
-        }
-        using var optimizer = new Harness.Optimizers.QGaLore.QGaLore(workload.Parameters, options);
-        var driver = new StandardStepDriver(new HostClock(), 0);
-        var losses = new List<float>();
-        for (var t = 0; t < steps; t++)
-        {
-            using var scope = NewDisposeScope();
-            var lr = Options.Lr * Math.Min(1.0, (t + 1) / 4.0) * (1 - 0.5 * t / steps); // warm-up, then a decay
-            losses.Add(driver.TrainStep(workload, optimizer, [workload.NextBatch(Split.Train)], lr, new StepTimings()).item<float>());
-        }
-        losses.Add((float)workload.Evaluate(2).Loss);
-        using var weights = NewDisposeScope();
-        return (losses, workload.Parameters.Select(p => p.DenseValue().detach().clone().MoveToOuterDisposeScope()).ToList());
-    }
-
-    [Fact]
-    public void Int8_storage_trains_bit_identically_to_the_simulated_path_from_the_same_grid()
+    [Theory]
+    [InlineData("tensor-ops")]
+    [InlineData("batched")]
+    public void Int8_storage_trains_bit_identically_to_the_simulated_path_from_the_same_grid(string implementation)
     {
         using var scope = NewDisposeScope();
-        var (simLosses, simWeights) = Train(QGaLoreWeightStorage.Simulated, startOnGrid: true, steps: 8);
-        var (losses, weights) = Train(QGaLoreWeightStorage.Int8, startOnGrid: true, steps: 8);
+        var options = Options with { Implementation = implementation };
+        var (simLosses, simWeights, _) = QGaLoreRuns.Train(options with { WeightStorage = QGaLoreWeightStorage.Simulated }, startOnGrid: true, steps: 8);
+        var (losses, weights, _) = QGaLoreRuns.Train(options, startOnGrid: true, steps: 8);
         Assert.Equal(simLosses, losses);
         Assert.True(losses[^1] < losses[0], $"the model learns ({losses[0]} -> {losses[^1]})");
         for (var i = 0; i < weights.Count; i++)
@@ -99,8 +67,8 @@ public sealed class QGaLoreInt8WeightTests
     public void Int8_storage_from_the_dense_init_stays_within_1_percent_of_the_simulated_losses()
     {
         using var scope = NewDisposeScope();
-        var (simLosses, _) = Train(QGaLoreWeightStorage.Simulated, startOnGrid: false, steps: 12);
-        var (losses, _) = Train(QGaLoreWeightStorage.Int8, startOnGrid: false, steps: 12);
+        var (simLosses, _, _) = QGaLoreRuns.Train(Options with { WeightStorage = QGaLoreWeightStorage.Simulated }, startOnGrid: false, steps: 12);
+        var (losses, _, _) = QGaLoreRuns.Train(Options, startOnGrid: false, steps: 12);
         Assert.NotEqual(simLosses, losses);
         for (var i = 0; i < losses.Count; i++)
             Assert.True(Math.Abs(losses[i] - simLosses[i]) <= 0.01 * simLosses[i], $"step {i}: {losses[i]} vs simulated {simLosses[i]}");
