@@ -1,4 +1,5 @@
 using Harness.Optimizers;
+using Harness.Optimizers.Quantization;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -82,6 +83,23 @@ public sealed class Llama : nn.Module<Tensor, Tensor>, ICausalLanguageModel
     {
         foreach (var (name, module) in named_modules())
             if (module is Projection projection) projection.RouteThrough(route, $"{name}.weight");
+    }
+
+    /// <summary>
+    /// Stores every matrix projection's weight (attention and MLP; not the head) quantized, as Q-GaLore's
+    /// <c>prepare_model_for_int8_training</c> replaces the q/k/v/o/gate/up/down linears; returns how many. Collect the
+    /// named parameters again afterwards: the converted ones carry their storage.
+    /// </summary>
+    public int StoreMatricesQuantized(QuantizedWeightFormat format)
+    {
+        var count = 0;
+        foreach (var (_, module) in named_modules())
+            if (module is Projection { Role: ParamRole.Matrix, Quantized: null } projection)
+            {
+                projection.StoreQuantized(format);
+                count++;
+            }
+        return count;
     }
 
     /// <summary>

@@ -26,7 +26,11 @@ internal static class ParameterRoles
                 IHasParamRole one => one.Role,
                 _ => throw new InvalidOperationException($"parameter '{name}' belongs to a module without a role"),
             };
-            result.Add(new NamedParameter(name, parameter, role) { FullPrecisionState = owner is IFullPrecisionState { FullPrecisionState: true } });
+            result.Add(new NamedParameter(name, parameter, role)
+            {
+                FullPrecisionState = owner is IFullPrecisionState { FullPrecisionState: true },
+                Quantized = owner is IQuantizedWeightOwner { Quantized: { } q } && local == "weight" ? q : null,
+            });
         }
         return result;
     }

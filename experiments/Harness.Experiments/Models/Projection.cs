@@ -1,4 +1,5 @@
 using Harness.Optimizers;
+using Harness.Optimizers.Quantization;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -9,7 +10,7 @@ namespace Harness.Experiments.Models;
 /// <c>nn.Linear</c> so the weight is drawn once from the run's generator: <c>nn.Linear</c> would first
 /// initialise it from the global RNG, which parallel tests share.
 /// </summary>
-internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole
+internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole, IQuantizedWeightOwner
 {
     private readonly Parameter weight;
 
@@ -22,6 +23,24 @@ internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole
     }
 
     public ParamRole Role { get; }
+
+    /// <summary>The weight's quantized storage once <see cref="StoreQuantized"/> ran; null while it is a dense Parameter.</summary>
+    public QuantizedWeight? Quantized { get; private set; }
+
+    /// <summary>
+    /// Moves the weight into quantized storage (rounded to nearest, as Q-GaLore's <c>QGaLoreLinear</c> does) and turns
+    /// the registered Parameter into a gradient carrier: same shape and dtype, its data one broadcast zero (stride 0), so
+    /// <c>carrier + dequantize(codes)</c> in the forward sends the dense weight gradient to the carrier's <c>.grad</c>.
+    /// Call it after the model reached its device and dtype (a move would make the carrier dense again).
+    /// </summary>
+    public void StoreQuantized(QuantizedWeightFormat format)
+    {
+        if (Quantized is not null) throw new InvalidOperationException("this projection's weight is stored quantized already");
+        using var noGrad = no_grad();
+        Quantized = QuantizedWeight.FromDense(weight, format);
+        using var one = zeros(1, weight.dtype, weight.device);
+        weight.set_(one.expand(weight.shape));
+    }
 
     private (ILinearRoute Route, string WeightName)? route;
 
@@ -38,11 +57,26 @@ internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole
 
     public override Tensor forward(Tensor input)
     {
+        if (Quantized is null) return Forward(input, weight);
+        using var scope = NewDisposeScope();
+        // The dequantized weight lives until the backward (linear saves it), as an activation does; with
+        // activation_checkpointing only one block's at a time (the reference recomputes it in its backward instead).
+        return Forward(input, weight.add(Quantized.Dequantize(weight.dtype))).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Forward(Tensor input, Tensor weight)
+    {
         if (ComputeDType is not { } compute || compute == weight.dtype)
             return route is { } r && training ? r.Route.Linear(input, weight, r.WeightName) : nn.functional.linear(input, weight);
         using var scope = NewDisposeScope();
         var x = input.to_type(compute);
         var y = route is { } routed && training ? routed.Route.Linear(x, weight, routed.WeightName) : nn.functional.linear(x, weight.to_type(compute));
         return y.MoveToOuterDisposeScope();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) Quantized?.Dispose();
+        base.Dispose(disposing);
     }
 }

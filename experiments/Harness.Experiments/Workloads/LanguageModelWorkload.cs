@@ -1,6 +1,7 @@
 using Harness.Experiments.Data;
 using Harness.Experiments.Models;
 using Harness.Optimizers;
+using Harness.Optimizers.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,7 +15,7 @@ namespace Harness.Experiments.Workloads;
 /// copied out of the token stream on the CPU (a memory-mapped file is never loaded whole) and moved to
 /// the run's device.
 /// </summary>
-public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears
+public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears, IQuantizableMatrices
 {
     private readonly ICausalLanguageModel model;
     private readonly Generator trainDraws, validationDraws;
@@ -117,7 +118,16 @@ public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears
     /// <summary>The model, for inspection (tests, parameter counts); the harness trains it through <see cref="Parameters"/>.</summary>
     public nn.Module Model => model.Module;
 
-    public IReadOnlyList<NamedParameter> Parameters { get; }
+    public IReadOnlyList<NamedParameter> Parameters { get; private set; }
+
+    /// <summary>LLaMA's attention and MLP projections (GPT-2's fused <c>Dense</c> layers stay dense: 0).</summary>
+    public int StoreMatricesQuantized(QuantizedWeightFormat format)
+    {
+        if (model is not Llama llama) return 0;
+        var count = llama.StoreMatricesQuantized(format);
+        Parameters = model.NamedParameters();
+        return count;
+    }
 
     public IReadOnlyList<string> RoutableWeights => model.ProjectionWeights();
 

@@ -8,7 +8,7 @@ public static class WorkloadCatalog
         WorkloadDescriptor.Of<LlamaSpec>("llama",
             "LLaMA-style decoder (RMSNorm, RoPE, SwiGLU, causal attention) on text; presets tiny..7b",
             (s, c) => new LanguageModelWorkload(s, c),
-            s => Models.LlamaConfig.FromSpec(s, ModelVocabulary.ForPlanning(s.VocabSize, s.Data)).ParameterShapes()),
+            s => Models.LlamaConfig.FromSpec(s, ModelVocabulary.ForPlanning(s.VocabSize, s.Data)).ParameterShapes()) with { QuantizableMatrices = true },
         WorkloadDescriptor.Of<Gpt2Spec>("gpt2",
             "GPT-2 (learned positions, LayerNorm, GELU MLP, tied head) on text; presets tiny, small (124M), medium, large, xl",
             (s, c) => new LanguageModelWorkload(s, c),

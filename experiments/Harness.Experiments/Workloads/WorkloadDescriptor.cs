@@ -18,6 +18,9 @@ public sealed record WorkloadDescriptor(
     /// </summary>
     public Func<WorkloadSpec, IReadOnlyList<ParameterShape>>? ParameterShapes { get; init; }
 
+    /// <summary>True when the kind's workloads store their matrix weights quantized on request (<see cref="IQuantizableMatrices"/>: every Matrix-role weight).</summary>
+    public bool QuantizableMatrices { get; init; }
+
     public static WorkloadDescriptor Of<TSpec>(string kind, string summary, Func<TSpec, WorkloadContext, IWorkload> create,
         Func<TSpec, IReadOnlyList<ParameterShape>>? parameterShapes = null)
         where TSpec : WorkloadSpec, new() =>

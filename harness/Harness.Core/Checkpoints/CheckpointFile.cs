@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace Harness.Core.Checkpoints;
 
 /// <summary>
-/// A run's resumable state in one safetensors file: <c>model/&lt;param&gt;</c>, <c>optimizer/&lt;key&gt;</c>
+/// A run's resumable state in one safetensors file: <c>model/&lt;param&gt;</c> (a quantized weight as <c>model/&lt;param&gt;/codes</c>, <c>/scales</c>, <c>/zeros</c>), <c>optimizer/&lt;key&gt;</c>
 /// (the optimizer's full state dict) and <c>workload/&lt;key&gt;</c> (generator states) tensors, and a
 /// <c>__metadata__</c> header holding the format tag, run id, optimizer kind, parameter shapes and the
 /// <see cref="CheckpointProgress"/>. Written atomically (temporary file, flush, rename), so a crash
@@ -32,7 +32,7 @@ public static class CheckpointFile
     {
         using var scope = NewDisposeScope(); // StateDict's scalars and SaveState's tensors are fresh
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var p in workload.Parameters) tensors[ModelPrefix + p.Name] = p.Value;
+        foreach (var (name, t) in ModelTensors(workload)) tensors[ModelPrefix + name] = t;
         foreach (var (key, t) in optimizer.StateDict()) tensors[OptimizerPrefix + key] = t;
         foreach (var (key, t) in workload.SaveState()) tensors[WorkloadPrefix + key] = t;
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -93,7 +93,7 @@ public static class CheckpointFile
             throw Bad($"step {Meta("step")} disagrees with its progress record (step {progress.Step})");
 
         var model = Section(tensors, ModelPrefix);
-        var expected = workload.Parameters.ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal);
+        var expected = ModelTensors(workload).ToDictionary(t => t.Name, t => t.Tensor, StringComparer.Ordinal);
         foreach (var name in model.Keys.Where(n => !expected.ContainsKey(n)).Order(StringComparer.Ordinal).Take(1))
             throw Bad($"holds parameter '{name}', which this model does not have (another model shape?)");
         foreach (var (name, p) in expected)
@@ -115,6 +115,12 @@ public static class CheckpointFile
             foreach (var (name, p) in expected) p.copy_(model[name]);
         return progress;
     }
+
+    // A weight stored quantized is saved as its codes, scales and zero points (its Parameter only carries gradients).
+    private static IEnumerable<(string Name, Tensor Tensor)> ModelTensors(IWorkload workload) =>
+        workload.Parameters.SelectMany(p => p.Quantized is { } q
+            ? q.Tensors.Select(t => ($"{p.Name}/{t.Name}", t.Tensor))
+            : [(p.Name, (Tensor)p.Value)]);
 
     /// <summary>The step a checkpoint file holds, read from its header only; for tests and tools.</summary>
     public static int ReadStep(string path)

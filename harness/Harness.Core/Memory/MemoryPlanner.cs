@@ -1,6 +1,7 @@
 using Harness.Core.Config;
 using Harness.Experiments.Workloads;
 using Harness.Optimizers;
+using Harness.Optimizers.Quantization;
 using static TorchSharp.torch;
 
 namespace Harness.Core.Memory;
@@ -35,6 +36,10 @@ public static class MemoryPlanner
             var descriptor = OptimizerCatalog.Find(variant.Kind)
                 ?? throw new InvalidOperationException($"optimizer kind '{variant.Kind}' is not in the catalog");
             var state = State(descriptor, parameters, variant.Options);
+            // Q-GaLore's INT8 weights: the model stores its matrices as codes, scales and zero points; gradients stay dense.
+            var stored = variant.Options is IQuantizedWeightOptions { StoredWeightFormat: { } format } && workload.QuantizableMatrices
+                ? parameters.Sum(p => p.Role == ParamRole.Matrix ? QuantizedWeight.BytesFor(p.Value.numel(), format) : p.Value.numel() * p.Value.element_size())
+                : weightBytes;
             long RoleState(ParamRole r) => byRole[r].Count == 0 ? 0 : State(descriptor, byRole[r], variant.Options).Max;
             rows.Add(new MemoryPlanRow
             {
@@ -43,12 +48,12 @@ public static class MemoryPlanner
                 Workload = workload.Kind,
                 Dtype = KeyNames.SnakeCase(config.Training.Dtype.ToString()),
                 Params = parameters.Sum(p => p.Value.numel()),
-                WeightBytes = weightBytes,
+                WeightBytes = stored,
                 GradientBytes = weightBytes,
                 StateBytes = state.Max,
                 StateBytesMin = state.Min,
                 StateKind = descriptor.StateBytesBounds is null ? "exact" : "bound",
-                TotalBytes = 2 * weightBytes + state.Max,
+                TotalBytes = stored + weightBytes + state.Max,
                 MatrixParams = Params(ParamRole.Matrix),
                 VectorParams = Params(ParamRole.Vector),
                 EmbeddingParams = Params(ParamRole.Embedding),

@@ -52,7 +52,7 @@ public sealed class LossMonitor(LossMonitorSettings settings, double initialEval
         {
             using var scope = NewDisposeScope();
             foreach (var p in workload.Parameters)
-                if (!isfinite(p.Value).all().item<bool>())
+                if (!isfinite(p.DenseValue()).all().item<bool>())
                 {
                     why = Diverge(step, "", double.NaN, double.NaN, $"parameter '{p.Name}' holds NaN or Inf at step {step}", events);
                     break;

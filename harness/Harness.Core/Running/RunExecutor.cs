@@ -126,6 +126,9 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         });
         // Optimizers with randomness of their own (Q-GaLore's stochastic rounding) are seeded from the run.
         var optimizerOptions = run.Variant.Options is IRunSeeded seeded ? seeded.WithRunSeed(run.Seed) : run.Variant.Options;
+        // Q-GaLore's INT8 weights: the model stores its matrices quantized before the optimizer sees the parameters.
+        if (optimizerOptions is IQuantizedWeightOptions { StoredWeightFormat: { } weightFormat } && workload is IQuantizableMatrices quantizable)
+            quantizable.StoreMatricesQuantized(weightFormat);
         using var optimizer = optimizerDescriptor.Create(workload.Parameters, optimizerOptions);
         if (optimizer is Harness.Optimizers.Kernels.IFusedKernelUser fusedUser) fusedUser.AttachKernels(session.Kernels, session.KernelStatus);
         var clock = new SynchronizedClock(session);
@@ -295,8 +298,8 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         metrics.Add(new() { Name = MetricNames.StateBytes, Value = optimizer.StateBytes, Unit = "bytes", Note = "sum of state tensor bytes (M1)" });
         metrics.Add(new()
         {
-            Name = MetricNames.WeightBytes, Value = workload.Parameters.Sum(p => p.Value.numel() * p.Value.element_size()), Unit = "bytes",
-            Note = "stored model weights: numel × element size of every parameter tensor",
+            Name = MetricNames.WeightBytes, Value = workload.Parameters.Sum(p => p.StoredBytes), Unit = "bytes",
+            Note = "stored model weights: numel × element size of every parameter tensor (codes, scales and zero points of a quantized one)",
         });
         metrics.Add(new()
         {

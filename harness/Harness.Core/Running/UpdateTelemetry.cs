@@ -44,7 +44,7 @@ public sealed class UpdateTelemetry : IDisposable
         using var noGrad = no_grad();
         // The scope takes the detached views; only the copies outlive it.
         using var scope = NewDisposeScope();
-        _before = parameters.Select(p => (p, p.Value.detach().to(CPU, copy: true).DetachFromDisposeScope())).ToList();
+        _before = parameters.Select(p => (p, p.DenseValue().detach().to(CPU, copy: true).DetachFromDisposeScope())).ToList();
     }
 
     /// <summary>
@@ -63,7 +63,7 @@ public sealed class UpdateTelemetry : IDisposable
             foreach (var (p, copy) in _before)
             {
                 using var scope = NewDisposeScope();
-                var delta = p.Value.detach().to(ScalarType.Float32).sub(copy.to(p.Value.device).to(ScalarType.Float32));
+                var delta = p.DenseValue().detach().to(ScalarType.Float32).sub(copy.to(p.Value.device).to(ScalarType.Float32));
                 var max = delta.abs().max().item<float>();
                 var sumSquares = delta.to(ScalarType.Float64).square().sum().item<double>();
                 var (elements, sum, best, name) = perRole.GetValueOrDefault(p.Role, (0L, 0.0, double.NegativeInfinity, ""));

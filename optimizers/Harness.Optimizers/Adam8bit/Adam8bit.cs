@@ -105,8 +105,7 @@ public sealed class Adam8bit : ElementwiseOptimizer<Adam8bitOptions, Adam8bit.St
 {
     private readonly Adam8bitCodebooks _maps;
     private FusedKernels? _kernels;
-    private Tensor? _mid1, _mid2;
-    private int _zero1, _zero2;
+    private Adam8bitKernelTables? _tables;
 
     public override string Implementation => ImplementationChoice.NameOf(_kernels);
 
@@ -114,20 +113,7 @@ public sealed class Adam8bit : ElementwiseOptimizer<Adam8bitOptions, Adam8bit.St
     {
         _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status, Parameters, "adam8bit");
         if (_kernels is null) return;
-        using var noGrad = no_grad();
-        _mid1?.Dispose();
-        _mid2?.Dispose();
-        _mid1 = Midpoints(_maps.Signed);
-        _mid2 = Midpoints(_maps.Unsigned);
-        _zero1 = (int)BlockwiseQuantization.ZeroIndex(_maps.Signed);
-        _zero2 = (int)BlockwiseQuantization.ZeroIndex(_maps.Unsigned);
-    }
-
-    // The float32 decision boundaries (c[k] + c[k+1])·0.5 of BlockwiseQuantization.NearestCode, contiguous.
-    private static Tensor Midpoints(Tensor code)
-    {
-        var c = code.to(ScalarType.Float32);
-        return ((c.narrow(0, 0, DynamicMap.Size - 1) + c.narrow(0, 1, DynamicMap.Size - 1)) * 0.5f).contiguous().DetachFromDisposeScope();
+        _tables ??= new Adam8bitKernelTables(_maps);
     }
 
     protected override bool FusedEnabled => _kernels is not null;
@@ -146,13 +132,8 @@ public sealed class Adam8bit : ElementwiseOptimizer<Adam8bitOptions, Adam8bit.St
         var lrF = (float)lr;
         foreach (var group in items.GroupBy(x => (x.Parameter.Value.dtype, x.State.Step)))
         {
-            // The scalars of Adam8bitMoments.Step and Update, formed the same way (float32, powf).
-            var correction1 = 1f - MathF.Pow(beta1, group.Key.Step);
-            var correction2 = MathF.Sqrt(1f - MathF.Pow(beta2, group.Key.Step));
-            var scalars = new Adam8bitScalars(beta1, beta2, 1f - beta1, 1f - beta2, correction2 * eps, -lrF * correction2 / correction1,
-                1f - lrF * (float)Options.WeightDecay, _maps.PaddedLaneCode, Options.WeightDecay > 0, Options.BlockSize, _zero1, _zero2);
-            kernels.Adam8bit(group.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State.First, x.State.Second, x.State.Absmax1, x.State.Absmax2)).ToList(),
-                _maps.Signed, _maps.Unsigned, _mid1!, _mid2!, scalars);
+            var scalars = _tables!.Scalars(beta1, beta2, eps, lrF, (float)Options.WeightDecay, group.Key.Step, Options.BlockSize, Options.WeightDecay > 0);
+            _tables.Launch(kernels, group.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State.First, x.State.Second, x.State.Absmax1, x.State.Absmax2)).ToList(), scalars);
         }
     }
 
@@ -239,8 +220,7 @@ public sealed class Adam8bit : ElementwiseOptimizer<Adam8bitOptions, Adam8bit.St
         if (disposing)
         {
             _maps.Dispose();
-            _mid1?.Dispose();
-            _mid2?.Dispose();
+            _tables?.Dispose();
         }
         base.Dispose(disposing);
     }

@@ -1,3 +1,4 @@
+using Harness.Optimizers.Kernels;
 using Harness.Optimizers.LowRank;
 using Harness.Optimizers.Quantization;
 using static TorchSharp.torch;
@@ -5,7 +6,7 @@ using static TorchSharp.torch;
 namespace Harness.Optimizers.QGaLore;
 
 /// <summary>Options of <see cref="QGaLore"/> (<c>kind: qgalore</c>); keys as in Q-GaLore's <c>run_pretrain.py</c>.</summary>
-public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
+public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded, IQuantizedWeightOptions
 {
     /// <summary>The reference scripts' inner Adam: betas (0.9, 0.95) (<c>--beta2</c> default), bnb's ε 1e-8.</summary>
     public QGaLoreOptions()
@@ -35,8 +36,14 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
     /// <summary>Number of successive top-vector cosines averaged (5).</summary>
     public int QueueSize { get; init; } = 5;
 
-    /// <summary>Keep projected weights on an INT8 grid (<c>--weight_quant</c>; simulated, see the remarks of <see cref="QGaLore"/>).</summary>
+    /// <summary>Keep projected weights in INT8 (<c>--weight_quant</c>); where, says <see cref="WeightStorage"/>.</summary>
     public bool WeightQuant { get; init; } = true;
+
+    /// <summary><c>int8</c>: the model stores the codes (the reference's default); <c>simulated</c>: fp32 weights on the grid (its <c>--simulation</c>).</summary>
+    public QGaLoreWeightStorage WeightStorage { get; init; } = QGaLoreWeightStorage.Int8;
+
+    public QuantizedWeightFormat? StoredWeightFormat =>
+        WeightQuant && WeightStorage == QGaLoreWeightStorage.Int8 ? new QuantizedWeightFormat(WeightGroupSize, WeightBits) : null;
 
     /// <summary>Code width of the weights (<c>--weight_bits</c>, 8).</summary>
     public int WeightBits { get; init; } = 8;
@@ -49,6 +56,16 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
 
     /// <summary>Moment storage: <c>int8</c> (bnb AdamW8bit, the reference) or <c>fp32</c>.</summary>
     public QGaLoreMoments Moments { get; init; } = QGaLoreMoments.Int8;
+
+    /// <summary>
+    /// <c>tensor-ops</c>: the reference path (rounding draws from a CPU generator per matrix and step, copied to the
+    /// device; whole-matrix re-quantization; the tensor-ops 8-bit update). <c>batched</c>: no host round trip and no CPU
+    /// work in the step: rounding draws from <see cref="CounterUniform"/> on the weight's device, re-quantization tile by
+    /// tile (<see cref="TiledRequantizer"/>). <c>auto</c> (default) = batched, with the 8-bit moments of every parameter in
+    /// one multi-tensor launch of the fused 8-bit Adam kernel where it is attached and the parameters are on CUDA;
+    /// <c>cuda-fused</c> = the same, the kernel required (it needs <c>moments: int8</c>).
+    /// </summary>
+    public string Implementation { get; init; } = StepImplementation.Auto;
 
     /// <summary>Elements per absmax block of the 8-bit moments (bnb 0.43.1: 2048).</summary>
     public int BlockSize { get; init; } = BlockwiseQuantization.DefaultBlockSize;
@@ -79,10 +96,14 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
         if (QueueSize <= 0) yield return new("queue_size", $"must be > 0 (got {QueueSize})");
         if (!GroupQuantizer.IsSupported(WeightBits)) yield return new("weight_bits", $"must be in {GroupQuantizer.MinBits}..{GroupQuantizer.MaxBits} (got {WeightBits})");
         if (WeightGroupSize <= 0) yield return new("weight_group_size", $"must be > 0 (got {WeightGroupSize})");
+        if (!Enum.IsDefined(WeightStorage)) yield return new("weight_storage", $"must be int8 or simulated (got {WeightStorage})");
         if (!Enum.IsDefined(Moments)) yield return new("moments", $"must be int8 or fp32 (got {Moments})");
         if (!BlockwiseQuantization.IsValidBlockSize(BlockSize))
             yield return new("block_size", $"must be a power of two in [{BlockwiseQuantization.MinBlockSize}, {BlockwiseQuantization.MaxBlockSize}] (got {BlockSize})");
         if (Min8BitSize < 0) yield return new("min_8bit_size", $"must be >= 0 (got {Min8BitSize})");
+        foreach (var p in StepImplementation.Validate(Implementation, fusedKernel: true)) yield return p;
+        if (Implementation == StepImplementation.CudaFused && Moments != QGaLoreMoments.Int8)
+            yield return new("implementation", "cuda-fused runs the fused 8-bit Adam kernel, which needs moments: int8");
     }
 }
 
@@ -90,7 +111,8 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
 /// Q-GaLore: GaLore with an INT4 projection, layer-adaptive subspace refreshes and INT8 weights with
 /// stochastic rounding. Zhang et al., "Q-GaLore: Quantized GaLore with INT4 Projection and
 /// Layer-Adaptive Low-Rank Gradients", arXiv 2407.08296. Reference code: VITA-Group/Q-GaLore @5bd2f1c,
-/// <c>q_galore_torch/q_galore_adamw8bit_simulate.py</c> (step, weight re-quantization) and
+/// <c>q_galore_torch/q_galore_adamw8bit.py</c> and <c>_simulate.py</c> (step, weight re-quantization),
+/// <c>q_galore_torch/utils/quantization.py</c> (INT8 storage) and
 /// <c>q_galore_torch/q_galore_projector_simulate.py</c> (projector; the golden <c>qgalore_projector</c> trace).
 /// </summary>
 /// <remarks>
@@ -112,26 +134,93 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded
 /// scalars; D is that step's increment on the reference's zero placeholder, non-finite R entries give D = 0);
 /// smaller ones keep fp32 moments on the kernel's 32-bit path. <c>fp32</c> keeps plain moments (dtype of W) and the
 /// transformers-style step (ε·c2 inside, step size in double).
-/// Simulated INT8 (the reference's <c>--simulation</c> path): W stays an fp32 Parameter for the model, but
-/// after every update it holds exactly the values its INT8 codes decode to; scales and zero points are
-/// recomputed from W each step (as the reference does), so they are not state, and the codes are not
-/// stored (no memory is saved here; the reference's real-INT8 path saves it). A step whose update is
-/// exactly zero leaves W as it is (the reference re-quantizes anyway, which only matters for a weight not
-/// yet on its grid). The rounding draws are float32 uniforms (the reference draws in the weight dtype) from a
-/// generator seeded per (seed, parameter name, step): counter-based, so a checkpoint needs no RNG state.
+/// INT8 weights (<c>weight_storage: int8</c>, the reference's <c>QGaLoreLinear</c> path): a parameter whose model stores
+/// it quantized (<see cref="NamedParameter.Quantized"/>, converted by the runner before this optimizer is built) holds
+/// uint8 codes, an fp32 scale and a uint8 zero point per group; W above is their dequantization, the update is written
+/// back by re-quantizing W' into them (scales and zero points recomputed from W', as the reference does), and the
+/// gradient arrives dense on the parameter's carrier. A Matrix parameter without storage (a model that keeps it dense,
+/// or <c>weight_storage: simulated</c>, the reference's <c>--simulation</c> path) stays an fp32 Parameter that after
+/// every update holds exactly the values its codes would decode to (no memory saved). Both paths give the same values
+/// bit for bit from the same starting grid. A step whose update is exactly zero leaves W (or its codes) as it is (the
+/// reference re-quantizes anyway, which only matters for a weight not yet on its grid; the stored path starts on it,
+/// rounded to nearest, as the reference's <c>QGaLoreLinear</c> does). The rounding draws are float32 uniforms (the
+/// reference draws in the weight dtype) from a generator seeded per (seed, parameter name, step): counter-based, so a
+/// checkpoint needs no RNG state. The stored weights are model bytes, not optimizer state.
 /// State bytes per Matrix parameter, s = min(m,n), L = max(m,n), b = element size, G = ⌈s·r'/proj_group_size⌉:
 /// mom(r'·L) (moments) + s·r' (codes) + 5·G (fp32 scales, uint8 zeros) + 4·s (top vector) + 24 + 8·queue_size;
 /// without proj_quant 4·s·r' replaces s·r' + 5·G. Other parameters: mom(numel). Moments of k elements:
 /// int8 and k ≥ min_8bit_size: mom(k) = 2·k + 8·⌈k/block_size⌉; int8 below: 8·k; fp32: 2·k·b.
 /// </remarks>
 public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOptions options)
-    : PerParameterOptimizer<QGaLoreOptions, LowRankMomentsState>(parameters, options)
+    : PerParameterOptimizer<QGaLoreOptions, LowRankMomentsState>(parameters, options), IFusedKernelUser
 {
     // The code books live where the parameters do; only int8 moments use them.
     private readonly Adam8bitCodebooks? _maps = options.Moments == QGaLoreMoments.Int8
         ? new Adam8bitCodebooks(parameters.Count > 0 ? parameters[0].Value.device : CPU) : null;
 
-    public override string Implementation => Options.Moments == QGaLoreMoments.Int8 ? "tensor-ops (8-bit moments)" : "tensor-ops (fp32 moments)";
+    private FusedKernels? _kernels;
+    private Adam8bitKernelTables? _tables;
+
+    private bool Reference => Options.Implementation == StepImplementation.TensorOps;
+
+    public override string Implementation =>
+        (Reference ? "tensor-ops" : _kernels is null ? "batched" : $"batched; {ImplementationChoice.NameOf(_kernels)}")
+        + (Options.Moments == QGaLoreMoments.Int8 ? " (8-bit moments)" : " (fp32 moments)");
+
+    /// <summary>Only <c>auto</c> and <c>cuda-fused</c> take the kernels (the 8-bit moments of every parameter).</summary>
+    public void AttachKernels(FusedKernels? kernels, string status)
+    {
+        _kernels = _maps is null ? null : Options.Implementation switch
+        {
+            StepImplementation.Auto => ImplementationChoice.Resolve(ImplementationChoice.Auto, kernels, status, Parameters, "qgalore"),
+            StepImplementation.CudaFused => ImplementationChoice.Resolve(ImplementationChoice.CudaFused, kernels, status, Parameters, "qgalore"),
+            _ => null,
+        };
+        if (_kernels is not null) _tables ??= new Adam8bitKernelTables(_maps!);
+    }
+
+    protected override bool FusedEnabled => _kernels is not null;
+
+    // The kernel steps the reference's zero placeholder (projected) or the parameter itself, of the parameter's dtype.
+    protected override bool CanFuse(NamedParameter p, Tensor grad, LowRankMomentsState s) =>
+        _kernels is { } k && k.Accepts(grad, p.Value.dtype) && (s.Projector is not null || k.Accepts(p.Value))
+        && (s.IsQuantized
+            ? k.Accepts(s.First, ScalarType.Byte) && k.Accepts(s.Second, ScalarType.Byte)
+              && k.Accepts(s.Absmax1!, ScalarType.Float32) && k.Accepts(s.Absmax2!, ScalarType.Float32)
+            : k.Accepts(s.First, ScalarType.Float32) && k.Accepts(s.Second, ScalarType.Float32));
+
+    /// <summary>
+    /// Every fusable parameter at once: project each (refreshing its basis when due), one kernel launch per (dtype, step,
+    /// projected) for all moments, then per projected matrix the write-back. Projected items step a zero placeholder
+    /// without decay (D = its new value, as the reference), the others step the parameter with the kernel's decay.
+    /// </summary>
+    protected override void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, LowRankMomentsState State)> items, double lr)
+    {
+        using var scope = NewDisposeScope();
+        var (beta1, beta2, eps, wd) = ((float)Options.Betas[0], (float)Options.Betas[1], (float)Options.Eps, (float)Options.WeightDecay);
+        var launches = new List<(NamedParameter P, LowRankMomentsState S, Tensor Target, Tensor G)>(items.Count);
+        foreach (var (p, grad, s) in items)
+        {
+            if (s.Projector is not { } projector)
+            {
+                launches.Add((p, s, p.Value, grad));
+                continue;
+            }
+            Tensor g;
+            using (var inner = NewDisposeScope()) g = projector.Project(grad, s.Step - 1).contiguous().MoveToOuterDisposeScope();
+            launches.Add((p, s, zeros(g.shape, p.Value.dtype, g.device), g.to(p.Value.dtype)));
+        }
+        foreach (var group in launches.GroupBy(x => (x.Target.dtype, x.S.Step, Projected: x.S.Projector is not null)))
+        {
+            var scalars = _tables!.Scalars(beta1, beta2, eps, (float)lr, wd, group.Key.Step, Options.BlockSize, !group.Key.Projected && wd > 0);
+            _tables.Launch(_kernels!, group.Select(x => (x.Target, x.G, x.S.First, x.S.Second, x.S.Absmax1, x.S.Absmax2)).ToList(), scalars);
+        }
+        foreach (var (p, s, d, _) in launches.Where(x => x.S.Projector is not null))
+        {
+            using var inner = NewDisposeScope();
+            WriteBack(p, s, s.Projector!.ProjectBack(d), -1.0, lr);
+        }
+    }
     public override string StateDtype => Options.Moments == QGaLoreMoments.Int8
         ? "uint8+float32 moments (float32 below min_8bit_size), uint8 basis codes" : "float32 moments, uint8 basis codes";
 
@@ -188,16 +277,46 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
         }
 
         var param = p.Value;
-        if (s.Projector is null || !Options.WeightQuant)
+        if (s.Projector is null)
         {
             LowRankAdam.Apply(param, update, stepSize, lr, Options.WeightDecay);
             return;
         }
+        WriteBack(p, s, update, stepSize, lr);
+    }
 
-        var updated = param.detach().clone();
+    // W' = W − stepSize·update, decayed; then onto the INT8 grid (stored codes or simulated grid values) when weight_quant.
+    private void WriteBack(NamedParameter p, LowRankMomentsState s, Tensor update, double stepSize, double lr)
+    {
+        var param = p.Value;
+        if (!Options.WeightQuant)
+        {
+            LowRankAdam.Apply(param, update, stepSize, lr, Options.WeightDecay);
+            return;
+        }
+        if (!Reference)
+        {
+            TiledRequantizer.Update(param, p.Quantized, update, (w, u) => LowRankAdam.Apply(w, u, stepSize, lr, Options.WeightDecay),
+                new QuantizedWeightFormat(Options.WeightGroupSize, Options.WeightBits), Options.StochasticRound ? DrawSeed(p.Name, s.Step) : null);
+            return;
+        }
+
+        // INT8 storage holds the weight's values (Value is only its gradient carrier); the simulated path keeps them in Value.
+        var weight = p.Quantized?.Dequantize(param.dtype) ?? param.detach();
+        var updated = weight.clone();
         LowRankAdam.Apply(updated, update, stepSize, lr, Options.WeightDecay);
-        var changed = updated.ne(param).any();
+        var changed = updated.ne(weight).any();
         using var generator = Options.StochasticRound ? new Generator(DrawSeed(p.Name, s.Step), CPU) : null;
+        if (p.Quantized is { } stored)
+        {
+            // The same codes, scales and zero points the simulated path's grid values decode from; kept where nothing changed.
+            var (codes, scales, zeros) = (stored.Codes.clone(), stored.Scales.clone(), stored.Zeros.clone());
+            stored.Store(updated, generator);
+            stored.Codes.copy_(where(changed, stored.Codes, codes));
+            stored.Scales.copy_(where(changed, stored.Scales, scales));
+            stored.Zeros.copy_(where(changed, stored.Zeros, zeros));
+            return;
+        }
         var onGrid = GroupQuantizer.FakeQuantize(updated, Options.WeightGroupSize, Options.WeightBits, generator);
         param.copy_(where(changed, onGrid, param));
     }
@@ -212,7 +331,11 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _maps?.Dispose();
+        if (disposing)
+        {
+            _maps?.Dispose();
+            _tables?.Dispose();
+        }
         base.Dispose(disposing);
     }
 

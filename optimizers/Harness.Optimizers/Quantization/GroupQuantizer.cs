@@ -39,21 +39,22 @@ public static class GroupQuantizer
     public static long GroupCount(long numel, int groupSize) => (numel + groupSize - 1) / groupSize;
 
     /// <summary>
-    /// Round-to-nearest quantization of <paramref name="values"/> into preallocated storage:
-    /// <paramref name="codes"/> uint8 [numel], <paramref name="scales"/> float32 [groups],
-    /// <paramref name="zeros"/> uint8 [groups]. The arithmetic runs in float32.
+    /// Quantization of <paramref name="values"/> into preallocated storage: <paramref name="codes"/> uint8 [numel],
+    /// <paramref name="scales"/> float32 [groups], <paramref name="zeros"/> uint8 [groups]. The arithmetic runs in
+    /// float32; rounding is to nearest, or stochastic with a <paramref name="generator"/> (the draws of
+    /// <see cref="FakeQuantize"/>, so both give the same codes).
     /// </summary>
-    public static void QuantizeInto(Tensor values, int groupSize, int bits, Tensor codes, Tensor scales, Tensor zeros)
+    public static void QuantizeInto(Tensor values, int groupSize, int bits, Tensor codes, Tensor scales, Tensor zeros, Generator? generator = null)
     {
         Check(groupSize, bits);
         using var scope = NewDisposeScope();
         var numel = values.numel();
         var x = Grouped(values.to(ScalarType.Float32), groupSize);
         var (s, z) = ScalesAndZeros(x, bits);
-        var q = x.div(s).round_().add_(z).clamp_(0, MaxInt(bits));
-        codes.copy_(q.flatten().narrow(0, 0, numel).to(ScalarType.Byte));
-        scales.copy_(s.flatten());
-        zeros.copy_(z.flatten().to(ScalarType.Byte));
+        var q = ShiftedCodes(x, s, z, bits, generator);
+        codes.copy_(q.flatten().narrow(0, 0, numel).view(codes.shape).to(ScalarType.Byte));
+        scales.copy_(s.view(scales.shape));
+        zeros.copy_(z.view(zeros.shape).to(ScalarType.Byte));
     }
 
     /// <summary>
@@ -64,7 +65,7 @@ public static class GroupQuantizer
         var numel = codes.numel();
         var groups = scales.numel();
         var pad = groups * groupSize - numel;
-        var q = codes.to(ScalarType.Float32);
+        var q = codes.flatten().to(ScalarType.Float32);
         if (pad > 0) q = cat([q, q.new_zeros(pad)]);
         var x = scales.unsqueeze(1).mul(q.view(groups, groupSize).sub(zeros.to(ScalarType.Float32).unsqueeze(1)));
         return x.flatten().narrow(0, 0, numel).reshape(shape);
@@ -81,36 +82,47 @@ public static class GroupQuantizer
         var numel = values.numel();
         var x = Grouped(values.to(ScalarType.Float32), groupSize);
         var (s, z) = ScalesAndZeros(x, bits);
-        var y = x.div(s);
+        var deq = ShiftedCodes(x, s, z, bits, generator).sub_(z).mul_(s);
+        return deq.flatten().narrow(0, 0, numel).reshape(values.shape).to(values.dtype);
+    }
+
+    // clamp(round(x / scale) + zero, 0, 2^bits − 1) in float32; round is stochastic with a generator.
+    private static Tensor ShiftedCodes(Tensor grouped, Tensor scales, Tensor zeros, int bits, Generator? generator) =>
+        // Drawn on the generator's device (the CPU) and moved: the same draws on every device, and no
+        // CUDA generator, which TorchSharp 0.107 cannot create against a newer libtorch.
+        ShiftedCodes(grouped, scales, zeros, bits,
+            generator is null ? null : rand(grouped.shape, dtype: ScalarType.Float32, device: generator.device, generator: generator).to(grouped.device));
+
+    /// <summary>
+    /// <c>clamp(round(x / scale) + zero, 0, 2^bits − 1)</c> in float32 on a (groups, groupSize) view; with
+    /// <paramref name="uniform"/> draws of that shape the rounding is stochastic (up where u &lt; x/scale − floor).
+    /// </summary>
+    internal static Tensor ShiftedCodes(Tensor grouped, Tensor scales, Tensor zeros, int bits, Tensor? uniform)
+    {
+        var y = grouped.div(scales);
         Tensor rounded;
-        if (generator is null)
+        if (uniform is null)
         {
             rounded = y.round();
         }
         else
         {
             var down = y.floor();
-            var up = y.ceil();
-            var pUp = y.sub(down);
-            // Drawn on the generator's device (the CPU) and moved: the same draws on every device, and no
-            // CUDA generator, which TorchSharp 0.107 cannot create against a newer libtorch.
-            var u = rand(y.shape, dtype: ScalarType.Float32, device: generator.device, generator: generator).to(y.device);
-            rounded = where(u.lt(pUp), up, down);
+            rounded = where(uniform.lt(y.sub(down)), y.ceil(), down);
         }
-        var deq = rounded.add_(z).clamp_(0, MaxInt(bits)).sub_(z).mul_(s);
-        return deq.flatten().narrow(0, 0, numel).reshape(values.shape).to(values.dtype);
+        return rounded.add_(zeros).clamp_(0, MaxInt(bits));
     }
 
     private static int MaxInt(int bits) => (1 << bits) - 1;
 
-    private static void Check(int groupSize, int bits)
+    internal static void Check(int groupSize, int bits)
     {
         if (groupSize <= 0) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "group size must be > 0");
         if (!IsSupported(bits)) throw new ArgumentOutOfRangeException(nameof(bits), bits, $"bits must be in {MinBits}..{MaxBits}");
     }
 
     // (groups, groupSize) view of the flattened tensor; a short last group is padded with its last element.
-    private static Tensor Grouped(Tensor values, int groupSize)
+    internal static Tensor Grouped(Tensor values, int groupSize)
     {
         var flat = values.flatten();
         var numel = flat.numel();
@@ -120,7 +132,7 @@ public static class GroupQuantizer
         return flat.view(groups, groupSize);
     }
 
-    private static (Tensor Scales, Tensor Zeros) ScalesAndZeros(Tensor grouped, int bits)
+    internal static (Tensor Scales, Tensor Zeros) ScalesAndZeros(Tensor grouped, int bits)
     {
         var maxInt = MaxInt(bits);
         var max = grouped.amax([1], keepdim: true);

@@ -35,7 +35,7 @@ public sealed class QGaLoreMomentsTests(ITestOutputHelper output)
         o.Step(lr);
     }
 
-    private static readonly QGaLoreOptions Exact = new() { Rank = 32, UpdateProjGap = 50, WeightQuant = false, Lr = 0.01 };
+    private static readonly QGaLoreOptions Exact = new() { Rank = 32, UpdateProjGap = 50, WeightQuant = false, Lr = 0.01, Implementation = "tensor-ops" };
 
     [Fact]
     public void State_bytes_on_the_tiny_LLaMA_equal_the_formula_for_both_moment_settings()

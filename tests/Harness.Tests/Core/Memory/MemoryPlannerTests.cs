@@ -88,7 +88,11 @@ public sealed class MemoryPlannerTests(ITestOutputHelper output)
         var grown = process.WorkingSet64 - before;
         output.WriteLine($"7B plan of {rows.Count} optimizers: {watch.Elapsed.TotalMilliseconds:F0} ms, working set +{grown / 1048576.0:F0} MiB");
         Assert.Equal(OptimizerCatalog.All.Count, rows.Count);
-        Assert.All(rows, r => Assert.Equal(2 * r.Params, r.WeightBytes));                  // bf16
+        Assert.All(rows.Where(r => r.Optimizer != "qgalore"), r => Assert.Equal(2 * r.Params, r.WeightBytes)); // bf16
+        // Q-GaLore's INT8 matrices: a code per weight + a float32 scale and a uint8 zero point per 256 (7B's matrices divide evenly).
+        var q = rows.Single(r => r.Optimizer == "qgalore");
+        Assert.Equal(2 * (q.Params - q.MatrixParams) + q.MatrixParams + 5 * q.MatrixParams / 256, q.WeightBytes);
+        Assert.Equal(2 * q.Params, q.GradientBytes);
         // bf16 weights alone are 12.6 GiB: a plan that built the model could not stay under 1 GiB of growth.
         Assert.True(grown < 1L << 30, $"working set grew by {grown} bytes");
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"the plan took {watch.Elapsed}");
