@@ -1,10 +1,11 @@
+using System.Text.Json.Serialization;
 using Harness.Optimizers.Kernels;
 using Harness.Optimizers.LowRank;
 
 namespace Harness.Optimizers.GaLore;
 
 /// <summary>Options of <see cref="GaLore"/> (<c>kind: galore</c>).</summary>
-public sealed record GaLoreOptions : LowRankAdamOptions, IReferenceTraceOptions
+public sealed record GaLoreOptions : LowRankAdamOptions, IReferenceTraceOptions, IProjectorRefreshOption, IMatmulPrecisionOption
 {
     /// <summary>
     /// <c>tensor-ops</c>: the per-parameter reference; <c>batched</c>: one-sided projections of same-shaped
@@ -24,9 +25,38 @@ public sealed record GaLoreOptions : LowRankAdamOptions, IReferenceTraceOptions
     /// <summary>Which side(s) to project: <c>std</c>, <c>reverse_std</c>, <c>left</c>, <c>right</c> or <c>full</c>.</summary>
     public string ProjType { get; init; } = "std";
 
+    /// <summary>
+    /// <c>svd</c> (unset: the reference) or <c>subspace_iteration</c>: after the first SVD, each refresh refines the previous
+    /// basis by <see cref="ProjectorIterations"/> warm-started power/QR iterations (<see cref="SubspaceIteration"/>), faster
+    /// than the reference and not equal to it (accuracy: optimizers/README.md, "Faster-than-reference options").
+    /// Left out of the run id when unset.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ProjectorRefresh? Projector { get; init; }
+
+    /// <summary>Iterations per refresh with <c>projector: subspace_iteration</c> (unset: 2). Left out of the run id when unset.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? ProjectorIterations { get; init; }
+
+    /// <summary>
+    /// <c>highest</c> (unset: the reference) or <c>tf32</c>: the step's float32 products (projections, subspace iterations) on
+    /// TF32 tensor cores (CUDA only; see <see cref="MatmulPrecisionScope"/>). Left out of the run id when unset.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public MatmulPrecision? MatmulPrecision { get; init; }
+
+    public OptimizerOptions WithProjector(ProjectorRefresh? projector, int? iterations) => this with { Projector = projector, ProjectorIterations = iterations };
+
+    public OptimizerOptions WithMatmulPrecision(MatmulPrecision? precision) => this with { MatmulPrecision = precision };
+
     public override IEnumerable<OptionProblem> Validate()
     {
         foreach (var p in base.Validate()) yield return p;
+        if (ProjectorIterations is { } iterations)
+        {
+            if (iterations < 1) yield return new("projector_iterations", $"must be >= 1 (got {iterations})");
+            if (Projector != ProjectorRefresh.SubspaceIteration) yield return new("projector_iterations", "applies only with projector: subspace_iteration");
+        }
         if (UpdateProjGap <= 0) yield return new("update_proj_gap", $"must be > 0 (got {UpdateProjGap})");
         foreach (var p in StepImplementation.Validate(Implementation, fusedKernel: true)) yield return p;
         if (!SvdProjector.ProjTypes.Contains(ProjType))
@@ -56,6 +86,9 @@ public sealed record GaLoreOptions : LowRankAdamOptions, IReferenceTraceOptions
 /// clamped to that side, as the reference's SVD slice does (no error).
 /// The moments persist across a refresh, so the result depends on the signs LAPACK gives the singular
 /// vectors (arbitrary per pair); <see cref="ISvdSignChoice"/> lets the golden check replay other signs.
+/// Batched, a shape group's refresh is one batched SVD (<see cref="SvdProjector.RefreshStackIfDue"/>).
+/// Off by default and not the reference: <c>projector: subspace_iteration</c> (warm-started refreshes, no SVD after
+/// the first) and <c>matmul_precision: tf32</c>; their measured accuracy is in optimizers/README.md.
 /// </remarks>
 public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptions options)
     : PerParameterOptimizer<GaLoreOptions, LowRankAdamState>(parameters, options), ISvdSignChoice, IFusedKernelUser
@@ -99,7 +132,8 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
     {
         if (p.Role != ParamRole.Matrix) return new(null, p.Value);
         var projector = new SvdProjector(p.Value.shape, p.Value.dtype, p.Value.device, Options.Rank, Options.UpdateProjGap, Options.Scale, Options.ProjType,
-            step => _signFlips.GetValueOrDefault((p.Name, step)));
+            step => _signFlips.GetValueOrDefault((p.Name, step)), Options.Projector ?? ProjectorRefresh.Svd,
+            Options.ProjectorIterations ?? SubspaceIteration.DefaultIterations);
         if (!Batched || !projector.OneSided) return new(projector, p.Value);
         var key = GroupKey(p);
         if (!_groups.TryGetValue(key, out var group))
@@ -115,8 +149,11 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
         return new(projector, group.M[i], group.V![i]);
     }
 
-    protected override void Update(NamedParameter p, TorchSharp.torch.Tensor grad, LowRankAdamState s, double lr) =>
+    protected override void Update(NamedParameter p, TorchSharp.torch.Tensor grad, LowRankAdamState s, double lr)
+    {
+        using var precision = MatmulPrecisionScope.Enter(Options.MatmulPrecision);
         LowRankAdam.Step(p.Value, grad, s, Options, lr);
+    }
 
     /// <summary>
     /// Batched: every shape group whose members all have gradients at the same step goes through
@@ -163,18 +200,20 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
         }
     }
 
-    // One shape group: per-matrix SVD refreshes when due, one bmm projection of the stacked gradients, the
+    // One shape group: one batched SVD refresh when due, one bmm projection of the stacked gradients, the
     // Adam moments of the whole group in one pass over the stacked buffers, and per matrix one addmm that adds
     // −step·α·(A·N or N·B) to W (no m×n temporary), then the decoupled decay as in the reference.
     private void StepGroup(IReadOnlyList<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> items,
         (string[] Members, TorchSharp.torch.Tensor? M, TorchSharp.torch.Tensor? V) buffers, double lr)
     {
         using var scope = TorchSharp.torch.NewDisposeScope();
+        using var precision = MatmulPrecisionScope.Enter(Options.MatmulPrecision);
         foreach (var x in items) x.S.Step++;
         var step = items[0].S.Step;
         var projectors = items.Select(x => (SvdProjector)x.S.Projector!).ToList();
-        for (var i = 0; i < items.Count; i++) projectors[i].RefreshIfDue(items[i].G, step - 1);
-        var low = SvdProjector.ProjectStack(projectors, TorchSharp.torch.stack(items.Select(x => x.G)));
+        var grads = TorchSharp.torch.stack(items.Select(x => x.G));
+        SvdProjector.RefreshStackIfDue(projectors, grads, step - 1);
+        var low = SvdProjector.ProjectStack(projectors, grads);
         var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
         var n = LowRankAdam.Direction(buffers.M!, buffers.V!, low, beta1, beta2, Options.Eps);
         var stepSize = LowRankAdam.StepSize(lr, step, beta1, beta2);
@@ -205,7 +244,8 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
     }
 
     public IReadOnlyList<long> SvdSteps(string parameter, long from, long to) =>
-        BasisSize(parameter) == 0 ? [] : SvdProjector.SvdSteps(Options.UpdateProjGap, from, to).ToList();
+        BasisSize(parameter) == 0 ? [] : SvdProjector.SvdSteps(Options.UpdateProjGap, from, to)
+            .Where(s => Options.Projector != ProjectorRefresh.SubspaceIteration || s == 0).ToList(); // later refreshes iterate
 
     public int BasisSize(string parameter) =>
         Parameters.FirstOrDefault(p => p.Name == parameter) is { Role: ParamRole.Matrix } p && p.Value.dim() == 2
