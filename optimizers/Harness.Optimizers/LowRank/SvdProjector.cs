@@ -141,9 +141,12 @@ public sealed class SvdProjector : IProjector
     /// gap and refresh method: one batched <c>linalg.svd</c> (or one batched subspace iteration) for the whole stack.
     /// The bases equal the per-matrix refresh's: on CPU torch runs the same LAPACK routine per matrix; on CUDA a batched
     /// call may pick another cuSOLVER routine and so other signs of singular vector pairs, an equally exact SVD (see
-    /// <see cref="ISvdSignChoice"/>). Sign replays apply per projector.
+    /// <see cref="ISvdSignChoice"/>). Sign replays apply per projector. The SVD's factors of a whole group would be a
+    /// transient of the group's size at every refresh (2.9 GB for LLaMA-1B's 48 MLP matrices), so one call takes as many
+    /// matrices as keep U and Vᴴ within <paramref name="svdChunkBytes"/>: all 32 attention matrices of LLaMA-60M at the
+    /// default 64 MiB, one 5461×2048 matrix at a time, whose SVD is long enough that batching gains nothing.
     /// </summary>
-    public static void RefreshStackIfDue(IReadOnlyList<SvdProjector> projectors, Tensor grads, long step)
+    public static void RefreshStackIfDue(IReadOnlyList<SvdProjector> projectors, Tensor grads, long step, long svdChunkBytes = 64L << 20)
     {
         ArgumentNullException.ThrowIfNull(projectors);
         ArgumentNullException.ThrowIfNull(grads);
@@ -161,8 +164,15 @@ public sealed class SvdProjector : IProjector
             for (var i = 0; i < projectors.Count; i++) projectors[i].SetLeftFormBasis(refined[i]);
             return;
         }
-        var (u, _, vh) = linalg.svd(g, fullMatrices: false);
-        for (var i = 0; i < projectors.Count; i++) projectors[i].SetFromSvd(u[i], vh[i], step);
+        var (m, n) = (g.shape[1], g.shape[2]);
+        var chunk = (int)Math.Clamp(svdChunkBytes / (sizeof(float) * Math.Min(m, n) * (m + n)), 1, projectors.Count);
+        for (var start = 0; start < projectors.Count; start += chunk)
+        {
+            using var chunkScope = NewDisposeScope();
+            var count = Math.Min(chunk, projectors.Count - start);
+            var (u, _, vh) = linalg.svd(g[start..(start + count)], fullMatrices: false);
+            for (var i = 0; i < count; i++) projectors[start + i].SetFromSvd(u[i], vh[i], step);
+        }
     }
 
     /// <summary>True when the refresh at this 0-based step is a full SVD (every refresh with <c>svd</c>; the first one otherwise).</summary>

@@ -76,6 +76,8 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
 /// shrinks V by (1−β2). Other parameters: the same Adam without projection. State bytes per Matrix parameter
 /// (s = min(m,n), L = max(m,n), r' = min(r, s), b = element size): (s·r' + 2·r'·L + 1)·b, plus s·r'·b for
 /// S₀ with <c>semantics: code</c>; others 2·numel·b. A rank above s is clamped to s, as in the reference.
+/// Off by default, not the reference: <c>matmul_precision: tf32</c> (CUDA only; accuracy not measured yet,
+/// optimizers/README.md §7). The step is per matrix, so its SVDs (step 0, tracking) are not batched.
 /// </remarks>
 public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, SubTrackPlusPlusOptions options)
     : PerParameterOptimizer<SubTrackPlusPlusOptions, LowRankAdamState>(parameters, options), IFusedKernelUser

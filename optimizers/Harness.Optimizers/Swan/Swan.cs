@@ -79,7 +79,8 @@ public sealed record SwanOptions : OptimizerOptions, IMatmulPrecisionOption
 /// Verified (abstract, paper quotes): stateless, GradNorm then GradWhitening by Newton–Schulz, fp32 whitening,
 /// GradNorm's formula (2502.07752 eq. 30). Not verified (no paper body or code): the GradNorm axis, β and k,
 /// unit-RMS scaling, the lr multiplier, and which parameters use Adam (inferred from the GaLore benchmark
-/// and the authors' SinkGD recipe).
+/// and the authors' SinkGD recipe). Off by default, not the reference: <c>matmul_precision: tf32</c> runs
+/// Newton–Schulz's products on TF32 tensor cores (CUDA only; its accuracy is not measured yet, optimizers/README.md §7).
 /// </remarks>
 public sealed class Swan : OptimizerBase<SwanOptions>, IPerParameterStep
 {
