@@ -41,13 +41,15 @@ public static class OptimizerCatalog
             with { Checks = new() { Options = (lr, wd, impl) => new Adam8bitOptions { Lr = lr, WeightDecay = wd, Implementation = impl ?? ImplementationChoice.Auto },
                 ForgeRouteCases = [new(1, 32, 0)],
                 WholeRunOptions = (wd, min8bit, impl) => new Adam8bitOptions { Betas = [0.9, 0.95], WeightDecay = wd, Min8BitSize = min8bit, Implementation = impl } } },
-        OptimizerDescriptor.Of<GaLoreOptions>("galore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.HasCudaKernel,
+        OptimizerDescriptor.Of<GaLoreOptions>("galore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.HasCudaKernel
+            | OptimizerTraits.MatmulPrecisionOption | OptimizerTraits.SubspaceIterationRefresh,
             "GaLore, Adam in an SVD gradient subspace (arXiv 2403.03507; jiaweizzhao/GaLore)", GaLore.GaLore.ExpectedStateBytes, (p, o) => new GaLore.GaLore(p, o))
             .WithStepCost<GaLoreOptions>(GaLoreStepCost.Of, GaLoreStepCost.RefreshEachStep),
         OptimizerDescriptor.Of<QGaLoreOptions>("qgalore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.QuantizedState,
             "Q-GaLore, INT4 adaptive SVD projection + INT8 stochastic-rounded weights (arXiv 2407.08296; VITA-Group/Q-GaLore)", QGaLore.QGaLore.ExpectedStateBytes, (p, o) => new QGaLore.QGaLore(p, o))
             .WithStepCost<QGaLoreOptions>(QGaLoreStepCost.Of, QGaLoreStepCost.RefreshEachStep),
-        OptimizerDescriptor.Of<SubTrackPlusPlusOptions>("subtrackpp", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.HasCudaKernel,
+        OptimizerDescriptor.Of<SubTrackPlusPlusOptions>("subtrackpp", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.HasCudaKernel
+            | OptimizerTraits.MatmulPrecisionOption,
             "SubTrack++, Grassmann subspace tracking + projection-aware Adam (arXiv 2502.01586; criticalml-uw/SubTrack)",
             SubTrackPlusPlus.SubTrackPlusPlus.ExpectedStateBytes, (p, o) => new SubTrackPlusPlus.SubTrackPlusPlus(p, o))
             .WithStepCost<SubTrackPlusPlusOptions>(SubTrackPlusPlusStepCost.Of, SubTrackPlusPlusStepCost.RefreshEachStep),
@@ -58,7 +60,7 @@ public static class OptimizerCatalog
             with { Checks = new() { Options = (lr, wd, impl) => new GefenOptions { Lr = lr, WeightDecay = wd, Implementation = impl ?? ImplementationChoice.Auto },
                 WholeRunOptions = (wd, _, impl) => new GefenOptions { Betas = [0.9, 0.95], WeightDecay = wd, Implementation = impl },
                 WholeRunStateRelative = 1e-5 } },
-        OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless,
+        OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless | OptimizerTraits.MatmulPrecisionOption,
             "SWAN, stateless GradNorm + GradWhitening, Adam off-matrix (arXiv 2412.13148; no public code)", (p, o) => 2 * ParamBytes(p.Where(q => !Swan.Swan.UsesSwan(q, o)).ToList()), (p, o) => new Swan.Swan(p, o))
             .WithStepCost<SwanOptions>(SwanStepCost.Of),
         OptimizerDescriptor.Of<MuonOptions>("muon", OptimizerTraits.PerParameterStep,

@@ -22,4 +22,11 @@ public enum OptimizerTraits
     SlabStep = 32,
     /// <summary>A FORGE linear weight can be stepped by one kernel that also forms its gradient (<see cref="ITileFusedLinearStep"/>).</summary>
     TileFusedLinear = 64,
+    /// <summary>The options take <c>matmul_precision: highest|tf32</c> (<see cref="IMatmulPrecisionOption"/>).</summary>
+    MatmulPrecisionOption = 128,
+    /// <summary>
+    /// The options take <c>projector: svd|subspace_iteration</c> and <c>projector_iterations</c>
+    /// (<see cref="LowRank.IProjectorRefreshOption"/>).
+    /// </summary>
+    SubspaceIterationRefresh = 256,
 }

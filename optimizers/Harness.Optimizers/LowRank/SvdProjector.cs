@@ -31,13 +31,17 @@ public sealed class SvdProjector : IProjector
     private readonly Tensor? _left;   // A, m×r'
     private readonly Tensor? _right;  // B, r'×n
     private readonly Func<long, ulong>? _signFlips;
+    private readonly ProjectorRefresh _refresh;
+    private readonly int _iterations;
 
     /// <param name="shape">The parameter's shape (m, n).</param>
     /// <param name="rank">Requested rank; clamped to min(m, n) as the reference's slice does.</param>
     /// <param name="signFlips">Optional, for sign-choice replays (<see cref="ISvdSignChoice"/>): for an SVD step, the
     /// mask of singular vector pairs (uᵢ, vᵢ) to negate (bit i = the (i+1)-th largest); null keeps LAPACK's signs.</param>
+    /// <param name="refresh">How the basis is recomputed after the first refresh (the first is always an SVD).</param>
+    /// <param name="iterations">Iterations per refresh with <see cref="ProjectorRefresh.SubspaceIteration"/>.</param>
     public SvdProjector(long[] shape, ScalarType dtype, Device device, int rank, long updateGap, double scale, string projType,
-        Func<long, ulong>? signFlips = null)
+        Func<long, ulong>? signFlips = null, ProjectorRefresh refresh = ProjectorRefresh.Svd, int iterations = SubspaceIteration.DefaultIterations)
     {
         if (shape.Length != 2) throw new ArgumentException($"a projector needs a 2-D parameter (got [{string.Join(",", shape)}])", nameof(shape));
         if (rank <= 0) throw new ArgumentOutOfRangeException(nameof(rank), rank, "must be > 0");
@@ -47,6 +51,8 @@ public sealed class SvdProjector : IProjector
         _updateGap = updateGap;
         _scale = scale;
         _signFlips = signFlips;
+        _refresh = refresh;
+        _iterations = iterations;
         var (useLeft, useRight) = Sides(projType, m, n);
         if (useLeft) _left = zeros([m, Rank], dtype, device);
         if (useRight) _right = zeros([Rank, n], dtype, device);
@@ -130,10 +136,76 @@ public sealed class SvdProjector : IProjector
         for (var s = (from + updateGap - 1) / updateGap * updateGap; s < to; s += updateGap) yield return s;
     }
 
+    /// <summary>
+    /// <see cref="RefreshIfDue"/> for a stack of same-shaped gradients (B×m×n) whose one-sided projectors share side, rank,
+    /// gap and refresh method: one batched <c>linalg.svd</c> (or one batched subspace iteration) for the whole stack.
+    /// The bases equal the per-matrix refresh's: on CPU torch runs the same LAPACK routine per matrix; on CUDA a batched
+    /// call may pick another cuSOLVER routine and so other signs of singular vector pairs, an equally exact SVD (see
+    /// <see cref="ISvdSignChoice"/>). Sign replays apply per projector. The SVD's factors of a whole group would be a
+    /// transient of the group's size at every refresh (2.9 GB for LLaMA-1B's 48 MLP matrices), so one call takes as many
+    /// matrices as keep U and Vᴴ within <paramref name="svdChunkBytes"/>: all 32 attention matrices of LLaMA-60M at the
+    /// default 64 MiB, one 5461×2048 matrix at a time, whose SVD is long enough that batching gains nothing.
+    /// </summary>
+    public static void RefreshStackIfDue(IReadOnlyList<SvdProjector> projectors, Tensor grads, long step, long svdChunkBytes = 64L << 20)
+    {
+        ArgumentNullException.ThrowIfNull(projectors);
+        ArgumentNullException.ThrowIfNull(grads);
+        if (projectors.Count == 0 || step % projectors[0]._updateGap != 0) return;
+        var first = projectors[0];
+        if (projectors.Any(p => !p.OneSided || p._left is null != first._left is null || p.Rank != first.Rank
+                || p._updateGap != first._updateGap || p._refresh != first._refresh || p._iterations != first._iterations))
+            throw new ArgumentException("a stacked refresh needs one-sided projectors of the same side, rank, gap and method", nameof(projectors));
+        using var scope = NewDisposeScope();
+        var g = grads.to(ScalarType.Float32);
+        if (first.UsesSubspaceIteration(step))
+        {
+            var basis = stack(projectors.Select(p => p.LeftFormBasis().to(ScalarType.Float32)));
+            var refined = SubspaceIteration.Refine(first._left is null ? g.transpose(-2, -1) : g, basis, first._iterations);
+            for (var i = 0; i < projectors.Count; i++) projectors[i].SetLeftFormBasis(refined[i]);
+            return;
+        }
+        var (m, n) = (g.shape[1], g.shape[2]);
+        var chunk = (int)Math.Clamp(svdChunkBytes / (sizeof(float) * Math.Min(m, n) * (m + n)), 1, projectors.Count);
+        for (var start = 0; start < projectors.Count; start += chunk)
+        {
+            using var chunkScope = NewDisposeScope();
+            var count = Math.Min(chunk, projectors.Count - start);
+            var (u, _, vh) = linalg.svd(g[start..(start + count)], fullMatrices: false);
+            for (var i = 0; i < count; i++) projectors[start + i].SetFromSvd(u[i], vh[i], step);
+        }
+    }
+
+    /// <summary>True when the refresh at this 0-based step is a full SVD (every refresh with <c>svd</c>; the first one otherwise).</summary>
+    public bool TakesSvdAt(long step) => step % _updateGap == 0 && !UsesSubspaceIteration(step);
+
+    private bool UsesSubspaceIteration(long step) => _refresh == ProjectorRefresh.SubspaceIteration && step > 0;
+
     private void Refresh(Tensor grad, long step)
     {
         using var scope = NewDisposeScope();
-        var (u, _, vh) = linalg.svd(grad.to(ScalarType.Float32), fullMatrices: false);
+        var g = grad.to(ScalarType.Float32);
+        if (UsesSubspaceIteration(step))
+        {
+            // One side is refined in left form (A, or Bᵀ against Gᵀ); full projectors refine both sides.
+            if (_left is not null) _left.copy_(SubspaceIteration.Refine(g, _left.to(ScalarType.Float32), _iterations));
+            if (_right is not null) _right.copy_(SubspaceIteration.Refine(g.t(), _right.t().to(ScalarType.Float32), _iterations).t());
+            return;
+        }
+        var (u, _, vh) = linalg.svd(g, fullMatrices: false);
+        SetFromSvd(u, vh, step);
+    }
+
+    // The one-sided basis in left form: A (m×r') or Bᵀ (n×r').
+    private Tensor LeftFormBasis() => _left ?? _right!.t();
+
+    private void SetLeftFormBasis(Tensor q)
+    {
+        if (_left is not null) _left.copy_(q);
+        else _right!.copy_(q.t());
+    }
+
+    private void SetFromSvd(Tensor u, Tensor vh, long step)
+    {
         var mask = _signFlips?.Invoke(step) ?? 0;
         var signs = mask == 0 ? null
             : tensor(Enumerable.Range(0, (int)Rank).Select(i => (mask >> i & 1) == 1 ? -1f : 1f).ToArray()).to(u.device);

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Harness.Optimizers.Kernels;
 using Harness.Optimizers.LowRank;
 using static TorchSharp.torch;
@@ -5,7 +6,7 @@ using static TorchSharp.torch;
 namespace Harness.Optimizers.SubTrackPlusPlus;
 
 /// <summary>Options of <see cref="SubTrackPlusPlus"/> (<c>kind: subtrackpp</c>).</summary>
-public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTraceOptions
+public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTraceOptions, IMatmulPrecisionOption
 {
     /// <summary>The accepted <c>semantics</c> values.</summary>
     public static readonly IReadOnlyList<string> SemanticsValues = ["paper", "code"];
@@ -27,6 +28,15 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
     /// it is attached and the parameters are on CUDA; <c>tensor-ops</c>: never; <c>cuda-fused</c>: required.
     /// </summary>
     public string Implementation { get; init; } = ImplementationChoice.Auto;
+
+    /// <summary>
+    /// <c>highest</c> (unset) or <c>tf32</c>: projections, tracking and recovery products on TF32 tensor cores (CUDA only;
+    /// not the reference, see optimizers/README.md). Left out of the run id when unset.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public MatmulPrecision? MatmulPrecision { get; init; }
+
+    public OptimizerOptions WithMatmulPrecision(MatmulPrecision? precision) => this with { MatmulPrecision = precision };
 
     /// <summary>The golden trace was recorded with the released code.</summary>
     public OptimizerOptions ReferenceTraceDefaults => this with { Semantics = "code" };
@@ -66,6 +76,8 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
 /// shrinks V by (1−β2). Other parameters: the same Adam without projection. State bytes per Matrix parameter
 /// (s = min(m,n), L = max(m,n), r' = min(r, s), b = element size): (s·r' + 2·r'·L + 1)·b, plus s·r'·b for
 /// S₀ with <c>semantics: code</c>; others 2·numel·b. A rank above s is clamped to s, as in the reference.
+/// Off by default, not the reference: <c>matmul_precision: tf32</c> (CUDA only; accuracy not measured yet,
+/// optimizers/README.md §7). The step is per matrix, so its SVDs (step 0, tracking) are not batched.
 /// </remarks>
 public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, SubTrackPlusPlusOptions options)
     : PerParameterOptimizer<SubTrackPlusPlusOptions, LowRankAdamState>(parameters, options), IFusedKernelUser
@@ -112,6 +124,7 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
             LowRankAdam.Step(p.Value, grad, s, Options, lr);
             return;
         }
+        using var precision = MatmulPrecisionScope.Enter(Options.MatmulPrecision);
         var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
         var step0 = s.Step - 1;
         var previous = !Code && projector.TracksAt(step0) ? projector.Basis.clone() : null;

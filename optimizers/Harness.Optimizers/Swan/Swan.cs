@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Harness.Optimizers.AdamW;
 using Harness.Optimizers.LowRank;
 using static TorchSharp.torch;
@@ -5,7 +6,7 @@ using static TorchSharp.torch;
 namespace Harness.Optimizers.Swan;
 
 /// <summary>Options of <see cref="Swan"/>; the unverified details are options with the spec's best values.</summary>
-public sealed record SwanOptions : OptimizerOptions
+public sealed record SwanOptions : OptimizerOptions, IMatmulPrecisionOption
 {
     /// <summary>Matrix step = lr · matrix_lr_scale. The 3rd-party recipe is 0.05 with a 20× larger global lr.</summary>
     public double MatrixLrScale { get; init; } = 1.0;
@@ -30,6 +31,15 @@ public sealed record SwanOptions : OptimizerOptions
     /// Newton–Schulz bmm chain per shape; <c>auto</c> (default) = batched. Both are free of host syncs.
     /// </summary>
     public string Implementation { get; init; } = StepImplementation.Auto;
+
+    /// <summary>
+    /// <c>highest</c> (unset) or <c>tf32</c>: Newton–Schulz's float32 products on TF32 tensor cores (CUDA only; not the
+    /// reference, see optimizers/README.md and <see cref="MatmulPrecisionScope"/>). Left out of the run id when unset.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public MatmulPrecision? MatmulPrecision { get; init; }
+
+    public OptimizerOptions WithMatmulPrecision(MatmulPrecision? precision) => this with { MatmulPrecision = precision };
 
     /// <summary>True when the step stacks same-shaped matrices.</summary>
     public bool Batched => StepImplementation.IsBatched(Implementation);
@@ -69,7 +79,8 @@ public sealed record SwanOptions : OptimizerOptions
 /// Verified (abstract, paper quotes): stateless, GradNorm then GradWhitening by Newton–Schulz, fp32 whitening,
 /// GradNorm's formula (2502.07752 eq. 30). Not verified (no paper body or code): the GradNorm axis, β and k,
 /// unit-RMS scaling, the lr multiplier, and which parameters use Adam (inferred from the GaLore benchmark
-/// and the authors' SinkGD recipe).
+/// and the authors' SinkGD recipe). Off by default, not the reference: <c>matmul_precision: tf32</c> runs
+/// Newton–Schulz's products on TF32 tensor cores (CUDA only; its accuracy is not measured yet, optimizers/README.md §7).
 /// </remarks>
 public sealed class Swan : OptimizerBase<SwanOptions>, IPerParameterStep
 {
@@ -141,6 +152,7 @@ public sealed class Swan : OptimizerBase<SwanOptions>, IPerParameterStep
     private void StepGroup(IReadOnlyList<(NamedParameter Parameter, Tensor Grad)> group, double lr)
     {
         using var scope = NewDisposeScope();
+        using var precision = MatmulPrecisionScope.Enter(Options.MatmulPrecision);
         var single = group.Count == 1;
         var g = single ? group[0].Grad.to_type(ScalarType.Float32) : stack(group.Select(i => i.Grad.to_type(ScalarType.Float32)));
         var normalized = GradNorm(g, Options.NormAxis, Options.NormEps);
