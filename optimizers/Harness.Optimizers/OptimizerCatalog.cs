@@ -45,7 +45,8 @@ public static class OptimizerCatalog
             | OptimizerTraits.MatmulPrecisionOption | OptimizerTraits.SubspaceIterationRefresh,
             "GaLore, Adam in an SVD gradient subspace (arXiv 2403.03507; jiaweizzhao/GaLore)", GaLore.GaLore.ExpectedStateBytes, (p, o) => new GaLore.GaLore(p, o))
             .WithStepCost<GaLoreOptions>(GaLoreStepCost.Of, GaLoreStepCost.RefreshEachStep),
-        OptimizerDescriptor.Of<QGaLoreOptions>("qgalore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.QuantizedState,
+        OptimizerDescriptor.Of<QGaLoreOptions>("qgalore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.QuantizedState
+            | OptimizerTraits.HasCudaKernel,
             "Q-GaLore, INT4 adaptive SVD projection + INT8 stochastic-rounded weights (arXiv 2407.08296; VITA-Group/Q-GaLore)", QGaLore.QGaLore.ExpectedStateBytes, (p, o) => new QGaLore.QGaLore(p, o))
             .WithStepCost<QGaLoreOptions>(QGaLoreStepCost.Of, QGaLoreStepCost.RefreshEachStep),
         OptimizerDescriptor.Of<SubTrackPlusPlusOptions>("subtrackpp", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.HasCudaKernel
