@@ -137,7 +137,7 @@ public static class ForgeTensorCoreEquivalence
         var s = new AdamWScalars(1 - lr * wd, 0.1f, 0.999f, 0.001f, (float)(1 / Math.Sqrt(1 - 0.999)), 1e-8f, -lr / 0.1f, true);
         Tensor[] Run()
         {
-            var (p, m, v) = (initial.to(device), m0.to(device), v0.to(device));
+            var (p, m, v) = (initial.to(device).clone(), m0.to(device).clone(), v0.to(device).clone());  // .to is a no-op on the same device
             kernels.ForgeTensorCore(ForgeTileKind.AdamWBf16Stochastic, x.to(device), dy.to(device), null, null, p, m, v, null, null, s.Pack(), null, null,
                 0x1234_5678_9abc_def0ul, splits);
             return [p.cpu().to(ScalarType.Float32), m.cpu().to(ScalarType.Float32), v.cpu().to(ScalarType.Float32)];
