@@ -321,6 +321,7 @@ __global__ void __launch_bounds__(kTcThreads) forge_tc_kernel(ForgeTcArgs a, Ada
     uint8_t* __restrict__ c1 = static_cast<uint8_t*>(a.m);
     uint8_t* __restrict__ c2 = static_cast<uint8_t*>(a.v);
     const int64_t bs = s8.block_size;
+    static_assert(sizeof(Adam8Maps) <= kTcSmem, "the code books fit in the staging memory");
     Adam8Maps* maps = reinterpret_cast<Adam8Maps*>(s_raw);
     if constexpr (kPass == 2) {
       // The code books and their search tables, in the staging memory the GEMM no longer needs.
