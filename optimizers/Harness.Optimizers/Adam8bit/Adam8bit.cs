@@ -184,7 +184,7 @@ public sealed class Adam8bit : ElementwiseOptimizer<Adam8bitOptions, Adam8bit.St
         ArgumentNullException.ThrowIfNull(dy);
         if (!tensorCores || TileUnavailableReason(weight) is not null) return false;
         var (kernels, p) = (_kernels!, weight.Value);
-        if (!kernels.Accepts(x, ScalarType.BFloat16) || !kernels.Accepts(dy, ScalarType.BFloat16) || x.dim() != 2 || dy.dim() != 2
+        if (!kernels.AcceptsTensorCoreOperands(x, dy) || x.dim() != 2 || dy.dim() != 2
             || x.shape[1] != p.shape[1] || dy.shape[1] != p.shape[0] || dy.shape[0] != x.shape[0])
             return false;
         if (pending is not null && (!kernels.Accepts(pending, ScalarType.Float32) || !pending.shape.SequenceEqual(p.shape))) return false;

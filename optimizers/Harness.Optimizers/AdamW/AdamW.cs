@@ -125,7 +125,7 @@ public sealed class AdamW(IReadOnlyList<NamedParameter> parameters, AdamWOptions
         var bf16State = HasBf16StochasticState(weight);
         // Tensor cores: bf16 operands (dtype mixed or bfloat16), rows and columns multiples of 8; else the fp32-FMA tile
         // with operands of the weight's dtype.
-        var onTensorCores = tensorCores && kernels.HasForgeTensorCore && x.dtype == ScalarType.BFloat16 && dy.dtype == ScalarType.BFloat16
+        var onTensorCores = tensorCores && kernels.HasForgeTensorCore && kernels.AcceptsTensorCoreOperands(x, dy)
             && p.shape[0] % 8 == 0 && p.shape[1] % 8 == 0;
         var operand = onTensorCores ? ScalarType.BFloat16 : dtype;
         if ((!onTensorCores && (bf16State || !kernels.HasForgeTile)) || !kernels.Accepts(x, operand) || !kernels.Accepts(dy, operand)

@@ -146,6 +146,13 @@ public sealed unsafe class FusedKernels : IDisposable
                 DataPointer(p), DataPointer(m), DataPointer(v), sp), "hk_forge_adamw");
     }
 
+    /// <summary>
+    /// True when <paramref name="x"/> and <paramref name="dy"/> suit <see cref="ForgeTensorCore"/>'s 16-byte operand copies:
+    /// bfloat16 on the kernels' device, contiguous, 16-byte aligned (a view with a storage offset may not be).
+    /// </summary>
+    public bool AcceptsTensorCoreOperands(Tensor x, Tensor dy) =>
+        Accepts(x, ScalarType.BFloat16) && Accepts(dy, ScalarType.BFloat16) && DataPointer(x) % 16 == 0 && DataPointer(dy) % 16 == 0;
+
     /// <summary>True when the library has FORGE's tensor-core tile step (<c>hk_forge_tc</c>, <see cref="ForgeTensorCore"/>).</summary>
     public bool HasForgeTensorCore => _forgeTc != null;
 
