@@ -16,10 +16,12 @@ public interface ITileFusedLinearStep
 
     /// <summary>
     /// One step of <paramref name="weight"/> ([out, in]) whose gradient is <c>dyᵀ·x</c> (x [tokens, in], dy [tokens, out],
-    /// contiguous, the weight's dtype), plus <paramref name="pending"/> (fp32 [out, in], earlier micro-batches) when
+    /// contiguous, the weight's dtype or, for the tensor-core kernel, bfloat16), plus <paramref name="pending"/> (fp32 [out, in], earlier micro-batches) when
     /// given, times the fp32 scalar tensor <paramref name="clipScale"/> when given, each rounded as the slab path rounds
     /// it. Advances the weight's step count once, as a <see cref="ISlabStep.StepSlabs"/> call does. Returns false, having
-    /// changed nothing, when it cannot take these tensors; the caller then steps slabs.
+    /// changed nothing, when it cannot take these tensors; the caller then steps slabs. <paramref name="tensorCores"/>: bf16
+    /// operands may take the tensor-core kernel (<c>hk_forge_tc</c>); false keeps the fp32-FMA tile (the exact reference),
+    /// whose operands are of the weight's dtype.
     /// </summary>
-    bool TryStepLinear(NamedParameter weight, Tensor x, Tensor dy, Tensor? pending, Tensor? clipScale, double learningRate);
+    bool TryStepLinear(NamedParameter weight, Tensor x, Tensor dy, Tensor? pending, Tensor? clipScale, double learningRate, bool tensorCores = true);
 }

@@ -35,7 +35,7 @@ public static class OptimizerCatalog
             "Lion, sign momentum (arXiv 2302.06675; google/automl lion)", (p, _) => ParamBytes(p), (p, o) => new Lion.Lion(p, o))
             .WithStepCost<LionOptions>((p, _, state) => StepCost.Elementwise(p, state))
             with { Checks = new() { Options = (lr, wd, _) => new LionOptions { Lr = lr, WeightDecay = wd }, ForgeLr = 3e-4, ForgeRouteCases = [new(1, 5, 0)] } },
-        OptimizerDescriptor.Of<Adam8bitOptions>("adam8bit", OptimizerTraits.PerParameterStep | OptimizerTraits.QuantizedState | OptimizerTraits.SlabStep | OptimizerTraits.HasCudaKernel,
+        OptimizerDescriptor.Of<Adam8bitOptions>("adam8bit", OptimizerTraits.PerParameterStep | OptimizerTraits.QuantizedState | OptimizerTraits.SlabStep | OptimizerTraits.TileFusedLinear | OptimizerTraits.HasCudaKernel,
             "8-bit Adam, block-wise dynamic quantization (arXiv 2110.02861; bitsandbytes 0.43.1)", (p, o) => p.Sum(o.StateBytes), (p, o) => new Adam8bit.Adam8bit(p, o))
             .WithStepCost<Adam8bitOptions>((p, _, state) => StepCost.Elementwise(p, state))
             with { Checks = new() { Options = (lr, wd, impl) => new Adam8bitOptions { Lr = lr, WeightDecay = wd, Implementation = impl ?? ImplementationChoice.Auto },

@@ -113,6 +113,9 @@ public abstract class PerParameterOptimizer<TOptions, TState> : OptimizerBase<TO
         return StateOf(IndexOf(parameter));
     }
 
+    /// <summary>True when <paramref name="parameter"/>'s state exists (it is created on its first step).</summary>
+    protected bool HasState(NamedParameter parameter) => _states[IndexOf(parameter)] is not null;
+
     private void UpdateOne(int i, Tensor grad, double learningRate)
     {
         var state = StateOf(i);

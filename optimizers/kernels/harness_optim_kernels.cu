@@ -27,6 +27,7 @@
 #include "multi_tensor.cuh"
 #include "adamw.cuh"
 #include "forge_tile.cuh"
+#include "forge_tc.cuh"
 #include "adam8bit.cuh"
 #include "gefen.cuh"
 #include "testing.cuh"
@@ -94,6 +95,95 @@ int hk_forge_adamw(int device, int dtype, int64_t rows, int64_t cols, int64_t to
   else if (tile == 64) launch_forge_adamw<bf16, 64>(a, stream, s);
   else launch_forge_adamw<bf16, 32>(a, stream, s);
   return check_launch("forge_adamw_kernel");
+}
+
+// FORGE's tile step on tensor cores (forge_tc_kernel): G = dyᵀ·x from bf16 x [tokens, cols] and dy [tokens, rows]
+// (16-byte aligned; rows and cols multiples of 8), plus pending (fp32 [rows, cols] or null), times clip (device fp32
+// scalar or null), consumed by the update of p [rows, cols] of dtype (0 float32: master weights, 1 bfloat16):
+//   kind 0: AdamW, m and v of dtype; scalars as hk_adamw;
+//   kind 1: AdamW, m and v bfloat16 stored by stochastic rounding (and p too where it is bfloat16) from the stream
+//           `seed`; scalars as hk_adamw;
+//   kind 2: 8-bit Adam, m and v uint8 codes with absmax a1, a2 per block of ints[0] elements (a power of two in
+//           [128, 4096]; cols a multiple of 128); scalars and ints as hk_adam8bit, maps = {code1, code2, mid1, mid2}
+//           (device arrays as there). Two GEMM passes: the blocks' new absmax, then the codes.
+// splits: token splits per tile (split-K, summed in split order), 0 to choose (more splits while the tiles leave
+// multiprocessors idle). Scratch (split partials, the new absmax) comes from cudaMallocAsync on the stream.
+int hk_forge_tc(int device, int dtype, int kind, int64_t rows, int64_t cols, int64_t tokens, int splits, const void* x,
+                const void* dy, const float* pending, const float* clip, void* p, void* m, void* v, float* a1, float* a2,
+                const float* scalars, const int* ints, const float* const* maps, uint64_t seed) {
+  if (dtype != 0 && dtype != 1) return fail("hk_forge_tc: dtype must be 0 (float32) or 1 (bfloat16)");
+  if (kind < 0 || kind > 2) return fail("hk_forge_tc: kind must be 0 (AdamW), 1 (AdamW, bf16 state) or 2 (8-bit Adam)");
+  if (rows < 1 || cols < 1 || tokens < 0) return fail("hk_forge_tc: rows and cols must be >= 1, tokens >= 0");
+  if (rows % 8 != 0 || cols % 8 != 0) return fail("hk_forge_tc: rows and cols must be multiples of 8");
+  if (splits < 0 || splits > kTcMaxSplits) return fail("hk_forge_tc: splits must be in [0, 16]");
+  if (p == nullptr || m == nullptr || v == nullptr || scalars == nullptr || (tokens > 0 && (x == nullptr || dy == nullptr)))
+    return fail("hk_forge_tc: null pointer");
+  auto misaligned = [](const void* q, uintptr_t align) { return reinterpret_cast<uintptr_t>(q) % align != 0; };
+  if (misaligned(x, 16) || misaligned(dy, 16) || misaligned(p, 8) || misaligned(m, 4) || misaligned(v, 4) || misaligned(pending, 8))
+    return fail("hk_forge_tc: x and dy must be 16-byte aligned, p 8-byte, m and v 4-byte");
+  const int64_t row_tiles = (rows + kTcBM - 1) / kTcBM, col_tiles = (cols + kTcBN - 1) / kTcBN;
+  if (row_tiles * col_tiles > (int64_t{1} << 26)) return fail("hk_forge_tc: too many tiles for one launch");
+  AdamWScalars s{};
+  Adam8Scalars s8{};
+  if (kind == 2) {
+    if (ints == nullptr || maps == nullptr || a1 == nullptr || a2 == nullptr) return fail("hk_forge_tc: 8-bit Adam needs ints, maps, a1 and a2");
+    s8.code1 = maps[0]; s8.code2 = maps[1]; s8.mid1 = maps[2]; s8.mid2 = maps[3];
+    s8.beta1 = scalars[0]; s8.beta2 = scalars[1]; s8.w1 = scalars[2]; s8.w2 = scalars[3]; s8.c2eps = scalars[4];
+    s8.step_size = scalars[5]; s8.decay = scalars[6]; s8.pad_code = scalars[7]; s8.apply_decay = scalars[8] != 0.0f;
+    s8.block_size = ints[0]; s8.zero1 = ints[1]; s8.zero2 = ints[2];
+    if (s8.block_size < 128 || s8.block_size > 4096 || (s8.block_size & (s8.block_size - 1)) != 0)
+      return fail("hk_forge_tc: 8-bit block_size must be a power of two in [128, 4096]");
+    if (cols % 128 != 0) return fail("hk_forge_tc: 8-bit Adam needs cols a multiple of 128 (a tile row in one block)");
+  } else {
+    s = adamw_scalars(scalars);
+  }
+  const cudaStream_t stream = current_stream(device);
+  ForgeTcArgs a{};
+  a.rows = rows; a.cols = cols; a.tokens = tokens;
+  a.col_tiles = static_cast<int>(col_tiles);
+  a.tiles = static_cast<int>(row_tiles * col_tiles);
+  a.x = static_cast<const bf16*>(x); a.dy = static_cast<const bf16*>(dy);
+  a.pending = pending; a.clip = clip; a.p = p; a.m = m; a.v = v; a.a1 = a1; a.a2 = a2; a.seed = seed;
+  const int64_t chunks = (tokens + kTcBK - 1) / kTcBK;
+  if (splits == 0) {
+    int sms = 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || sms <= 0) sms = 1;
+    splits = 1;
+    // Double while the grid leaves multiprocessors idle and every split keeps at least 4 token chunks.
+    while (splits < kTcMaxSplits && static_cast<int64_t>(a.tiles) * splits < sms && chunks >= static_cast<int64_t>(splits) * 8) splits *= 2;
+  }
+  const int64_t per = chunks == 0 ? 1 : (chunks + splits - 1) / splits;  // chunks per split
+  a.chunk = per * kTcBK;
+  a.splits = chunks == 0 ? 1 : static_cast<int>((chunks + per - 1) / per);  // no split without tokens
+  const int64_t blocks = kind == 2 ? (rows * cols + s8.block_size - 1) / s8.block_size : 0;
+  const size_t work_bytes = a.splits > 1 ? static_cast<size_t>(a.splits) * a.tiles * kTcBM * kTcBN * sizeof(float) : 0;
+  const size_t counter_bytes = a.splits > 1 ? static_cast<size_t>(a.tiles) * sizeof(int) : 0;
+  const size_t absmax_bytes = static_cast<size_t>(2 * blocks) * sizeof(float);
+  void* scratch = nullptr;
+  const size_t scratch_bytes = work_bytes + counter_bytes + absmax_bytes;
+  if (scratch_bytes > 0) {
+    cudaError_t err = cudaMallocAsync(&scratch, scratch_bytes, stream);
+    if (err == cudaSuccess && counter_bytes + absmax_bytes > 0)
+      err = cudaMemsetAsync(static_cast<char*>(scratch) + work_bytes, 0, counter_bytes + absmax_bytes, stream);
+    if (err != cudaSuccess) {
+      std::snprintf(g_error, sizeof(g_error), "hk_forge_tc: scratch of %zu bytes: %s", scratch_bytes, cudaGetErrorString(err));
+      return static_cast<int>(err);
+    }
+    a.workspace = work_bytes > 0 ? static_cast<float*>(scratch) : nullptr;
+    a.counters = counter_bytes > 0 ? reinterpret_cast<int*>(static_cast<char*>(scratch) + work_bytes) : nullptr;
+    if (blocks > 0) {
+      a.n1 = reinterpret_cast<float*>(static_cast<char*>(scratch) + work_bytes + counter_bytes);
+      a.n2 = a.n1 + blocks;
+    }
+  }
+  int rc = dtype == 0 ? run_forge_tc<float>(kind, a, stream, s, s8) : run_forge_tc<bf16>(kind, a, stream, s, s8);
+  if (rc == 0 && blocks > 0) {
+    cudaError_t err = cudaMemcpyAsync(a1, a.n1, static_cast<size_t>(blocks) * sizeof(float), cudaMemcpyDeviceToDevice, stream);
+    if (err == cudaSuccess) err = cudaMemcpyAsync(a2, a.n2, static_cast<size_t>(blocks) * sizeof(float), cudaMemcpyDeviceToDevice, stream);
+    if (err != cudaSuccess) rc = fail("hk_forge_tc: copying the new absmax failed");
+  }
+  if (scratch != nullptr) cudaFreeAsync(scratch, stream);
+  return rc;
 }
 
 // code1/code2/mid1/mid2: device float arrays (256, 256, 255, 255). scalars: beta1, beta2, w1, w2, c2eps,

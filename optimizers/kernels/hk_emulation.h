@@ -22,6 +22,7 @@
 #define __forceinline__ inline
 #define __restrict__
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 // One block runs at a time, so a function-local static is the block's shared memory.
 #define __shared__ static
 using std::isfinite;
@@ -93,7 +94,9 @@ struct BlockSync {
   std::vector<Barrier> warps;
   std::vector<float> lanes;  // one slot per thread for shuffles
   std::atomic<int> votes{0};  // __syncthreads_count's tally
+  std::vector<unsigned char> exchange;  // kExchange bytes per thread for warp-collective emulations (warp_all)
 };
+constexpr size_t kExchange = 64;
 
 struct Scheduler {
 #ifdef HK_EMU_FAST_SWITCH
@@ -188,6 +191,7 @@ inline void launch(unsigned grid, unsigned block, const std::function<void()>& b
     sync.warps.resize(warps);
     for (unsigned w = 0; w < warps; ++w) sync.warps[w].expected = (w + 1) * 32 <= block ? 32 : block - w * 32;
     sync.lanes.assign(block, 0.0f);
+    sync.exchange.assign(block * kExchange, 0);
     g_sync = &sync;
     for (auto& f : scheduler.fibers) start(scheduler, f);
     blockIdx.x = b;
@@ -205,6 +209,16 @@ inline void launch(unsigned grid, unsigned block, const std::function<void()>& b
     g_sync = nullptr;
   }
   g_scheduler = nullptr;
+}
+// Each lane of the calling thread's (full) warp publishes `bytes` (at most kExchange) bytes at `mine`; `all`
+// receives the 32 lanes' values in lane order. For emulating warp collectives (ldmatrix, mma.sync).
+inline void warp_all(const void* mine, size_t bytes, void* all) {
+  auto& s = *g_sync;
+  const unsigned t = threadIdx.x, warp = t / 32;
+  std::memcpy(s.exchange.data() + t * kExchange, mine, bytes);
+  s.warps[warp].arrive_and_wait();
+  for (unsigned l = 0; l < 32; ++l) std::memcpy(static_cast<char*>(all) + l * bytes, s.exchange.data() + (warp * 32 + l) * kExchange, bytes);
+  s.warps[warp].arrive_and_wait();
 }
 }  // namespace hk_emu
 
@@ -231,6 +245,11 @@ inline float __shfl_xor_sync(unsigned, float x, int offset) {
   s.warps[warp].arrive_and_wait();
   return y;
 }
+// Blocks run one after another on one host thread: atomics are plain read-modify-writes, fences are no-ops.
+inline int atomicAdd(int* p, int x) { const int old = *p; *p = old + x; return old; }
+inline int atomicMax(int* p, int x) { const int old = *p; *p = old > x ? old : x; return old; }
+inline void __threadfence() {}
+inline float __ldcg(const float* p) { return *p; }
 inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
 inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
@@ -259,6 +278,8 @@ inline cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
 inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
 inline cudaError_t cudaMalloc(void** p, size_t n) { *p = std::malloc(n); return cudaSuccess; }
 inline cudaError_t cudaFree(void* p) { std::free(p); return cudaSuccess; }
+inline cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) { *p = std::malloc(n); return cudaSuccess; }
+inline cudaError_t cudaFreeAsync(void* p, cudaStream_t) { std::free(p); return cudaSuccess; }
 inline cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t) { std::memset(p, v, n); return cudaSuccess; }
 inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) { std::memcpy(d, s, n); return cudaSuccess; }
 inline cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = nullptr; return cudaSuccess; }

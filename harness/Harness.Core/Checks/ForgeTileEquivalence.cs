@@ -17,8 +17,8 @@ namespace Harness.Core.Checks;
 /// </summary>
 public static class ForgeTileEquivalence
 {
-    /// <summary>The optimizer whose step the tile kernel fuses: the catalog's <see cref="OptimizerTraits.TileFusedLinear"/> entry.</summary>
-    public static OptimizerDescriptor Optimizer { get; } = OptimizerCatalog.All.Single(d => d.Traits.HasFlag(OptimizerTraits.TileFusedLinear));
+    /// <summary>The optimizer whose step the fp32-FMA tile kernel (<c>hk_forge_adamw</c>) fuses: AdamW.</summary>
+    public static OptimizerDescriptor Optimizer { get; } = OptimizerCatalog.All.Single(d => d.Kind == "adamw");
 
     /// <summary>Single-weight cases: dtype, rows, columns, tokens, micro-batches, clip coefficient (0 for none), weight decay.</summary>
     public static IReadOnlyList<(ScalarType DType, long Rows, long Cols, long Tokens, int MicroBatches, double Clip, double WeightDecay)> LayerCases { get; } =

@@ -9,7 +9,7 @@ namespace Harness.Core.Checks;
 /// exact allocator accounting, CUDA event timing, every optimizer of the catalog on CUDA against the same optimizer on
 /// the CPU, the fused optimizer kernels against tensor-ops (<see cref="FusedEquivalence"/>), FORGE's native and managed
 /// fused_backward routes against the standard driver (<see cref="ForgeRouteEquivalence"/>) and FORGE's tile kernel
-/// against its slab path (<see cref="ForgeTileEquivalence"/>). A check that throws fails with the exception's first line.
+/// against its slab path (<see cref="ForgeTileEquivalence"/>, <see cref="ForgeTensorCoreEquivalence"/>). A check that throws fails with the exception's first line.
 /// <paramref name="only"/>, when not empty, keeps the checks whose name contains one of its entries (case-insensitive); the
 /// others are not run.
 /// </summary>
@@ -86,6 +86,14 @@ public sealed class GpuChecks(DeviceSession session, IReadOnlyList<string>? only
             foreach (var c in ForgeTileEquivalence.ModelCases)
                 yield return Check($"{ForgeTileEquivalence.Describe(c)} on CUDA", () => ForgeTileEquivalence.CompareModel(CUDA, forgeKernels, session.Forge, c.DType,
                     c.MicroBatches, c.Clip, c.WeightDecay));
+            yield return Check("FORGE tensor-core tile kernel (hk_forge_tc) in the fused-kernel library", () => (forgeKernels.HasForgeTensorCore, forgeKernels.LibraryPath));
+            foreach (var c in ForgeTensorCoreEquivalence.LayerCases.Concat(ForgeTensorCoreEquivalence.LargeLayerCases))
+                yield return Check($"{c} on CUDA", () => ForgeTensorCoreEquivalence.CompareLayer(CUDA, forgeKernels, c));
+            foreach (var c in ForgeTensorCoreEquivalence.RoundingCases.Concat(ForgeTensorCoreEquivalence.LargeRoundingCases))
+                yield return Check($"{ForgeTensorCoreEquivalence.Describe(c)} on CUDA",
+                    () => ForgeTensorCoreEquivalence.CompareStochasticRounding(CUDA, forgeKernels, c.Weight, c.Rows, c.Cols, c.Tokens, c.Splits));
+            yield return Check("FORGE tensor-core tile kernel: time of one Llama-3-8B MLP weight (14336x4096, 512 tokens)",
+                () => ForgeTensorCoreEquivalence.TimeLlamaWeight(session, forgeKernels));
         }
     }
 

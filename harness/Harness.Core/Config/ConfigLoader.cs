@@ -138,8 +138,45 @@ public static partial class ConfigLoader
                 if (entries.Items[standard.EntryIndex] is MappingNode entry && entry["forge_kernel"] is { } kernelNode)
                     problems.Add(kernelNode.Mark, $"{KeyNames.Index("optimizers", standard.EntryIndex)}.forge_kernel: only step_mode fused_backward has FORGE kernels "
                         + $"to choose from; '{standard.Label}' runs step_mode standard");
+        CheckForgeState(config, variants, map, problems);
         if (problems.Count > 0) throw new ConfigException(problems.All);
         return config with { Optimizers = variants };
+    }
+
+    /// <summary>
+    /// forge_state (an entry's, else training's) against the entry's step mode, optimizer kind and the training dtype:
+    /// fp32 and bf16 are AdamW's states, int8 is 8-bit Adam's; reported at the key that set it.
+    /// </summary>
+    private static void CheckForgeState(ExperimentConfig config, List<OptimizerVariant> variants, MappingNode map, ProblemList problems)
+    {
+        var trainingNode = (map["training"] as MappingNode)?["forge_state"];
+        var entries = map["optimizers"] as SequenceNode;
+        foreach (var variant in variants.DistinctBy(v => v.EntryIndex))
+        {
+            var state = variant.ForgeState ?? config.Training.ForgeState;
+            if (state is null) continue;
+            var entryNode = (entries?.Items[variant.EntryIndex] as MappingNode)?["forge_state"];
+            var node = variant.ForgeState is not null ? entryNode : trainingNode;
+            if (node is null) continue;
+            var key = variant.ForgeState is not null ? $"{KeyNames.Index("optimizers", variant.EntryIndex)}.forge_state" : "training.forge_state";
+            var name = KeyNames.SnakeCase(state.Value.ToString());
+            if (variant.EffectiveStepMode(config.StepMode) != StepMode.FusedBackward)
+            {
+                if (variant.ForgeState is not null)
+                    problems.Add(node.Mark, $"{key}: only step_mode fused_backward has FORGE state to choose; '{variant.Label}' runs step_mode {KeyNames.SnakeCase(variant.EffectiveStepMode(config.StepMode).ToString())}");
+                continue;
+            }
+            var dtype = config.Training.Dtype;
+            var problem = state switch
+            {
+                ForgeStateKind.Int8 when variant.Kind != "adam8bit" => $"int8 is 8-bit Adam's state: use kind adam8bit (got '{variant.Kind}')",
+                ForgeStateKind.Fp32 or ForgeStateKind.Bf16 when variant.Kind != "adamw" => $"{name} is an AdamW state: use kind adamw, or forge_state int8 with adam8bit (got '{variant.Kind}')",
+                ForgeStateKind.Fp32 when dtype == TrainingDType.Bfloat16 => "fp32 state needs fp32 weights: training.dtype float32 or mixed (got bfloat16)",
+                ForgeStateKind.Bf16 when dtype == TrainingDType.Float32 => "bf16 state is for bf16 activations: training.dtype mixed or bfloat16 (got float32)",
+                _ => null,
+            };
+            if (problem is not null) problems.Add(node.Mark, $"{key}: {problem}");
+        }
     }
 
     private static void CheckSeeds(IReadOnlyList<int> seeds, SequenceNode node, ProblemList problems)

@@ -42,6 +42,25 @@ public enum ForgeKernelMode
     Tile,
     /// <summary>One GEMM and one optimizer step per row slab of the weight gradient (<c>training.fused_slab_rows</c>).</summary>
     Slabs,
+    /// <summary>
+    /// The fp32-FMA tile kernel (<c>hk_forge_adamw</c>, operands in the weight's dtype), never the tensor-core one: the exact
+    /// reference, or the run fails.
+    /// </summary>
+    TileFma,
+}
+
+/// <summary>
+/// FORGE's optimizer state for the fused linear weights (<c>training.forge_state:</c>, or an optimizer entry's
+/// <c>forge_state:</c>; FORGE's names, arXiv 2606.22932 §2.3): which state the tile kernel's epilogue reads and writes.
+/// </summary>
+public enum ForgeStateKind
+{
+    /// <summary>AdamW with fp32 m and v (fp32 master weights under <c>dtype: mixed</c>); <c>kind: adamw</c>, dtype float32 or mixed.</summary>
+    Fp32,
+    /// <summary>AdamW with bf16 m and v, stored by stochastic rounding in the tensor-core kernel; <c>kind: adamw</c>, dtype mixed or bfloat16.</summary>
+    Bf16,
+    /// <summary>8-bit Adam's blockwise int8 state (bitsandbytes' rule, <c>block_size</c> 2048 by default); <c>kind: adam8bit</c>.</summary>
+    Int8,
 }
 
 /// <summary>What happens to the gradients after each optimizer step (<c>training.grad_buffers:</c>).</summary>

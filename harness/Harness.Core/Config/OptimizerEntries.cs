@@ -14,7 +14,7 @@ internal static class OptimizerEntries
     /// <summary>Variants over the whole list; a grid larger than this is a typo, not an experiment.</summary>
     public const int MaxVariants = 10_000;
 
-    private static readonly HashSet<string> EntryKeys = ["kind", "label", "sweep", "step_mode", "forge_kernel"];
+    private static readonly HashSet<string> EntryKeys = ["kind", "label", "sweep", "step_mode", "forge_kernel", "forge_state"];
 
     public static List<OptimizerVariant> Expand(ConfigBinder binder, SequenceNode list, ProblemList problems)
     {
@@ -39,6 +39,9 @@ internal static class OptimizerEntries
             ForgeKernelMode? forgeKernel = null;
             if (entry["forge_kernel"] is { } kernelNode && binder.TryBind(typeof(ForgeKernelMode), kernelNode, KeyNames.Child(path, "forge_kernel"), false, out var kernel))
                 forgeKernel = (ForgeKernelMode)kernel!;
+            ForgeStateKind? forgeState = null;
+            if (entry["forge_state"] is { } stateNode && binder.TryBind(typeof(ForgeStateKind), stateNode, KeyNames.Child(path, "forge_state"), false, out var state))
+                forgeState = (ForgeStateKind)state!;
 
             var sweep = entry["sweep"] is { } sweepNode ? ReadSweep(binder, type, kind, sweepNode, KeyNames.Child(path, "sweep")) : [];
             if (sweep is null)
@@ -67,7 +70,7 @@ internal static class OptimizerEntries
                 if (!ok) continue;
                 var sweepValues = point.Select(p => KeyValuePair.Create(p.Key.Value, ((ScalarNode)p.Value).Value)).ToList();
                 var fullLabel = label + string.Concat(sweepValues.Select(kv => $" {kv.Key}={kv.Value}"));
-                variants.Add(new OptimizerVariant(kind, fullLabel, options, sweepValues, i) { StepMode = stepMode, ForgeKernel = forgeKernel });
+                variants.Add(new OptimizerVariant(kind, fullLabel, options, sweepValues, i) { StepMode = stepMode, ForgeKernel = forgeKernel, ForgeState = forgeState });
             }
         }
 

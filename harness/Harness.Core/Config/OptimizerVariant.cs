@@ -27,7 +27,13 @@ public sealed record OptimizerVariant(
     /// <summary>This entry's own <c>forge_kernel:</c>, overriding <c>training.forge_kernel</c> (e.g. FORGE tile beside FORGE slabs).</summary>
     public ForgeKernelMode? ForgeKernel { get; init; }
 
-    /// <summary>The training settings this configuration runs with: the experiment's, with this entry's <c>forge_kernel</c>.</summary>
-    public TrainingConfig EffectiveTraining(TrainingConfig experiment) =>
-        ForgeKernel is { } kernel ? experiment with { ForgeKernel = kernel } : experiment;
+    /// <summary>This entry's own <c>forge_state:</c>, overriding <c>training.forge_state</c> (e.g. FORGE bf16 beside FORGE fp32).</summary>
+    public ForgeStateKind? ForgeState { get; init; }
+
+    /// <summary>The training settings this configuration runs with: the experiment's, with this entry's <c>forge_kernel</c> and <c>forge_state</c>.</summary>
+    public TrainingConfig EffectiveTraining(TrainingConfig experiment)
+    {
+        var training = ForgeKernel is { } kernel ? experiment with { ForgeKernel = kernel } : experiment;
+        return ForgeState is { } state ? training with { ForgeState = state } : training;
+    }
 }

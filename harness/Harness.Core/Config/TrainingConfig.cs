@@ -33,6 +33,13 @@ public sealed record TrainingConfig : IValidatable
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public ForgeKernelMode? ForgeKernel { get; init; }
     /// <summary>
+    /// step_mode fused_backward only: FORGE's state for the fused weights, <c>fp32</c> | <c>bf16</c> | <c>int8</c>
+    /// (<see cref="ForgeStateKind"/>); unset keeps the optimizer's own state. An optimizer entry's <c>forge_state:</c>
+    /// overrides it. Left out of the run spec when unset, so adding the key kept existing run ids.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public ForgeStateKind? ForgeState { get; init; }
+    /// <summary>
     /// Gradients after each step: <c>free</c> (the default, set to none) or <c>keep</c> (zeroed in place, buffers held
     /// for the whole step). Changes memory only, not a number. Left out of the run spec when unset, so adding the
     /// key kept existing run ids.

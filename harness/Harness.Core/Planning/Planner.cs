@@ -43,7 +43,7 @@ public static class Planner
                 return $"'{descriptor.Kind}' has no per-parameter step, which fused_backward needs";
             if (!descriptor.Traits.HasFlag(OptimizerTraits.SlabStep))
                 return $"'{descriptor.Kind}' is not element-wise (no SlabStep trait), so fused_backward cannot step it slab by slab";
-            if (variant.EffectiveTraining(config.Training).ForgeKernel == ForgeKernelMode.Tile && !descriptor.Traits.HasFlag(OptimizerTraits.TileFusedLinear))
+            if (variant.EffectiveTraining(config.Training).ForgeKernel is ForgeKernelMode.Tile or ForgeKernelMode.TileFma && !descriptor.Traits.HasFlag(OptimizerTraits.TileFusedLinear))
                 return $"forge_kernel tile: '{descriptor.Kind}' has no tile-fused kernel (no TileFusedLinear trait); use auto or slabs";
         }
         if (variant.EffectiveStepMode(config.StepMode) == StepMode.PerLayer && !descriptor.Traits.HasFlag(OptimizerTraits.PerParameterStep))

@@ -78,6 +78,9 @@ public sealed class ForgeLinearLayer : IDisposable
     /// <summary>True when a refusal of the <see cref="Tile"/> step is an error rather than a fall-back to slabs (<c>forge_kernel: tile</c>).</summary>
     public bool TileRequired { get; init; }
 
+    /// <summary>Whether bf16 operands may take the tensor-core tile kernel (false: <c>forge_kernel: tile_fma</c>, the fp32-FMA tile only).</summary>
+    public bool TensorCores { get; init; } = true;
+
     /// <summary>The name of the tile-fused kernel, in the run's implementation string.</summary>
     public const string TileKernel = "tile";
 
@@ -207,7 +210,7 @@ public sealed class ForgeLinearLayer : IDisposable
         using var scope = NewDisposeScope();
         // The kernel reads row-major [tokens, features] operands: a strided dY (a transposed view from autograd) is
         // copied here, once, where the slab path's GEMMs read it in place.
-        if (Tile.TryStepLinear(Weight, x.contiguous(), dy.contiguous(), _pending, ClipScale, LearningRate)) return true;
+        if (Tile.TryStepLinear(Weight, x.contiguous(), dy.contiguous(), _pending, ClipScale, LearningRate, TensorCores)) return true;
         if (TileRequired)
             throw new InvalidOperationException($"forge_kernel tile: the tile-fused step declined '{Weight.Name}' (x {x.dtype}, dY {dy.dtype}, weight "
                 + $"{Weight.Value.dtype} on {Weight.Value.device}); use forge_kernel auto to fall back to slabs");

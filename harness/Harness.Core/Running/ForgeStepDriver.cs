@@ -82,6 +82,13 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
     public ForgeKernelMode Kernel { get; init; } = ForgeKernelMode.Auto;
 
     /// <summary>
+    /// FORGE's state for the fused layers (<c>forge_state</c>; null: the optimizer's own): <c>bf16</c> gives AdamW's fused
+    /// weights bf16 m and v (stochastically rounded by the tensor-core kernel); <c>fp32</c> and <c>int8</c> assert the state
+    /// the optimizer keeps anyway (AdamW on fp32 weights; 8-bit Adam). Checked when the optimizer is bound.
+    /// </summary>
+    public ForgeStateKind? State { get; init; }
+
+    /// <summary>
     /// Which kernel carried the fused layers' updates so far: <see cref="ForgeLinearLayer.TileKernel"/>,
     /// <see cref="ForgeLinearLayer.SlabsKernel"/>, or both joined by '+' when some updates fell back to slabs.
     /// </summary>
@@ -251,12 +258,35 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
         _layers.Clear();
         var fused = routable.RoutableWeights.ToHashSet(StringComparer.Ordinal);
         foreach (var p in workload.Parameters.Where(p => fused.Contains(p.Name)))
+        {
+            ApplyState(optimizer, p);
             _layers[p.Name] = new ForgeLinearLayer(p, slabs, _slabRows)
             {
-                Index = _layers.Count, Native = _native, Tile = TileStepFor(optimizer, p), TileRequired = Kernel == ForgeKernelMode.Tile,
+                Index = _layers.Count, Native = _native, Tile = TileStepFor(optimizer, p),
+                TileRequired = Kernel is ForgeKernelMode.Tile or ForgeKernelMode.TileFma, TensorCores = Kernel != ForgeKernelMode.TileFma,
             };
+        }
         _others = workload.Parameters.Where(p => !fused.Contains(p.Name)).ToList();
         _boundTo = optimizer;
+    }
+
+    /// <summary>Gives <paramref name="weight"/> the <see cref="State"/> asked for, or throws when its optimizer keeps another.</summary>
+    private void ApplyState(IOptimizer optimizer, NamedParameter weight)
+    {
+        switch (State)
+        {
+            case null:
+                return;
+            case ForgeStateKind.Bf16 when optimizer is Optimizers.AdamW.AdamW adamw:
+                adamw.UseBf16StochasticState(weight);
+                return;
+            case ForgeStateKind.Fp32 when optimizer is Optimizers.AdamW.AdamW && weight.Value.dtype == ScalarType.Float32:
+            case ForgeStateKind.Int8 when optimizer is Optimizers.Adam8bit.Adam8bit:
+                return;
+            default:
+                throw new NotSupportedException($"forge_state {State.ToString()!.ToLowerInvariant()}: '{weight.Name}' ({weight.Value.dtype}) under "
+                    + $"{optimizer.GetType().Name} cannot keep that state (fp32: adamw on float32 weights; bf16: adamw; int8: adam8bit)");
+        }
     }
 
     /// <summary>The optimizer's tile step for <paramref name="weight"/> as <see cref="Kernel"/> asks, or null for slabs; throws for <c>tile</c> when there is none.</summary>
@@ -266,8 +296,8 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
         var tile = optimizer as ITileFusedLinearStep;
         var why = tile is null ? $"{optimizer.GetType().Name} has no tile-fused kernel" : tile.TileUnavailableReason(weight);
         if (why is null) return tile;
-        if (Kernel == ForgeKernelMode.Tile)
-            throw new NotSupportedException($"forge_kernel tile: '{weight.Name}' cannot take the tile-fused kernel: {why}; use forge_kernel auto (falls back to slabs) or slabs");
+        if (Kernel is ForgeKernelMode.Tile or ForgeKernelMode.TileFma)
+            throw new NotSupportedException($"forge_kernel {(Kernel == ForgeKernelMode.Tile ? "tile" : "tile_fma")}: '{weight.Name}' cannot take the tile-fused kernel: {why}; use forge_kernel auto (falls back to slabs) or slabs");
         return null;
     }
 

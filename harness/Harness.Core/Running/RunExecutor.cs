@@ -139,6 +139,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
                 GradBuffers = training.GradBuffers ?? GradBuffersMode.Free,
                 // The spec's training carries the entry's own forge_kernel, where it has one.
                 Kernel = run.Spec.Training.ForgeKernel ?? ForgeKernelMode.Auto,
+                State = run.Spec.Training.ForgeState,
             } : null;
         using var perLayer = run.Spec.StepMode == StepMode.PerLayer
             ? new PerLayerStepDriver(clock, training.GradClip) { GradBuffers = training.GradBuffers ?? GradBuffersMode.Free } : null;

@@ -101,7 +101,7 @@ public sealed record Adam8bitOptions : OptimizerOptions
 /// tensor ops), each slab rounded to whole absmax blocks (<see cref="SlabRowAlignment"/>); the result is the
 /// whole-tensor step's.
 /// </remarks>
-public sealed class Adam8bit : ElementwiseOptimizer<Adam8bitOptions, Adam8bit.State>, IFusedKernelUser
+public sealed class Adam8bit : ElementwiseOptimizer<Adam8bitOptions, Adam8bit.State>, IFusedKernelUser, ITileFusedLinearStep
 {
     private readonly Adam8bitCodebooks _maps;
     private FusedKernels? _kernels;
@@ -135,6 +135,55 @@ public sealed class Adam8bit : ElementwiseOptimizer<Adam8bitOptions, Adam8bit.St
             var scalars = _tables!.Scalars(beta1, beta2, eps, lrF, (float)Options.WeightDecay, group.Key.Step, Options.BlockSize, Options.WeightDecay > 0);
             _tables.Launch(kernels, group.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State.First, x.State.Second, x.State.Absmax1, x.State.Absmax2)).ToList(), scalars);
         }
+    }
+
+    /// <summary>
+    /// FORGE with 8-bit state (<c>forge_state: int8</c>): the tensor-core tile kernel (<c>hk_forge_tc</c>) forms the weight
+    /// gradient from bf16 operands and applies this optimizer's rule in its epilogue, the blockwise absmax exact (two
+    /// GEMM passes). Needs the kernels, a quantized weight (numel ≥ min_8bit_size), columns a multiple of 128, rows a
+    /// multiple of 8 and block_size ≥ 128.
+    /// </summary>
+    public string? TileUnavailableReason(NamedParameter weight)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (_kernels is not { } k)
+            return Options.Implementation == ImplementationChoice.TensorOps ? "adam8bit runs implementation: tensor-ops" : "adam8bit has no fused kernels attached";
+        if (!k.HasForgeTensorCore) return $"the kernel library {k.LibraryPath} has no tensor-core tile step (hk_forge_tc)";
+        if (weight.Value.dim() != 2 || !k.Accepts(weight.Value))
+            return $"'{weight.Name}' is not a contiguous float32 or bfloat16 matrix on the kernels' device ({k.DeviceType})";
+        if (!Options.Quantizes(weight)) return $"'{weight.Name}' keeps 32-bit state (under min_8bit_size or full-precision role)";
+        if (weight.Value.shape[1] % 128 != 0 || weight.Value.shape[0] % 8 != 0 || Options.BlockSize < 128)
+            return $"'{weight.Name}' [{string.Join(",", weight.Value.shape)}]: the 8-bit tile step needs columns a multiple of 128, rows of 8 and block_size >= 128";
+        return null;
+    }
+
+    public bool TryStepLinear(NamedParameter weight, Tensor x, Tensor dy, Tensor? pending, Tensor? clipScale, double learningRate, bool tensorCores = true)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(dy);
+        if (!tensorCores || TileUnavailableReason(weight) is not null) return false;
+        var (kernels, p) = (_kernels!, weight.Value);
+        if (!kernels.AcceptsTensorCoreOperands(x, dy) || x.dim() != 2 || dy.dim() != 2
+            || x.shape[1] != p.shape[1] || dy.shape[1] != p.shape[0] || dy.shape[0] != x.shape[0])
+            return false;
+        if (pending is not null && (!kernels.Accepts(pending, ScalarType.Float32) || !pending.shape.SequenceEqual(p.shape))) return false;
+        if (clipScale is not null && (!kernels.Accepts(clipScale, ScalarType.Float32) || clipScale.numel() != 1)) return false;
+        var state = StateFor(weight);
+        if (!state.IsQuantized || !kernels.Accepts(state.First, ScalarType.Byte) || !kernels.Accepts(state.Second, ScalarType.Byte)
+            || !kernels.Accepts(state.Absmax1!, ScalarType.Float32) || !kernels.Accepts(state.Absmax2!, ScalarType.Float32))
+            return false;
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        // As AdamW's tile step: CUDA torch reads the fp32 coefficient as T when scaling a bf16 slab in place.
+        var clip = clipScale is not null && p.dtype == ScalarType.BFloat16 && !kernels.IsEmulated
+            ? clipScale.to(p.dtype).to(ScalarType.Float32) : clipScale;
+        state.Step++; // once per step, as StepSlabs
+        _tables ??= new Adam8bitKernelTables(_maps);
+        var s = _tables.Scalars((float)Options.Betas[0], (float)Options.Betas[1], (float)Options.Eps, (float)learningRate, (float)Options.WeightDecay,
+            state.Step, Options.BlockSize, Options.WeightDecay > 0);
+        kernels.ForgeTensorCore(ForgeTileKind.Adam8bit, x, dy, pending, clip, p, state.First, state.Second, state.Absmax1, state.Absmax2,
+            s.PackFloats(), s.PackInts(), [_maps.Signed, _maps.Unsigned, _tables.Mid1, _tables.Mid2], 0);
+        return true;
     }
 
     public Adam8bit(IReadOnlyList<NamedParameter> parameters, Adam8bitOptions options) : base(parameters, options) =>

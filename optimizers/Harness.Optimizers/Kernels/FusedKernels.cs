@@ -21,6 +21,7 @@ public sealed unsafe class FusedKernels : IDisposable
     private readonly delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, long*, float*, int> _adamw;
     private readonly delegate* unmanaged<int, int, long, long, long, int, nint, nint, nint, nint, nint, nint, nint, float*, int> _forgeAdamW;
     private readonly delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, nint*, nint*, long*, nint, nint, nint, nint, float*, int*, int> _adam8bit;
+    private readonly delegate* unmanaged<int, int, int, long, long, long, int, nint, nint, nint, nint, nint, nint, nint, nint, nint, float*, int*, nint*, ulong, int> _forgeTc;
     private readonly delegate* unmanaged<int, int, int, int, nint*, nint*, nint*, nint*, nint*, long*, long*, long*, nint, float*, int> _gefen;
     private readonly delegate* unmanaged<int, long, int, double*, int> _copyBandwidth;
     private readonly delegate* unmanaged<nint, nint> _dataPtr;
@@ -39,6 +40,8 @@ public sealed unsafe class FusedKernels : IDisposable
         // Optional: the ABI of the other entries is unchanged, and a library without it only lacks the FORGE tile step.
         if (NativeLibrary.TryGetExport(_library, "hk_forge_adamw", out var forge))
             _forgeAdamW = (delegate* unmanaged<int, int, long, long, long, int, nint, nint, nint, nint, nint, nint, nint, float*, int>)forge;
+        if (NativeLibrary.TryGetExport(_library, "hk_forge_tc", out var forgeTc))
+            _forgeTc = (delegate* unmanaged<int, int, int, long, long, long, int, nint, nint, nint, nint, nint, nint, nint, nint, nint, float*, int*, nint*, ulong, int>)forgeTc;
         _adam8bit = (delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, nint*, nint*, long*, nint, nint, nint, nint, float*, int*, int>)Export("hk_adam8bit");
         _gefen = (delegate* unmanaged<int, int, int, int, nint*, nint*, nint*, nint*, nint*, long*, long*, long*, nint, float*, int>)Export("hk_gefen");
         _copyBandwidth = (delegate* unmanaged<int, long, int, double*, int>)Export("hk_copy_bandwidth");
@@ -144,6 +147,47 @@ public sealed unsafe class FusedKernels : IDisposable
     }
 
     /// <summary>
+    /// True when <paramref name="x"/> and <paramref name="dy"/> suit <see cref="ForgeTensorCore"/>'s 16-byte operand copies:
+    /// bfloat16 on the kernels' device, contiguous, 16-byte aligned (a view with a storage offset may not be).
+    /// </summary>
+    public bool AcceptsTensorCoreOperands(Tensor x, Tensor dy) =>
+        Accepts(x, ScalarType.BFloat16) && Accepts(dy, ScalarType.BFloat16) && DataPointer(x) % 16 == 0 && DataPointer(dy) % 16 == 0;
+
+    /// <summary>True when the library has FORGE's tensor-core tile step (<c>hk_forge_tc</c>, <see cref="ForgeTensorCore"/>).</summary>
+    public bool HasForgeTensorCore => _forgeTc != null;
+
+    /// <summary>
+    /// FORGE's tensor-core tile step of one linear weight <paramref name="p"/> [rows, cols] (float32 master weights or bfloat16):
+    /// the weight gradient <c>dyᵀ·x</c> from bfloat16 x [tokens, cols] and dy [tokens, rows] on mma.sync with fp32
+    /// accumulation, rounded to bf16 as the slab path's GEMM output, plus <paramref name="pending"/>, times
+    /// <paramref name="clip"/>, consumed in the kernel's epilogue by <paramref name="kind"/>: AdamW with m, v of p's dtype,
+    /// AdamW with bfloat16 m, v stored by stochastic rounding (stream <paramref name="seed"/>), or 8-bit Adam (m, v the
+    /// uint8 codes, <paramref name="a1"/>, <paramref name="a2"/> the absmax per block). <paramref name="scalars"/>: AdamW's
+    /// (<see cref="AdamWScalars.Pack"/>) or 8-bit Adam's (<see cref="Adam8bitScalars"/>, with <paramref name="maps"/> = its
+    /// code books and midpoints). rows and cols multiples of 8 (8-bit Adam: cols a multiple of 128). <paramref name="splits"/>:
+    /// token splits per tile (0: chosen from the device's multiprocessors).
+    /// </summary>
+    public void ForgeTensorCore(ForgeTileKind kind, Tensor x, Tensor dy, Tensor? pending, Tensor? clip, Tensor p, Tensor m, Tensor v,
+        Tensor? a1, Tensor? a2, float[] scalars, int[]? ints, IReadOnlyList<Tensor>? maps, ulong seed, int splits = 0)
+    {
+        if (_forgeTc == null) throw new InvalidOperationException($"{LibraryPath} has no hk_forge_tc; delete it to rebuild");
+        if (p.dim() != 2 || x.dim() != 2 || dy.dim() != 2)
+            throw new ArgumentException("FORGE tensor-core step: p, x and dy must be matrices");
+        var (rows, cols, tokens) = (p.shape[0], p.shape[1], x.shape[0]);
+        if (x.shape[1] != cols || dy.shape[0] != tokens || dy.shape[1] != rows)
+            throw new ArgumentException($"FORGE tensor-core step: x [{string.Join(",", x.shape)}] and dy [{string.Join(",", dy.shape)}] do not fit a [{rows},{cols}] weight");
+        if (x.dtype != ScalarType.BFloat16 || dy.dtype != ScalarType.BFloat16)
+            throw new ArgumentException($"FORGE tensor-core step: x and dy must be bfloat16 (got {x.dtype}, {dy.dtype})");
+        var mapPointers = maps is null ? null : maps.Select(DataPointer).ToArray();
+        fixed (float* sp = scalars)
+        fixed (int* ip = ints)
+        fixed (nint* mp = mapPointers)
+            Check(_forgeTc(Device, DTypeCode(p.dtype), (int)kind, rows, cols, tokens, splits, DataPointer(x), DataPointer(dy),
+                pending is null ? 0 : DataPointer(pending), clip is null ? 0 : DataPointer(clip), DataPointer(p), DataPointer(m), DataPointer(v),
+                a1 is null ? 0 : DataPointer(a1), a2 is null ? 0 : DataPointer(a2), sp, ip, mp, seed), "hk_forge_tc");
+    }
+
+    /// <summary>
     /// One 8-bit Adam step over tensors of one parameter dtype: uint8 codes with a float32 absmax per block, or, where
     /// A1 and A2 are null (tensors under <c>min_8bit_size</c>), float32 moments in C1 and C2 (the 32-bit path).
     /// </summary>
@@ -162,8 +206,8 @@ public sealed unsafe class FusedKernels : IDisposable
             (a1[i], a2[i]) = it.A1 is null ? (0, 0) : (DataPointer(it.A1), DataPointer(it.A2!));
             numel[i] = it.P.numel();
         }
-        var scalars = new[] { s.Beta1, s.Beta2, s.W1, s.W2, s.C2Eps, s.StepSize, s.Decay, s.PadCode, s.ApplyDecay ? 1f : 0f };
-        var ints = new[] { s.BlockSize, s.Zero1, s.Zero2 };
+        var scalars = s.PackFloats();
+        var ints = s.PackInts();
         fixed (nint* pp = p, gp = g, c1p = c1, c2p = c2, a1p = a1, a2p = a2)
         fixed (long* np = numel)
         fixed (float* sp = scalars)
@@ -214,7 +258,14 @@ public readonly record struct AdamWScalars(float Decay, float W1, float Beta2, f
 
 /// <summary>8-bit Adam's per-step scalars, formed in float32 as the bitsandbytes kernel does.</summary>
 public readonly record struct Adam8bitScalars(float Beta1, float Beta2, float W1, float W2, float C2Eps, float StepSize, float Decay,
-    float PadCode, bool ApplyDecay, int BlockSize, int Zero1, int Zero2);
+    float PadCode, bool ApplyDecay, int BlockSize, int Zero1, int Zero2)
+{
+    /// <summary>The float scalars in the order <c>hk_adam8bit</c> and <c>hk_forge_tc</c> read them (apply_decay as 0/1).</summary>
+    public float[] PackFloats() => [Beta1, Beta2, W1, W2, C2Eps, StepSize, Decay, PadCode, ApplyDecay ? 1f : 0f];
+
+    /// <summary>The integer scalars in the order <c>hk_adam8bit</c> and <c>hk_forge_tc</c> read them.</summary>
+    public int[] PackInts() => [BlockSize, Zero1, Zero2];
+}
 
 /// <summary>Gefen's per-step scalars (double → float, as the tensor-ops path passes them).</summary>
 public readonly record struct GefenScalars(float Beta2, float W2, float W1, float Decay, float InvBc2Sqrt, float Eps, float InvBc1, float Lr, bool ApplyDecay);
