@@ -37,6 +37,9 @@ public sealed record OptimizerDescriptor(
     /// <summary>What the GPU equivalence checks and the step benchmark need for this optimizer (<see cref="CheckSettings"/>).</summary>
     public CheckSettings Checks { get; init; } = CheckSettings.None;
 
+    /// <summary>How ZeRO-1 may split this optimizer's state across data-parallel ranks (<see cref="ShardGranularity"/>).</summary>
+    public ShardGranularity Sharding { get; init; } = ShardGranularity.WholeTensor;
+
     /// <summary>The options with every default, as a user who writes only <c>kind:</c> gets them.</summary>
     public OptimizerOptions DefaultOptions() => (OptimizerOptions)Activator.CreateInstance(OptionsType)!;
 }
