@@ -44,13 +44,14 @@ public static class ShardPlanner
         var starts = new long[numels.Count + 1];
         for (var i = 0; i < numels.Count; i++) starts[i + 1] = starts[i] + numels[i];
         var total = starts[^1];
+        if (numels.Count == 0) return [];
         // Rank r owns [cut[r], cut[r+1]); the ideal cut r·total/N is moved down to a block boundary of its tensor.
         var cuts = new long[worldSize + 1];
         cuts[worldSize] = total;
         for (var r = 1; r < worldSize; r++)
         {
             var ideal = (long)((Int128)total * r / worldSize);
-            var tensor = Array.FindLastIndex(starts, 0, numels.Count, s => s <= ideal);
+            var tensor = Array.FindLastIndex(starts, numels.Count - 1, numels.Count, s => s <= ideal);
             var snapped = tensor < 0 ? ideal : starts[tensor] + (ideal - starts[tensor]) / block * block;
             cuts[r] = Math.Max(snapped, cuts[r - 1]);
         }
