@@ -50,6 +50,9 @@ public sealed class ShardedOptimizer : IOptimizer
 
     public ShardPlan Plan => _plan;
 
+    /// <summary>The optimizer over <see cref="OwnedParameters"/> (null when this rank owns nothing).</summary>
+    public IOptimizer? Inner => _inner;
+
     /// <summary>This rank's state only (M1 per rank).</summary>
     public long StateBytes => _inner?.StateBytes ?? 0;
 
