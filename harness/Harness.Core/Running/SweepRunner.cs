@@ -21,6 +21,10 @@ public sealed class SweepRunner(ResultStore store, IRunObserver observer, string
 
     public SweepResult Run(ExperimentConfig config, IReadOnlyList<PlannedRun> plan, DeviceSession session, Provenance provenance, CancellationToken cancel)
     {
+        // A devices: N result must come from N ranks: one process would train alone under the N-device run id.
+        if (config.Devices != (collective?.WorldSize ?? 1))
+            throw new ArgumentException($"{config.Name}: devices {config.Devices}, but this process is one of {collective?.WorldSize ?? 1} rank(s); "
+                + "'harness run' starts one process per GPU");
         using var folderLock = store.Lock(config.Name);
         var executor = new RunExecutor(store, session, provenance, observer, cacheDirectory, faults, collective);
         var results = new List<(string, RunStatus)>();

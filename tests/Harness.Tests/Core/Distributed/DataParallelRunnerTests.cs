@@ -102,4 +102,21 @@ public sealed class DataParallelRunnerTests
         var e = Assert.Throws<CollectiveException>(() => new FileRendezvous(dir.Path, 1, TimeSpan.FromMilliseconds(200)).WaitFor("missing"));
         Assert.Equal($"rank 1: rendezvous 'missing' not published in {dir.Path} within 0.2 s", e.Message);
     }
+
+    /// <summary>The GPU configs a 2-GPU session runs load, split their batch, and a sweep of N devices refuses to run as one process.</summary>
+    [Fact]
+    public void The_gpu_data_parallel_configs_load_and_one_process_refuses_a_multi_device_sweep()
+    {
+        foreach (var file in new[] { "ddp-60m.yaml", "ddp-tiny.yaml" })
+        {
+            var config = ConfigLoader.Load(Path.Combine(TestPaths.RepoRoot(), "configs", "gpu", file));
+            Assert.Equal(2, config.Devices);
+            Assert.Null(BatchSharding.Problem(config.Training.BatchSize, config.Devices));
+        }
+        var tiny = ConfigLoader.Load(Path.Combine(TestPaths.RepoRoot(), "configs", "gpu", "ddp-tiny.yaml"));
+        using var dir = new TestConfigs.TempDir();
+        var e = Assert.Throws<ArgumentException>(() => new SweepRunner(new ResultStore(dir.Path), new NullRunObserver())
+            .Run(tiny, Planner.Plan(tiny, "cpu"), CPU, ProvenanceProbe.Collect(CPU), CancellationToken.None));
+        Assert.Equal("ddp-tiny: devices 2, but this process is one of 1 rank(s); 'harness run' starts one process per GPU", e.Message);
+    }
 }
