@@ -1,3 +1,4 @@
+using Harness.Core.Devices;
 using Harness.Core.Running;
 using Harness.Experiments.Workloads;
 using Harness.Optimizers;
@@ -12,7 +13,8 @@ namespace Harness.Core.Distributed;
 /// optimizer steps (a <see cref="ShardedOptimizer"/> steps its shard and broadcasts the parameters). Returns the
 /// global mean loss, identical on every rank.
 /// </summary>
-public sealed class DataParallelStepDriver(ICollective collective, GradientBuckets buckets, IDeviceClock clock, double gradClip) : IStepDriver
+public sealed class DataParallelStepDriver(ICollective collective, GradientBuckets buckets, IDeviceClock clock, double gradClip,
+    IDeviceMemoryProbe? memory = null) : IStepDriver
 {
     public Tensor TrainStep(IWorkload workload, IOptimizer optimizer, IReadOnlyList<Batch> microBatches, double learningRate, StepTimings timings)
     {
@@ -32,9 +34,18 @@ public sealed class DataParallelStepDriver(ICollective collective, GradientBucke
         buckets.ReduceAll(workload.Parameters, collective);
         if (gradClip > 0)
             nn.utils.clip_grad_norm_(workload.Parameters.Select(p => p.Value), gradClip);
+        // M2 as the standard driver measures it; here the step includes the broadcast of the parameters from their owners.
+        long allocatedBefore = 0;
+        if (memory is not null)
+        {
+            timings.PeakBeforeOptimizerBytes = memory.PeakSinceReset;
+            allocatedBefore = memory.Allocated;
+            memory.ResetPeak();
+        }
         var start = timings.MeasureOptimizer ? clock.Now() : 0;
         optimizer.Step(learningRate);
         if (timings.MeasureOptimizer) timings.OptimizerSeconds = clock.Now() - start;
+        if (memory is not null) timings.StepTransientBytes = memory.PeakSinceReset - allocatedBefore;
         optimizer.ZeroGrad();
         var global = total!.reshape(1).to(ScalarType.Float32, copy: true);
         collective.AllReduce(global, ReduceOp.Average);

@@ -153,7 +153,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
             } : null;
         using var perLayer = run.Spec.StepMode == StepMode.PerLayer
             ? new PerLayerStepDriver(clock, training.GradClip) { GradBuffers = training.GradBuffers ?? GradBuffersMode.Free } : null;
-        IStepDriver driver = ranks is not null ? new DataParallelStepDriver(ranks, new GradientBuckets(workload.Parameters), clock, training.GradClip)
+        IStepDriver driver = ranks is not null ? new DataParallelStepDriver(ranks, new GradientBuckets(workload.Parameters), clock, training.GradClip, session.Memory)
             : (IStepDriver?)fused ?? (IStepDriver?)perLayer ?? new StandardStepDriver(clock, training.GradClip, session.Memory, training.GradBuffers ?? GradBuffersMode.Free);
         using var timeline = session.NewTimeline();
         var timing = new TimingMeter(workload.ThroughputUnit, timeline.Method);
