@@ -15,14 +15,14 @@ public static class DataParallel
         foreach (var p in parameters) collective.Broadcast(p.Value, 0);
     }
 
-    /// <summary>Every rank's value of a scalar, by rank (all ranks receive all values).</summary>
-    public static IReadOnlyList<double> Gather(double value, ICollective collective)
+    /// <summary>Every rank's value of a scalar, by rank (all ranks receive all values), exchanged on <paramref name="device"/> (NCCL: the rank's GPU).</summary>
+    public static IReadOnlyList<double> Gather(double value, ICollective collective, Device device)
     {
         using var scope = NewDisposeScope();
-        var mine = tensor(new[] { value }, ScalarType.Float64);
-        var all = zeros(collective.WorldSize, ScalarType.Float64);
+        var mine = tensor(new[] { value }, ScalarType.Float64, device);
+        var all = zeros(collective.WorldSize, ScalarType.Float64, device);
         collective.AllGather(mine, all);
-        return all.data<double>().ToArray();
+        return all.cpu().data<double>().ToArray();
     }
 
     /// <summary>

@@ -318,9 +318,9 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         else
         {
             // Every rank reaches this point of every run, so the gathers pair up; rank 0's store keeps the rows.
-            metrics.AddRange(DataParallel.PerRank(MetricNames.StateBytes, DataParallel.Gather(optimizer.StateBytes, ranks), "bytes",
+            metrics.AddRange(DataParallel.PerRank(MetricNames.StateBytes, DataParallel.Gather(optimizer.StateBytes, ranks, device), "bytes",
                 $"sum of state tensor bytes (M1), ZeRO-1 sharded by {optimizerDescriptor.Sharding}"));
-            expectedStateBytes = (long)DataParallel.Gather(expectedStateBytes, ranks).Max();
+            expectedStateBytes = (long)DataParallel.Gather(expectedStateBytes, ranks, device).Max();
         }
         metrics.Add(new()
         {

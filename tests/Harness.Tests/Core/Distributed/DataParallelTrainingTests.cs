@@ -129,7 +129,7 @@ public sealed class DataParallelTrainingTests
     [Fact]
     public void Per_rank_meters_are_gathered_to_every_rank_and_merged_into_rows()
     {
-        var gathered = InProcessCollectiveGroup.Run(3, Timeout, c => DataParallel.Gather(1000.0 * (c.Rank + 1), c));
+        var gathered = InProcessCollectiveGroup.Run(3, Timeout, c => DataParallel.Gather(1000.0 * (c.Rank + 1), c, CPU));
         Assert.All(gathered, g => Assert.Equal([1000.0, 2000.0, 3000.0], g));
         var rows = DataParallel.PerRank("state_bytes", gathered[0], "bytes", "M1").ToList();
         Assert.Equal(["state_bytes", "state_bytes.rank0", "state_bytes.rank1", "state_bytes.rank2"], rows.Select(r => r.Name));
