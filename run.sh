@@ -2,7 +2,7 @@
 # Harness entry point. Builds once (incrementally afterwards), then runs the CLI.
 #   ./run.sh                 the default experiment (configs/quickstart.yaml) and its report
 #   ./run.sh test            the whole test suite (what CI runs)
-#   ./run.sh run CONFIG [--set key.path=value]... [--device auto|cpu|cuda|cuda:N] [--out DIR]
+#   ./run.sh run CONFIG [--set key.path=value]... [--device auto|cpu|cuda|cuda:N] [--gpus N] [--out DIR]
 #   ./run.sh reproduce PAPER|PATH [--scale smoke|reduced|paper] [--out DIR] [--set ...]   a paper's claims vs measured
 #   ./run.sh validate CONFIG | memory CONFIG [--csv FILE] | list | report DIR | trace-check MANIFEST (--optimizer KEY | --all) | env
 #   ./run.sh bench [BenchmarkDotNet args]   CPU step micro-benchmarks; on CUDA also the step-vs-floor benchmark

@@ -30,17 +30,19 @@ public static class OptimizerCatalog
             .WithStepCost<AdamWOptions>((p, _, state) => StepCost.Elementwise(p, state))
             with { Checks = new() { Options = (lr, wd, impl) => new AdamWOptions { Lr = lr, WeightDecay = wd, Implementation = impl ?? ImplementationChoice.Auto },
                 FusedBoundFloat32 = 1e-6, SlowTensorOps = false, ForgeRouteCases = [new(1, 32, 0), new(2, 7, 0), new(1, 8, 0.05)],
-                WholeRunOptions = (wd, _, impl) => new AdamWOptions { Betas = [0.9, 0.95], WeightDecay = wd, Implementation = impl } } },
+                WholeRunOptions = (wd, _, impl) => new AdamWOptions { Betas = [0.9, 0.95], WeightDecay = wd, Implementation = impl } }, Sharding = ShardGranularity.Elements },
         OptimizerDescriptor.Of<LionOptions>("lion", OptimizerTraits.PerParameterStep | OptimizerTraits.SlabStep,
             "Lion, sign momentum (arXiv 2302.06675; google/automl lion)", (p, _) => ParamBytes(p), (p, o) => new Lion.Lion(p, o))
             .WithStepCost<LionOptions>((p, _, state) => StepCost.Elementwise(p, state))
-            with { Checks = new() { Options = (lr, wd, _) => new LionOptions { Lr = lr, WeightDecay = wd }, ForgeLr = 3e-4, ForgeRouteCases = [new(1, 5, 0)] } },
+            with { Checks = new() { Options = (lr, wd, _) => new LionOptions { Lr = lr, WeightDecay = wd }, ForgeLr = 3e-4, ForgeRouteCases = [new(1, 5, 0)] }, Sharding = ShardGranularity.Elements },
         OptimizerDescriptor.Of<Adam8bitOptions>("adam8bit", OptimizerTraits.PerParameterStep | OptimizerTraits.QuantizedState | OptimizerTraits.SlabStep | OptimizerTraits.TileFusedLinear | OptimizerTraits.HasCudaKernel,
             "8-bit Adam, block-wise dynamic quantization (arXiv 2110.02861; bitsandbytes 0.43.1)", (p, o) => p.Sum(o.StateBytes), (p, o) => new Adam8bit.Adam8bit(p, o))
             .WithStepCost<Adam8bitOptions>((p, _, state) => StepCost.Elementwise(p, state))
             with { Checks = new() { Options = (lr, wd, impl) => new Adam8bitOptions { Lr = lr, WeightDecay = wd, Implementation = impl ?? ImplementationChoice.Auto },
                 ForgeRouteCases = [new(1, 32, 0)],
-                WholeRunOptions = (wd, min8bit, impl) => new Adam8bitOptions { Betas = [0.9, 0.95], WeightDecay = wd, Min8BitSize = min8bit, Implementation = impl } } },
+                WholeRunOptions = (wd, min8bit, impl) => new Adam8bitOptions { Betas = [0.9, 0.95], WeightDecay = wd, Min8BitSize = min8bit, Implementation = impl } },
+                // Aligned to the largest valid quantization block, so the ranges fall on block boundaries whatever block_size is set.
+                Sharding = ShardGranularity.Blocks(Quantization.BlockwiseQuantization.MaxBlockSize) },
         OptimizerDescriptor.Of<GaLoreOptions>("galore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.HasCudaKernel
             | OptimizerTraits.MatmulPrecisionOption | OptimizerTraits.SubspaceIterationRefresh,
             "GaLore, Adam in an SVD gradient subspace (arXiv 2403.03507; jiaweizzhao/GaLore)", GaLore.GaLore.ExpectedStateBytes, (p, o) => new GaLore.GaLore(p, o))
@@ -60,7 +62,9 @@ public static class OptimizerCatalog
             .WithStateBytesBounds<GefenOptions>(GefenStateBounds.Of)
             with { Checks = new() { Options = (lr, wd, impl) => new GefenOptions { Lr = lr, WeightDecay = wd, Implementation = impl ?? ImplementationChoice.Auto },
                 WholeRunOptions = (wd, _, impl) => new GefenOptions { Betas = [0.9, 0.95], WeightDecay = wd, Implementation = impl },
-                WholeRunStateRelative = 1e-5 } },
+                WholeRunStateRelative = 1e-5 },
+                // The codebook is learned once from every gradient present: a rank stepping only its slice would learn another.
+                Sharding = ShardGranularity.NotSharded },
         OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless | OptimizerTraits.MatmulPrecisionOption,
             "SWAN, stateless GradNorm + GradWhitening, Adam off-matrix (arXiv 2412.13148; no public code)", (p, o) => 2 * ParamBytes(p.Where(q => !Swan.Swan.UsesSwan(q, o)).ToList()), (p, o) => new Swan.Swan(p, o))
             .WithStepCost<SwanOptions>(SwanStepCost.Of),

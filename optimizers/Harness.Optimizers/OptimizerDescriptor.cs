@@ -22,6 +22,9 @@ public sealed record OptimizerDescriptor(
             (p, o) => expectedStateBytes(p, (TOptions)o),
             (p, o) => create(p, (TOptions)o));
 
+    /// <summary>How ZeRO-1 may split this optimizer's state across data-parallel ranks (<see cref="ShardGranularity"/>).</summary>
+    public ShardGranularity Sharding { get; init; } = ShardGranularity.WholeTensor;
+
     /// <summary>
     /// Set where <see cref="ExpectedStateBytes"/> needs data, not only shapes (Gefen's periods come from the first
     /// gradient): the closed-form range over every possible gradient, from the parameters' shapes, dtypes and roles

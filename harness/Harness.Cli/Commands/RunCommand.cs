@@ -4,6 +4,7 @@ using Harness.Cli.Output;
 using Harness.Cli.Testing;
 using Harness.Core.Config;
 using Harness.Core.Devices;
+using Harness.Core.Distributed;
 using Harness.Core.Planning;
 using Harness.Results;
 using Harness.Core.Running;
@@ -22,8 +23,9 @@ public static class RunCommand
         var output = new Option<string>("--out") { Description = "results root (default: runs)", DefaultValueFactory = _ => "runs" };
         // A test seam (crash tests kill the process there); hidden from --help.
         var pauseAt = new Option<string?>("--pause-at") { Hidden = true };
+        var gpus = new Option<int?>("--gpus") { Description = "data-parallel training on N GPUs, one process each (as devices: N); batch_size is the global batch" };
         var tensorboard = new Option<bool>("--tensorboard") { Description = "also write TensorBoard scalars to <out>/<experiment>/tensorboard/<run-id>/ (as logging.tensorboard: true)" };
-        var command = new Command("run", "run an experiment; finished runs are reused") { config, set, device, output, tensorboard, pauseAt };
+        var command = new Command("run", "run an experiment; finished runs are reused") { config, set, device, gpus, output, tensorboard, pauseAt };
         command.SetAction(parse =>
         {
             var experiment = ConfigLoader.Load(parse.GetValue(config)!, parse.GetValue(set) ?? []);
@@ -39,12 +41,22 @@ public static class RunCommand
                 Console.Error.WriteLine($"harness: {badPoint}");
                 return ExitCodes.BadInput;
             }
+            if (parse.GetValue(gpus) is { } n) experiment = experiment with { Devices = n };
+            if (ConfigLoader.DataParallelProblem(experiment, experiment.Optimizers) is { } parallelProblem)
+            {
+                Console.Error.WriteLine($"harness: {(parse.GetValue(gpus) is { } g ? $"--gpus {g}" : "devices")}: {parallelProblem}");
+                return ExitCodes.BadInput;
+            }
             if (DiscoverLibTorch() is not { } libTorch) return ExitCodes.BadInput;
-            var torchDevice = DeviceResolver.Resolve(requested);
+            var rank = experiment.Devices > 1 ? RankEnvironment.From(Environment.GetEnvironmentVariable) : null;
+            if (experiment.Devices > 1 && rank is null) return DataParallelLaunch.Launch(experiment, parse.GetValue(output)!);
+            var torchDevice = rank is null ? DeviceResolver.Resolve(requested) : new TorchSharp.torch.Device(TorchSharp.DeviceType.CUDA, rank.Rank);
             var plan = Planner.Plan(experiment, torchDevice.ToString());
-            var store = new ResultStore(parse.GetValue(output)!);
+            var store = new ResultStore(rank is null ? parse.GetValue(output)! : DataParallelLaunch.StoreRoot(parse.GetValue(output)!, rank));
             var (session, provenance) = OpenSession(torchDevice, libTorch);
             using var sessionLifetime = session;
+            using var collective = rank is null ? null : DataParallelLaunch.Join(rank, libTorch);
+            if (rank is not null && collective is null) return ExitCodes.Failed;
             IFaultInjector? faults = parse.GetValue(pauseAt) is { } at ? new PausePoints(plan, at) : null;
             Console.WriteLine($"{experiment.Name}: {plan.Count} run(s) on {torchDevice} ({provenance.DeviceName}) -> {store.ExperimentDir(experiment.Name)}");
             if (session.IsCuda) Console.WriteLine($"measurement: {session.ProbeStatus}; optimizer kernels: {session.KernelStatus}");
@@ -62,9 +74,10 @@ public static class RunCommand
             SweepResult result;
             try
             {
-                result = Interactive()
+                result = Interactive() && collective is null
                     ? RunLive(store, experiment, plan, session, provenance, faults, cancel.Token)
-                    : new SweepRunner(store, new PlainProgress(Console.Out), HarnessCache.Directory(), faults).Run(experiment, plan, session, provenance, cancel.Token);
+                    : new SweepRunner(store, new PlainProgress(rank is { Rank: > 0 } ? TextWriter.Null : Console.Out), HarnessCache.Directory(), faults, collective)
+                        .Run(experiment, plan, session, provenance, cancel.Token);
             }
             catch (OperationCanceledException)
             {
@@ -75,7 +88,7 @@ public static class RunCommand
             {
                 Console.CancelKeyPress -= onCancel;
             }
-            PrintSummary(store, experiment.Name, plan);
+            if (rank is not { Rank: > 0 }) PrintSummary(store, experiment.Name, plan);
             return result.AllCompleted ? ExitCodes.Ok : ExitCodes.Failed;
         });
         return command;

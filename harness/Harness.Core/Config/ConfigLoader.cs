@@ -139,6 +139,8 @@ public static partial class ConfigLoader
                     problems.Add(kernelNode.Mark, $"{KeyNames.Index("optimizers", standard.EntryIndex)}.forge_kernel: only step_mode fused_backward has FORGE kernels "
                         + $"to choose from; '{standard.Label}' runs step_mode standard");
         CheckForgeState(config, variants, map, problems);
+        if (map["devices"] is ScalarNode devicesNode && DataParallelProblem(config, variants) is { } devicesProblem)
+            problems.Add(devicesNode.Mark, $"devices: {devicesProblem}");
         if (problems.Count > 0) throw new ConfigException(problems.All);
         return config with { Optimizers = variants };
     }
@@ -177,6 +179,18 @@ public static partial class ConfigLoader
             };
             if (problem is not null) problems.Add(node.Mark, $"{key}: {problem}");
         }
+    }
+
+    /// <summary>Why the config cannot train on <see cref="ExperimentConfig.Devices"/> ranks (null when it can): also checked for <c>--gpus</c>.</summary>
+    public static string? DataParallelProblem(ExperimentConfig config, IReadOnlyList<OptimizerVariant> variants)
+    {
+        if (config.Devices < 1) return $"must be >= 1 (got {config.Devices})";
+        if (config.Devices == 1) return null;
+        if (Distributed.BatchSharding.Problem(config.Training.BatchSize, config.Devices) is { } split) return split;
+        // FORGE and per_layer step weights inside the backward, before the gradients are averaged over the ranks.
+        return variants.FirstOrDefault(v => v.EffectiveStepMode(config.StepMode) != StepMode.Standard) is { } v
+            ? $"data-parallel runs use step_mode standard; '{v.Label}' runs step_mode {KeyNames.SnakeCase(v.EffectiveStepMode(config.StepMode).ToString())}"
+            : null;
     }
 
     private static void CheckSeeds(IReadOnlyList<int> seeds, SequenceNode node, ProblemList problems)

@@ -10,6 +10,11 @@ public sealed record ExperimentConfig
     public string? Description { get; init; }
     /// <summary><c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     public string Device { get; init; } = "auto";
+    /// <summary>
+    /// GPUs to train each run on, data parallel, one process per GPU (<c>--gpus N</c> overrides it). The
+    /// <c>training.batch_size</c> is the global batch; each rank trains on an equal share.
+    /// </summary>
+    public int Devices { get; init; } = 1;
     public IReadOnlyList<int> Seeds { get; init; } = [0];
     public StepMode StepMode { get; init; } = StepMode.Standard;
     public required WorkloadSpec Workload { get; init; }

@@ -24,7 +24,8 @@ public static class Planner
             foreach (var seed in config.Seeds)
             {
                 var spec = new RunSpec(config.Name, DeviceKind(resolvedDevice), variant.EffectiveStepMode(config.StepMode), workloadKind, config.Workload,
-                    variant.EffectiveTraining(config.Training), config.Schedule, variant.Kind, variant.Options, seed);
+                    variant.EffectiveTraining(config.Training), config.Schedule, variant.Kind, variant.Options, seed)
+                    { Devices = config.Devices > 1 ? config.Devices : null };
                 var id = spec.RunId();
                 if (seen.Add(id)) runs.Add(new PlannedRun(id, spec, variant, seed, SkipReason(config, variant, descriptor)));
             }

@@ -24,6 +24,10 @@ public sealed record RunSpec(
     object Optimizer,
     int Seed)
 {
+    /// <summary>Data-parallel ranks (GPUs) when more than one; absent for one device, so single-device run ids are unchanged.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Devices { get; init; }
+
     /// <summary>Bumped when the meaning of a spec field changes, so old results are not reused silently.</summary>
     public const int SchemaVersion = 1;
 

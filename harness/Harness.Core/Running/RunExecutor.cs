@@ -1,6 +1,7 @@
 using Harness.Core.Checkpoints;
 using Harness.Core.Config;
 using Harness.Core.Devices;
+using Harness.Core.Distributed;
 using Harness.Core.Meters;
 using Harness.Core.Planning;
 using Harness.Results;
@@ -24,8 +25,13 @@ namespace Harness.Core.Running;
 /// <see cref="Harness.Experiments.Data.DataException"/> (missing or corrupt data fails every run of the sweep alike).
 /// </summary>
 /// <param name="cacheDirectory">Token files and prepared datasets (null: tokenize in memory, no prepared data).</param>
+/// <param name="collective">
+/// This process's rank in a data-parallel run (null or one rank: a single-device run). Each run then starts from rank
+/// 0's weights, trains on this rank's share of every batch with the optimizer state sharded (ZeRO-1), and reports the
+/// state bytes of every rank; every rank executes every run, and only rank 0's store is the run folder.
+/// </param>
 public sealed class RunExecutor(ResultStore store, DeviceSession session, Provenance provenance, IRunObserver observer,
-    string? cacheDirectory = null, IFaultInjector? faults = null)
+    string? cacheDirectory = null, IFaultInjector? faults = null, ICollective? collective = null)
 {
     public RunExecutor(ResultStore store, Device device, Provenance provenance, IRunObserver observer, string? cacheDirectory = null, IFaultInjector? faults = null)
         : this(store, DeviceSession.Basic(device), provenance, observer, cacheDirectory, faults) { }
@@ -129,8 +135,16 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         // Q-GaLore's INT8 weights: the model stores its matrices quantized before the optimizer sees the parameters.
         if (optimizerOptions is IQuantizedWeightOptions { StoredWeightFormat: { } weightFormat } && workload is IQuantizableMatrices quantizable)
             quantizable.StoreMatricesQuantized(weightFormat);
-        using var optimizer = optimizerDescriptor.Create(workload.Parameters, optimizerOptions);
-        if (optimizer is Harness.Optimizers.Kernels.IFusedKernelUser fusedUser) fusedUser.AttachKernels(session.Kernels, session.KernelStatus);
+        IOptimizer Create(IReadOnlyList<NamedParameter> ps)
+        {
+            var created = optimizerDescriptor.Create(ps, optimizerOptions);
+            if (created is Harness.Optimizers.Kernels.IFusedKernelUser fusedUser) fusedUser.AttachKernels(session.Kernels, session.KernelStatus);
+            return created;
+        }
+        var ranks = collective is { WorldSize: > 1 } ? collective : null;
+        if (ranks is not null) DataParallel.SyncParameters(workload.Parameters, ranks);
+        using var optimizer = ranks is null ? Create(workload.Parameters)
+            : new ShardedOptimizer(workload.Parameters, ShardPlanner.Plan(workload.Parameters, optimizerDescriptor.Sharding, ranks.WorldSize), ranks, Create);
         var clock = new SynchronizedClock(session);
         using var fused = run.Spec.StepMode == StepMode.FusedBackward
             ? new ForgeStepDriver(clock, training.FusedSlabRows ?? ForgeStepDriver.DefaultSlabRows, training.GradClip,
@@ -143,8 +157,8 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
             } : null;
         using var perLayer = run.Spec.StepMode == StepMode.PerLayer
             ? new PerLayerStepDriver(clock, training.GradClip) { GradBuffers = training.GradBuffers ?? GradBuffersMode.Free } : null;
-        IStepDriver driver = (IStepDriver?)fused ?? (IStepDriver?)perLayer
-            ?? new StandardStepDriver(clock, training.GradClip, session.Memory, training.GradBuffers ?? GradBuffersMode.Free);
+        IStepDriver driver = ranks is not null ? new DataParallelStepDriver(ranks, new GradientBuckets(workload.Parameters), clock, training.GradClip, session.Memory)
+            : (IStepDriver?)fused ?? (IStepDriver?)perLayer ?? new StandardStepDriver(clock, training.GradClip, session.Memory, training.GradBuffers ?? GradBuffersMode.Free);
         using var timeline = session.NewTimeline();
         var timing = new TimingMeter(workload.ThroughputUnit, timeline.Method);
         var memoryMeter = new MemoryMeter(session.Memory, session.ProbeStatus);
@@ -296,7 +310,22 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         metrics.Add(new() { Name = MetricNames.FinalEvalPerplexity, Value = status == RunStatus.Completed ? lastEval.Perplexity : null, Unit = "" });
         if (lastEval.Accuracy is not null)
             metrics.Add(new() { Name = MetricNames.FinalEvalAccuracy, Value = lastEval.Accuracy, Unit = "fraction" });
-        metrics.Add(new() { Name = MetricNames.StateBytes, Value = optimizer.StateBytes, Unit = "bytes", Note = "sum of state tensor bytes (M1)" });
+        var expectedStateBytes = optimizer switch
+        {
+            IOptimizerDiagnostics d => d.ExpectedStateBytes,
+            ShardedOptimizer { Inner: IOptimizerDiagnostics d } => d.ExpectedStateBytes,
+            ShardedOptimizer sharded => optimizerDescriptor.ExpectedStateBytes(sharded.OwnedParameters, run.Variant.Options),
+            _ => optimizerDescriptor.ExpectedStateBytes(workload.Parameters, run.Variant.Options),
+        };
+        if (ranks is null)
+            metrics.Add(new() { Name = MetricNames.StateBytes, Value = optimizer.StateBytes, Unit = "bytes", Note = "sum of state tensor bytes (M1)" });
+        else
+        {
+            // Every rank reaches this point of every run, so the gathers pair up; rank 0's store keeps the rows.
+            metrics.AddRange(DataParallel.PerRank(MetricNames.StateBytes, DataParallel.Gather(optimizer.StateBytes, ranks, device), "bytes",
+                $"sum of state tensor bytes (M1), ZeRO-1 sharded by {optimizerDescriptor.Sharding}"));
+            expectedStateBytes = (long)DataParallel.Gather(expectedStateBytes, ranks, device).Max();
+        }
         metrics.Add(new()
         {
             Name = MetricNames.WeightBytes, Value = workload.Parameters.Sum(p => p.StoredBytes), Unit = "bytes",
@@ -305,7 +334,7 @@ public sealed class RunExecutor(ResultStore store, DeviceSession session, Proven
         metrics.Add(new()
         {
             Name = MetricNames.ExpectedStateBytes,
-            Value = optimizer is IOptimizerDiagnostics d ? d.ExpectedStateBytes : optimizerDescriptor.ExpectedStateBytes(workload.Parameters, run.Variant.Options),
+            Value = expectedStateBytes,
             Unit = "bytes",
             Note = "closed-form formula of the optimizer",
         });

@@ -13,15 +13,20 @@ namespace Harness.Core.Running;
 /// their checkpoint. The experiment folder is locked for the whole sweep, so a second harness process on
 /// the same folder is refused (<see cref="ExperimentLockedException"/>) instead of interleaving writes.
 /// </summary>
-public sealed class SweepRunner(ResultStore store, IRunObserver observer, string? cacheDirectory = null, IFaultInjector? faults = null)
+public sealed class SweepRunner(ResultStore store, IRunObserver observer, string? cacheDirectory = null, IFaultInjector? faults = null,
+    Distributed.ICollective? collective = null)
 {
     public SweepResult Run(ExperimentConfig config, IReadOnlyList<PlannedRun> plan, Device device, Provenance provenance, CancellationToken cancel) =>
         Run(config, plan, DeviceSession.Basic(device), provenance, cancel);
 
     public SweepResult Run(ExperimentConfig config, IReadOnlyList<PlannedRun> plan, DeviceSession session, Provenance provenance, CancellationToken cancel)
     {
+        // A devices: N result must come from N ranks: one process would train alone under the N-device run id.
+        if (config.Devices != (collective?.WorldSize ?? 1))
+            throw new ArgumentException($"{config.Name}: devices {config.Devices}, but this process is one of {collective?.WorldSize ?? 1} rank(s); "
+                + "'harness run' starts one process per GPU");
         using var folderLock = store.Lock(config.Name);
-        var executor = new RunExecutor(store, session, provenance, observer, cacheDirectory, faults);
+        var executor = new RunExecutor(store, session, provenance, observer, cacheDirectory, faults, collective);
         var results = new List<(string, RunStatus)>();
         var reused = 0;
         for (var i = 0; i < plan.Count; i++)

@@ -67,8 +67,8 @@ public sealed unsafe class FusedKernels : IDisposable
 
     private nint Export(string name) => NativeLibrary.GetExport(_library, name);
 
-    // LibTorchSharp exports THSTensor_data(tensor) = tensor->data_ptr() (storage offset included).
-    private static nint LibTorchSharpExport(string name)
+    /// <summary>An export of TorchSharp's native library, e.g. <c>THSTensor_data(tensor)</c> = <c>tensor->data_ptr()</c> (storage offset included).</summary>
+    public static nint LibTorchSharpExport(string name)
     {
         var assembly = typeof(torch).Assembly;
         foreach (var candidate in new[] { "LibTorchSharp", "libLibTorchSharp.so", "libLibTorchSharp" })
