@@ -40,7 +40,7 @@ public static class OptimizerCatalog
                 WholeRunOptions = (wd, min8bit, impl) => new Adam8bitOptions { Betas = [0.9, 0.95], WeightDecay = wd, Min8BitSize = min8bit, Implementation = impl } } },
         OptimizerDescriptor.Of<GaLoreOptions>("galore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.HasCudaKernel,
             "GaLore, Adam in an SVD gradient subspace (arXiv 2403.03507; jiaweizzhao/GaLore)", GaLore.GaLore.ExpectedStateBytes, (p, o) => new GaLore.GaLore(p, o)),
-        OptimizerDescriptor.Of<QGaLoreOptions>("qgalore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.QuantizedState,
+        OptimizerDescriptor.Of<QGaLoreOptions>("qgalore", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.QuantizedState | OptimizerTraits.HasCudaKernel,
             "Q-GaLore, INT4 adaptive SVD projection + INT8 stochastic-rounded weights (arXiv 2407.08296; VITA-Group/Q-GaLore)", QGaLore.QGaLore.ExpectedStateBytes, (p, o) => new QGaLore.QGaLore(p, o)),
         OptimizerDescriptor.Of<SubTrackPlusPlusOptions>("subtrackpp", OptimizerTraits.PerParameterStep | OptimizerTraits.ProjectsMatrices | OptimizerTraits.HasCudaKernel,
             "SubTrack++, Grassmann subspace tracking + projection-aware Adam (arXiv 2502.01586; criticalml-uw/SubTrack)",
