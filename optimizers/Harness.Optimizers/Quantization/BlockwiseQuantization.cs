@@ -126,7 +126,7 @@ public static class BlockwiseQuantization
         var n = x.numel();
         var emptyBlock = Expand(absmax.eq(0f), blockSize, n);
         var index = NearestCode(scaled.masked_fill(scaled.isnan(), 0f), code);
-        index = index.masked_fill(emptyBlock, ZeroIndex(code));
+        index = where(emptyBlock, code.abs().argmin(), index); // ZeroIndex, kept on the device (no host read in a step)
         if (keepSign)
         {
             var codeNegative = signbit(code.to(ScalarType.Float32).index_select(0, index));

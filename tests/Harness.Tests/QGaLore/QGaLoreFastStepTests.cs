@@ -26,7 +26,7 @@ public sealed class QGaLoreFastStepTests
         Assert.True(Math.Abs(lag) < 5.0 / Math.Sqrt(1 << 20), $"lag-1 correlation {lag}");
 
         Assert.True(u.equal(CounterUniform.Draw(0x1234_5678_9ABC_DEF0UL, 0, 1 << 20, CPU)).all().item<bool>());
-        Assert.True(u.narrow(0, 4000, 777).equal(CounterUniform.Draw(0x1234_5678_9ABC_DEF0UL, 4000, 777, CPU)).all().item<bool>());
+        Assert.True(u.narrow(0, 4001, 777).equal(CounterUniform.Draw(0x1234_5678_9ABC_DEF0UL, 4001, 777, CPU)).all().item<bool>());
         // Another key (one bit of either half) is another stream.
         foreach (var other in new[] { 0x1234_5678_9ABC_DEF1UL, 0x1234_5679_9ABC_DEF0UL })
             Assert.True(u.ne(CounterUniform.Draw(other, 0, 1 << 20, CPU)).to(ScalarType.Float32).mean().item<float>() > 0.999);
@@ -98,7 +98,7 @@ public sealed class QGaLoreFastStepTests
 
     /// <summary>
     /// Stochastic rounding: the batched step draws from the counter stream on the device, the reference from a CPU
-    /// generator, so the rounding lands differently, as with another seed: per step within 1 % (measured ≤ 0.093 %).
+    /// generator, so the rounding lands differently, as with another seed: per step within 1 % (measured: 0.12 %; other seeds of the tensor-ops path differ from seed 11 by 0.06-0.28 %).
     /// </summary>
     [Fact]
     public void Batched_stochastic_rounding_tracks_tensor_ops_within_1_percent()

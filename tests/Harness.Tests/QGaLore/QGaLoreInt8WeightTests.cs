@@ -116,4 +116,25 @@ public sealed class QGaLoreInt8WeightTests
         Assert.Equal(4, store.TryReadManifest("int8", q.RunId)!.ResumedFromStep);
         Assert.Equal(clean.ReadSteps("int8", q.RunId).Select(s => (s.TrainLoss, s.EvalLoss)), store.ReadSteps("int8", q.RunId).Select(s => (s.TrainLoss, s.EvalLoss)));
     }
+
+    /// <summary>step_mode: per_layer steps each INT8 weight inside the backward (the 7B single-GPU setting): the same run.</summary>
+    [Fact]
+    public void A_per_layer_run_with_int8_weights_equals_the_standard_run()
+    {
+        using var dir = new TestConfigs.TempDir();
+        var store = new ResultStore(dir.Path);
+        var qgalore = new OptimizerVariant("qgalore", "qgalore", Options, [], 0);
+        var rows = new List<SummaryRow>();
+        foreach (var mode in new[] { StepMode.Standard, StepMode.PerLayer })
+        {
+            var name = mode.ToString().ToLowerInvariant();
+            var config = TestConfigs.Experiment(name, 6, [qgalore]) with { StepMode = mode };
+            Assert.True(Run(store, config).AllCompleted);
+            rows.Add(Assert.Single(ResultStore.ReadSummary(store.SummaryPath(name))));
+        }
+        Assert.Equal(rows[0].FinalEvalLoss, rows[1].FinalEvalLoss);
+        Assert.Equal(rows[0].FinalTrainLoss, rows[1].FinalTrainLoss);
+        Assert.Equal(rows[0].WeightBytes, rows[1].WeightBytes);
+        Assert.NotEqual(rows[0].InitialEvalLoss, rows[0].FinalEvalLoss);
+    }
 }
