@@ -9,7 +9,7 @@ namespace Harness.Experiments.Models;
 /// <c>nn.Linear</c> so the weight is drawn once from the run's generator: <c>nn.Linear</c> would first
 /// initialise it from the global RNG, which parallel tests share.
 /// </summary>
-internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole
+internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole, IComputeDType
 {
     private readonly Parameter weight;
 
@@ -36,13 +36,6 @@ internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole
     /// </summary>
     public ScalarType? ComputeDType { get; set; }
 
-    public override Tensor forward(Tensor input)
-    {
-        if (ComputeDType is not { } compute || compute == weight.dtype)
-            return route is { } r && training ? r.Route.Linear(input, weight, r.WeightName) : nn.functional.linear(input, weight);
-        using var scope = NewDisposeScope();
-        var x = input.to_type(compute);
-        var y = route is { } routed && training ? routed.Route.Linear(x, weight, routed.WeightName) : nn.functional.linear(x, weight.to_type(compute));
-        return y.MoveToOuterDisposeScope();
-    }
+    public override Tensor forward(Tensor input) =>
+        MixedPrecision.Linear(input, weight, null, ComputeDType, training ? route?.Route : null, route?.WeightName ?? "");
 }
