@@ -39,18 +39,33 @@ public sealed class Gpt2 : nn.Module<Tensor, Tensor>, ICausalLanguageModel
         if (tokens.shape[1] > Config.Context)
             throw new ArgumentException($"sequence of {tokens.shape[1]} tokens is longer than the context ({Config.Context})", nameof(tokens));
         using var hidden = transformer.forward(tokens);
-        return nn.functional.linear(hidden, transformer.TokenTable);
+        return transformer.Head(hidden);
     }
 
     public Tensor Logits(Tensor tokens) => forward(tokens);
 
+    /// <summary>
+    /// <c>training.dtype: mixed</c> as PyTorch's autocast runs GPT-2: every dense layer (c_attn, c_proj, c_fc) and the
+    /// tied head multiply in <paramref name="compute"/> (bf16) from fp32 weights and biases, so attention and the GELU
+    /// run in bf16, while the tables, the residual stream (fp32 + bf16 promotes to fp32), the LayerNorms and the loss
+    /// (the workload casts logits to fp32) stay fp32. Null restores the weights' dtype.
+    /// </summary>
+    public void ComputeIn(ScalarType? compute) => MixedPrecision.ComputeIn(this, compute);
+
     public IReadOnlyList<NamedParameter> NamedParameters() => ParameterRoles.Collect(this);
 
     /// <summary>
-    /// None yet: GPT-2's linear layers carry biases (and the head is tied to the embedding), which the
-    /// fused-backward function does not handle, so under FORGE every GPT-2 weight takes the standard path.
+    /// The weights of every dense layer (c_attn, c_proj, c_fc; one consumer each): FORGE and per-layer updates route
+    /// their <c>input · weightᵀ</c> and add the bias outside the route. The head is tied to the token table (two
+    /// consumers), so the table, the biases and the LayerNorms take the standard path.
     /// </summary>
-    public IReadOnlyList<string> ProjectionWeights() => [];
+    public IReadOnlyList<string> ProjectionWeights() =>
+        named_modules().Where(m => m.module is Dense).Select(m => $"{m.name}.weight").ToList();
 
-    public void RouteProjections(ILinearRoute? route) { }
+    /// <summary>Routes every dense layer's training forward through <paramref name="route"/> (null restores <c>F.linear</c>).</summary>
+    public void RouteProjections(ILinearRoute? route)
+    {
+        foreach (var (name, module) in named_modules())
+            if (module is Dense dense) dense.RouteThrough(route, $"{name}.weight");
+    }
 }

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Harness.Experiments.Models;
 
 /// <summary>The <c>transformer.</c> part of HF's GPT2LMHeadModel: token and position tables, blocks, final LayerNorm.</summary>
-internal sealed class Gpt2Trunk : nn.Module<Tensor, Tensor>
+internal sealed class Gpt2Trunk : nn.Module<Tensor, Tensor>, IComputeDType
 {
     private readonly nn.Module<Tensor, Tensor> wte;
     private readonly LearnedTable wpe;
@@ -32,6 +32,12 @@ internal sealed class Gpt2Trunk : nn.Module<Tensor, Tensor>
 
     /// <summary>The token table, which is also the output head.</summary>
     public Tensor TokenTable => wte is StableEmbedding stable ? stable.Weight : ((LearnedTable)wte).Weight;
+
+    /// <summary>The tied head's matmul dtype under <c>training.dtype: mixed</c> (see <see cref="MixedPrecision"/>).</summary>
+    public ScalarType? ComputeDType { get; set; }
+
+    /// <summary>The tied output head: hidden states times the token table.</summary>
+    public Tensor Head(Tensor hidden) => MixedPrecision.Linear(hidden, TokenTable, null, ComputeDType);
 
     public override Tensor forward(Tensor tokens)
     {

@@ -17,6 +17,9 @@ public interface ICausalLanguageModel : IDisposable
     /// <summary>[batch, seq] int64 ids -> [batch, seq, vocab] logits.</summary>
     Tensor Logits(Tensor tokens);
 
+    /// <summary><c>training.dtype: mixed</c>: matmuls and attention in <paramref name="compute"/> (bf16) on fp32 weights; null restores the weights' dtype.</summary>
+    void ComputeIn(ScalarType? compute);
+
     /// <summary>Every parameter with its role; call again after a move.</summary>
     IReadOnlyList<NamedParameter> NamedParameters();
 

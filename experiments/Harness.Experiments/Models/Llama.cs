@@ -71,12 +71,7 @@ public sealed class Llama : nn.Module<Tensor, Tensor>, ICausalLanguageModel
     /// bf16, while the embedding, the residual stream (fp32 + bf16 promotes to fp32), RMSNorm and the loss (the
     /// workload casts logits to fp32) stay fp32. Null restores the weights' dtype.
     /// </summary>
-    public void ComputeIn(ScalarType? compute)
-    {
-        model.ComputeDType = compute;
-        foreach (var (_, module) in named_modules())
-            if (module is Projection projection) projection.ComputeDType = compute;
-    }
+    public void ComputeIn(ScalarType? compute) => MixedPrecision.ComputeIn(this, compute);
 
     /// <summary>Routes every projection's training forward through <paramref name="route"/> (null restores <c>F.linear</c>).</summary>
     public void RouteProjections(ILinearRoute? route)

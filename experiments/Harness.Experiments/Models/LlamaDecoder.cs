@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Harness.Experiments.Models;
 
 /// <summary>The <c>model.</c> part of HF's LlamaForCausalLM: embedding, layers and final norm, returning hidden states.</summary>
-internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
+internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>, IComputeDType
 {
     private readonly nn.Module<Tensor, Tensor> embed_tokens;
     private readonly ModuleList<LlamaDecoderLayer> layers;
@@ -51,9 +51,7 @@ internal sealed class LlamaDecoder : nn.Module<Tensor, Tensor>
     {
         var table = embed_tokens.get_parameter("weight")
             ?? throw new InvalidOperationException("the embedding has no 'weight' table to tie the head to");
-        if (ComputeDType is not { } compute || compute == table.dtype) return nn.functional.linear(hidden, table);
-        using var scope = NewDisposeScope();
-        return nn.functional.linear(hidden.to_type(compute), table.to_type(compute)).MoveToOuterDisposeScope();
+        return MixedPrecision.Linear(hidden, table, null, ComputeDType);
     }
 
     /// <summary>The tied head's matmul dtype under <c>training.dtype: mixed</c> (see <see cref="Projection.ComputeDType"/>).</summary>

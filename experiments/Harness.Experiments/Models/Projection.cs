@@ -10,7 +10,7 @@ namespace Harness.Experiments.Models;
 /// <c>nn.Linear</c> so the weight is drawn once from the run's generator: <c>nn.Linear</c> would first
 /// initialise it from the global RNG, which parallel tests share.
 /// </summary>
-internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole, IQuantizedWeightOwner
+internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole, IQuantizedWeightOwner, IComputeDType
 {
     private readonly Parameter weight;
 
@@ -64,15 +64,8 @@ internal sealed class Projection : nn.Module<Tensor, Tensor>, IHasParamRole, IQu
         return Forward(input, weight.add(Quantized.Dequantize(weight.dtype))).MoveToOuterDisposeScope();
     }
 
-    private Tensor Forward(Tensor input, Tensor weight)
-    {
-        if (ComputeDType is not { } compute || compute == weight.dtype)
-            return route is { } r && training ? r.Route.Linear(input, weight, r.WeightName) : nn.functional.linear(input, weight);
-        using var scope = NewDisposeScope();
-        var x = input.to_type(compute);
-        var y = route is { } routed && training ? routed.Route.Linear(x, weight, routed.WeightName) : nn.functional.linear(x, weight.to_type(compute));
-        return y.MoveToOuterDisposeScope();
-    }
+    private Tensor Forward(Tensor input, Tensor w) =>
+        MixedPrecision.Linear(input, w, null, ComputeDType, training ? route?.Route : null, route?.WeightName ?? "");
 
     protected override void Dispose(bool disposing)
     {

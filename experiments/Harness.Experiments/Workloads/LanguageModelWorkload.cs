@@ -82,15 +82,7 @@ public sealed class LanguageModelWorkload : IWorkload, IRoutableLinears, IQuanti
             }
             llama.CheckpointActivations = true;
         }
-        if (context.ComputeDType is { } compute && compute != context.DType)
-        {
-            if (model is not Llama llama)
-            {
-                model.Dispose();
-                throw new ArgumentException("mixed precision is built into the llama workload's layers only", nameof(context));
-            }
-            llama.ComputeIn(compute);
-        }
+        if (context.ComputeDType is { } compute && compute != context.DType) model.ComputeIn(compute);
         if (context.DType != ScalarType.Float32) model.Module.to(context.DType);
         if (device.type != DeviceType.CPU) model.Module.to(device);
         model.Module.train();

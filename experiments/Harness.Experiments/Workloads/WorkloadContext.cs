@@ -11,6 +11,6 @@ public sealed record WorkloadContext(int Seed, Device Device, ScalarType DType, 
     /// <summary><c>training.activation_checkpointing</c>: decoder layers recompute their forward in the backward (LLaMA only).</summary>
     public bool ActivationCheckpointing { get; init; }
 
-    /// <summary><c>training.dtype: mixed</c>: the dtype matmuls run in while parameters stay <see cref="DType"/> (LLaMA only); null = DType.</summary>
+    /// <summary><c>training.dtype: mixed</c>: the dtype matmuls run in while parameters stay <see cref="DType"/> (the language models; image workloads ignore it, the planner skips them); null = DType.</summary>
     public ScalarType? ComputeDType { get; init; }
 }

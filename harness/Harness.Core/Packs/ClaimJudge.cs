@@ -22,7 +22,7 @@ public static class ClaimJudge
     /// <param name="notRun">A reason decided before looking at results (no GPU, no experiment at this scale).</param>
     public static ClaimResult Judge(PaperClaim claim, PackScale scale, IReadOnlyList<SummaryRow> rows, string? notRun = null)
     {
-        if (claim.Needs.Count > 0) return NotRun("needs " + string.Join(", ", claim.Needs));
+        if (claim.WaitsOn() is { Count: > 0 } missing) return NotRun("needs " + string.Join(", ", missing.Select(f => f.Description)));
         if (notRun is not null) return NotRun(notRun);
         var m = claim.Measure;
         var a = Side(m.Of, rows, m);

@@ -8,14 +8,14 @@ namespace Harness.Core.Packs;
 /// <summary>
 /// Plans and runs the experiments a pack needs at one scale through the ordinary <see cref="Planner"/> and
 /// <see cref="SweepRunner"/>, so completed runs are found by their run id and reused. An experiment runs only
-/// when a claim that can run needs it: claims with <see cref="PaperClaim.Needs"/> run nothing.
+/// when a claim that can run needs it: claims waiting on a feature (<see cref="PaperClaim.WaitsOn"/>) run nothing.
 /// </summary>
 public sealed class PackRunner(ResultStore store, IRunObserver observer, string? cacheDirectory = null)
 {
     /// <summary>The experiments to run at <paramref name="scale"/> on <paramref name="resolvedDevice"/>, in pack order, each planned.</summary>
     public static IReadOnlyList<PackRunPlan> Plan(LoadedPack pack, PackScale scale, string resolvedDevice)
     {
-        var needed = pack.Pack.Claims.Where(c => c.Needs.Count == 0).Select(c => c.Experiment).ToHashSet(StringComparer.Ordinal);
+        var needed = pack.Pack.Claims.Where(c => c.WaitsOn().Count == 0).Select(c => c.Experiment).ToHashSet(StringComparer.Ordinal);
         return pack.Pack.Experiments
             .Where(e => needed.Contains(e.Id) && pack.Experiments.ContainsKey((e.Id, scale)))
             .Select(e =>

@@ -5,8 +5,8 @@ namespace Harness.Core.Packs;
 /// <summary>
 /// One claim of a paper as a pack states it: what the paper says (<see cref="Statement"/>, its value and unit,
 /// where it says it), which experiment of the pack measures it, how (<see cref="Measure"/>) and how the verdict
-/// is decided (<see cref="Rule"/>). <see cref="Needs"/> lists what the harness lacks for it (per-layer updates,
-/// INT8 weight storage, ...): such a claim is planned as <c>not run: needs ...</c>, never dropped.
+/// is decided (<see cref="Rule"/>). <see cref="Needs"/> names <see cref="HarnessFeatures"/> it waits on (INT8 weight
+/// storage, ...): while one is not available the claim is planned as <c>not run: needs ...</c>, never dropped.
 /// </summary>
 public sealed record PaperClaim : IValidatable
 {
@@ -22,7 +22,12 @@ public sealed record PaperClaim : IValidatable
     public string Experiment { get; init; } = "";
     public ClaimMeasure Measure { get; init; } = new();
     public ClaimRule Rule { get; init; } = new();
+    /// <summary>Ids of <see cref="HarnessFeatures"/> the claim needs.</summary>
     public IReadOnlyList<string> Needs { get; init; } = [];
+
+    /// <summary>The needed features the harness does not have yet (empty: the claim runs).</summary>
+    public IReadOnlyList<HarnessFeature> WaitsOn() =>
+        Needs.Select(HarnessFeatures.Find).Where(f => f is { Available: false }).Select(f => f!).ToList();
     /// <summary>What the scale-down changes about the claim, shown with the verdict.</summary>
     public string? Note { get; init; }
 
@@ -35,6 +40,7 @@ public sealed record PaperClaim : IValidatable
             yield return new("measure.op", $"rule {PackNaming.Of(Rule.Kind)} compares two configurations' seeds: measure.op must be difference");
         if (Rule.Kind is RuleKind.Ratio && PaperValue == 0) yield return new("paper_value", "rule ratio divides by the paper's value: it must not be 0");
         for (var i = 0; i < Needs.Count; i++)
-            if (Needs[i].Trim().Length == 0) yield return new($"needs[{i}]", "must say what is needed");
+            if (HarnessFeatures.Find(Needs[i]) is null)
+                yield return new($"needs[{i}]", $"unknown feature '{Needs[i]}' (one of: {string.Join(", ", HarnessFeatures.All.Select(f => f.Id))})");
     }
 }

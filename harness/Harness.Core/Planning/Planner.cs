@@ -49,8 +49,8 @@ public static class Planner
         }
         if (variant.EffectiveStepMode(config.StepMode) == StepMode.PerLayer && !descriptor.Traits.HasFlag(OptimizerTraits.PerParameterStep))
             return $"'{descriptor.Kind}' has no per-parameter step (no PerParameterStep trait), which per_layer needs";
-        if (config.Training.Dtype == TrainingDType.Mixed && config.Workload is not LlamaSpec)
-            return "training.dtype mixed (bf16 compute, fp32 master weights) is built into the llama workload's layers only; use float32 or bfloat16";
+        if (config.Training.Dtype == TrainingDType.Mixed && config.Workload is not (LlamaSpec or Gpt2Spec))
+            return "training.dtype mixed (bf16 compute, fp32 master weights) is built into the language models' layers (llama, gpt2) only; use float32 or bfloat16";
         return null;
     }
 }

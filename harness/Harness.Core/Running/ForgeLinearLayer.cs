@@ -15,7 +15,7 @@ namespace Harness.Core.Running;
 /// last micro-batch instead hands x and dY to the optimizer's tile-fused kernel, which forms the gradient tile by
 /// tile and applies the same update without any slab (the measuring pass of two-pass clipping stays on slabs).
 /// </summary>
-public sealed class ForgeLinearLayer : IDisposable
+public sealed class ForgeLinearLayer : IRoutedWeight
 {
     private readonly ISlabStep _optimizer;
     private Tensor? _pending;
@@ -247,4 +247,8 @@ public sealed class ForgeLinearLayer : IDisposable
         _squaredNorm?.Dispose();
         _squaredNorm = null;
     }
+
+    System.Runtime.ExceptionServices.ExceptionDispatchInfo? IRoutedWeight.Failure { get => Failure; set => Failure = value; }
+
+    void IRoutedWeight.ReleaseReturned() => ReleaseReturned();
 }

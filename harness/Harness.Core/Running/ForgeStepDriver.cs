@@ -47,9 +47,7 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
     private readonly long _slabRows;
     private readonly double _gradClip;
     private readonly NativeForge? _native;
-    private readonly Dictionary<string, ForgeLinearLayer> _layers = new(StringComparer.Ordinal);
-    private List<NamedParameter> _others = [];
-    private IOptimizer? _boundTo;
+    private readonly RoutedWeights<ForgeLinearLayer> _layers = new();
     private Tensor? _gradNorm, _clipCoefficient;
 
     /// <param name="clock">Times the step of the non-fused parameters.</param>
@@ -96,7 +94,7 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
     {
         get
         {
-            var (tile, all) = (_layers.Values.Sum(l => l.TileUpdates), _layers.Values.Sum(l => l.Updates));
+            var (tile, all) = (_layers.ByName.Values.Sum(l => l.TileUpdates), _layers.ByName.Values.Sum(l => l.Updates));
             return tile == 0 ? ForgeLinearLayer.SlabsKernel
                 : tile == all ? ForgeLinearLayer.TileKernel
                 : $"{ForgeLinearLayer.TileKernel}+{ForgeLinearLayer.SlabsKernel}";
@@ -107,7 +105,7 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
     public const long DefaultSlabRows = 64;
 
     /// <summary>The fused layers by weight name (for inspection: slab sizes, update counts).</summary>
-    public IReadOnlyDictionary<string, ForgeLinearLayer> Layers => _layers;
+    public IReadOnlyDictionary<string, ForgeLinearLayer> Layers => _layers.ByName;
 
     /// <summary>Two-pass clipping: the global gradient norm of the last step, as <c>clip_grad_norm_</c> returns it (null before; reading it is a host sync).</summary>
     public double? LastGradNorm => _gradNorm?.item<float>();
@@ -128,27 +126,27 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
         {
             if (_gradClip > 0)
             {
-                foreach (var layer in _layers.Values)
+                foreach (var layer in _layers.ByName.Values)
                 {
                     layer.NormOnly = true;
                     layer.ResetSquaredNorm();
                 }
-                Backward(workload, microBatches, learningRate).Dispose();
+                _layers.Backward(workload, microBatches, learningRate).Dispose();
                 MeasureAndClear(workload, optimizer);
-                foreach (var layer in _layers.Values) layer.ReleaseReturned();
+                foreach (var layer in _layers.ByName.Values) layer.ReleaseReturned();
                 CollectBackwardWrappers();
-                foreach (var layer in _layers.Values)
+                foreach (var layer in _layers.ByName.Values)
                 {
                     layer.NormOnly = false;
                     layer.ClipScale = _clipCoefficient;
                 }
             }
-            total = Backward(workload, microBatches, learningRate);
+            total = _layers.Backward(workload, microBatches, learningRate);
         }
         finally
         {
             routable.RouteLinears(null);
-            foreach (var layer in _layers.Values)
+            foreach (var layer in _layers.ByName.Values)
             {
                 layer.ReleaseReturned();
                 layer.NormOnly = false;
@@ -158,7 +156,7 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
         // The fused weights were stepped inside the backward; this times only the remaining parameters.
         var start = _clock.Now();
         var perParameter = (IPerParameterStep)optimizer;
-        foreach (var p in _others)
+        foreach (var p in _layers.Others)
         {
             using var grad = p.Value.grad;
             if (grad is null) continue;
@@ -177,29 +175,7 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
     private void CollectBackwardWrappers()
     {
         if (_native is not null) return;
-        BackwardWrappers.Collect(_layers.Values.FirstOrDefault()?.Weight.Value.device_type);
-    }
-
-    /// <summary>Forward and backward over the micro-batches (fused layers update on the last one, unless measuring); the mean loss.</summary>
-    private Tensor Backward(IWorkload workload, IReadOnlyList<Batch> microBatches, double learningRate)
-    {
-        Tensor? total = null;
-        using var divisor = (TorchSharp.Scalar)(double)microBatches.Count;  // alive through every div (see StandardStepDriver)
-        for (var k = 0; k < microBatches.Count; k++)
-        {
-            foreach (var layer in _layers.Values)
-            {
-                layer.LearningRate = learningRate;
-                layer.LastMicroBatch = k == microBatches.Count - 1;
-            }
-            var loss = workload.Loss(microBatches[k]);
-            var scaled = microBatches.Count == 1 ? loss : loss.div(divisor);
-            scaled.backward();
-            RethrowLayerFailure();
-            var detached = scaled.detach();
-            total = total is null ? detached : total + detached;
-        }
-        return total!;
+        BackwardWrappers.Collect(_layers.ByName.Values.FirstOrDefault()?.Weight.Value.device_type);
     }
 
     /// <summary>
@@ -214,7 +190,7 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
         var norms = new List<Tensor>();
         foreach (var p in workload.Parameters)
         {
-            if (_layers.TryGetValue(p.Name, out var layer))
+            if (_layers.ByName.TryGetValue(p.Name, out var layer))
             {
                 norms.Add(layer.SquaredNorm.sqrt());
                 continue;
@@ -232,43 +208,23 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
         GradientBuffers.Clear(workload, optimizer, GradBuffers);
     }
 
-    private void RethrowLayerFailure()
-    {
-        foreach (var layer in _layers.Values)
-        {
-            if (layer.Failure is not { } failure) continue;
-            layer.Failure = null;
-            failure.Throw();
-        }
-    }
+    public Tensor Linear(Tensor input, Tensor weight, string weightName) => _layers.Linear(input, weight, weightName);
 
-    public Tensor Linear(Tensor input, Tensor weight, string weightName) =>
-        _layers.TryGetValue(weightName, out var layer)
-            ? layer.Forward(input, weight)
-            : nn.functional.linear(input, weight);
-
-    private void Bind(IWorkload workload, IOptimizer optimizer)
-    {
-        if (ReferenceEquals(_boundTo, optimizer)) return;
-        if (workload is not IRoutableLinears routable || routable.RoutableWeights.Count == 0)
-            throw new NotSupportedException($"{workload.GetType().Name} has no routable linear layers, which fused_backward needs");
-        if (optimizer is not ISlabStep slabs || optimizer is not IPerParameterStep)
-            throw new NotSupportedException($"{optimizer.GetType().Name} has no element-wise slab step, which fused_backward needs");
-        foreach (var layer in _layers.Values) layer.Dispose();
-        _layers.Clear();
-        var fused = routable.RoutableWeights.ToHashSet(StringComparer.Ordinal);
-        foreach (var p in workload.Parameters.Where(p => fused.Contains(p.Name)))
+    private void Bind(IWorkload workload, IOptimizer optimizer) =>
+        _layers.Bind(workload, optimizer, "fused_backward", o =>
         {
-            ApplyState(optimizer, p);
-            _layers[p.Name] = new ForgeLinearLayer(p, slabs, _slabRows)
+            if (o is not ISlabStep slabs || o is not IPerParameterStep)
+                throw new NotSupportedException($"{o.GetType().Name} has no element-wise slab step, which fused_backward needs");
+            return (p, index) =>
             {
-                Index = _layers.Count, Native = _native, Tile = TileStepFor(optimizer, p),
-                TileRequired = Kernel is ForgeKernelMode.Tile or ForgeKernelMode.TileFma, TensorCores = Kernel != ForgeKernelMode.TileFma,
+                ApplyState(o, p);
+                return new ForgeLinearLayer(p, slabs, _slabRows)
+                {
+                    Index = index, Native = _native, Tile = TileStepFor(o, p),
+                    TileRequired = Kernel is ForgeKernelMode.Tile or ForgeKernelMode.TileFma, TensorCores = Kernel != ForgeKernelMode.TileFma,
+                };
             };
-        }
-        _others = workload.Parameters.Where(p => !fused.Contains(p.Name)).ToList();
-        _boundTo = optimizer;
-    }
+        });
 
     /// <summary>Gives <paramref name="weight"/> the <see cref="State"/> asked for, or throws when its optimizer keeps another.</summary>
     private void ApplyState(IOptimizer optimizer, NamedParameter weight)
@@ -303,8 +259,7 @@ public sealed class ForgeStepDriver : IStepDriver, ILinearRoute, IDisposable
 
     public void Dispose()
     {
-        foreach (var layer in _layers.Values) layer.Dispose();
-        _layers.Clear();
+        _layers.Dispose();
         _gradNorm?.Dispose();
         _clipCoefficient?.Dispose();
         _gradNorm = _clipCoefficient = null;

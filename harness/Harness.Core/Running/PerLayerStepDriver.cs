@@ -30,9 +30,7 @@ namespace Harness.Core.Running;
 public sealed class PerLayerStepDriver : IStepDriver, ILinearRoute, IDisposable
 {
     private readonly IDeviceClock _clock;
-    private readonly Dictionary<string, PerLayerWeight> _weights = new(StringComparer.Ordinal);
-    private List<NamedParameter> _others = [];
-    private IOptimizer? _boundTo;
+    private readonly RoutedWeights<PerLayerWeight> _weights = new();
 
     /// <param name="clock">Times the step of the parameters stepped after the backward.</param>
     /// <param name="gradClip">Global-norm clip τ; must be 0 (refused otherwise: the weights move before the last gradient exists).</param>
@@ -49,7 +47,7 @@ public sealed class PerLayerStepDriver : IStepDriver, ILinearRoute, IDisposable
     public GradBuffersMode GradBuffers { get; init; } = GradBuffersMode.Free;
 
     /// <summary>The weights stepped inside the backward, by name (for inspection: update counts).</summary>
-    public IReadOnlyDictionary<string, PerLayerWeight> Weights => _weights;
+    public IReadOnlyDictionary<string, PerLayerWeight> Weights => _weights.ByName;
 
     public Tensor TrainStep(IWorkload workload, IOptimizer optimizer, IReadOnlyList<Batch> microBatches, double learningRate, StepTimings timings)
     {
@@ -58,30 +56,16 @@ public sealed class PerLayerStepDriver : IStepDriver, ILinearRoute, IDisposable
         ArgumentNullException.ThrowIfNull(timings);
         Bind(workload, optimizer);
         var routable = (IRoutableLinears)workload;
-        Tensor? total = null;
+        Tensor total;
         routable.RouteLinears(this);
         try
         {
-            using var divisor = (TorchSharp.Scalar)(double)microBatches.Count;  // alive through every div (see StandardStepDriver)
-            for (var k = 0; k < microBatches.Count; k++)
-            {
-                foreach (var w in _weights.Values)
-                {
-                    w.LearningRate = learningRate;
-                    w.LastMicroBatch = k == microBatches.Count - 1;
-                }
-                var loss = workload.Loss(microBatches[k]);
-                var scaled = microBatches.Count == 1 ? loss : loss.div(divisor);
-                scaled.backward();
-                RethrowFailure();
-                var detached = scaled.detach();
-                total = total is null ? detached : total + detached;
-            }
+            total = _weights.Backward(workload, microBatches, learningRate);
         }
         finally
         {
             routable.RouteLinears(null);
-            foreach (var w in _weights.Values)
+            foreach (var w in _weights.ByName.Values)
             {
                 w.LastMicroBatch = false;
                 w.ReleaseReturned();
@@ -90,7 +74,7 @@ public sealed class PerLayerStepDriver : IStepDriver, ILinearRoute, IDisposable
         // The per-layer weights were stepped inside the backward; this times only the remaining parameters.
         var start = _clock.Now();
         var perParameter = (IPerParameterStep)optimizer;
-        foreach (var p in _others)
+        foreach (var p in _weights.Others)
         {
             using var grad = p.Value.grad;
             if (grad is null) continue;
@@ -98,44 +82,16 @@ public sealed class PerLayerStepDriver : IStepDriver, ILinearRoute, IDisposable
         }
         timings.OptimizerSeconds = _clock.Now() - start;
         GradientBuffers.Clear(workload, optimizer, GradBuffers);
-        BackwardWrappers.Collect(_weights.Values.FirstOrDefault()?.Weight.Value.device_type);
-        return total!;
+        BackwardWrappers.Collect(_weights.ByName.Values.FirstOrDefault()?.Weight.Value.device_type);
+        return total;
     }
 
-    private void RethrowFailure()
-    {
-        foreach (var w in _weights.Values)
-        {
-            if (w.Failure is not { } failure) continue;
-            w.Failure = null;
-            failure.Throw();
-        }
-    }
+    public Tensor Linear(Tensor input, Tensor weight, string weightName) => _weights.Linear(input, weight, weightName);
 
-    public Tensor Linear(Tensor input, Tensor weight, string weightName) =>
-        _weights.TryGetValue(weightName, out var w)
-            ? w.Forward(input, weight)
-            : nn.functional.linear(input, weight);
+    private void Bind(IWorkload workload, IOptimizer optimizer) =>
+        _weights.Bind(workload, optimizer, "per_layer", o => o is IPerParameterStep perParameter
+            ? (p, _) => new PerLayerWeight(p, perParameter)
+            : throw new NotSupportedException($"{o.GetType().Name} has no per-parameter step, which per_layer needs"));
 
-    private void Bind(IWorkload workload, IOptimizer optimizer)
-    {
-        if (ReferenceEquals(_boundTo, optimizer)) return;
-        if (workload is not IRoutableLinears routable || routable.RoutableWeights.Count == 0)
-            throw new NotSupportedException($"{workload.GetType().Name} has no routable linear layers, which per_layer needs");
-        if (optimizer is not IPerParameterStep perParameter)
-            throw new NotSupportedException($"{optimizer.GetType().Name} has no per-parameter step, which per_layer needs");
-        foreach (var w in _weights.Values) w.Dispose();
-        _weights.Clear();
-        var routed = routable.RoutableWeights.ToHashSet(StringComparer.Ordinal);
-        foreach (var p in workload.Parameters.Where(p => routed.Contains(p.Name)))
-            _weights[p.Name] = new PerLayerWeight(p, perParameter);
-        _others = workload.Parameters.Where(p => !routed.Contains(p.Name)).ToList();
-        _boundTo = optimizer;
-    }
-
-    public void Dispose()
-    {
-        foreach (var w in _weights.Values) w.Dispose();
-        _weights.Clear();
-    }
+    public void Dispose() => _weights.Dispose();
 }

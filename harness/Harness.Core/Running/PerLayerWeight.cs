@@ -11,7 +11,7 @@ namespace Harness.Core.Running;
 /// one the accumulated <c>.grad</c> (if any) plus this gradient, the standard step's gradient bit for bit, is
 /// stepped at once by the optimizer's per-parameter rule and freed, and no gradient reaches <c>.grad</c>.
 /// </summary>
-public sealed class PerLayerWeight(NamedParameter weight, IPerParameterStep optimizer) : IDisposable
+public sealed class PerLayerWeight(NamedParameter weight, IPerParameterStep optimizer) : IRoutedWeight
 {
     public NamedParameter Weight { get; } = weight ?? throw new ArgumentNullException(nameof(weight));
 
@@ -75,4 +75,6 @@ public sealed class PerLayerWeight(NamedParameter weight, IPerParameterStep opti
         grad.Dispose();
         return null;
     }
+
+    System.Runtime.ExceptionServices.ExceptionDispatchInfo? IRoutedWeight.Failure { get => Failure; set => Failure = value; }
 }

@@ -88,7 +88,9 @@ public sealed class PlannerTests
         bf16 = bf16 with { Training = bf16.Training with { Dtype = TrainingDType.Mixed } };
         Assert.Null(Assert.Single(Planner.Plan(bf16, "cpu")).SkipReason);
         var mixedGpt2 = bf16 with { Workload = new Gpt2Spec { SeqLen = 16 } };
-        Assert.Contains("llama workload's layers only", Assert.Single(Planner.Plan(mixedGpt2, "cpu")).SkipReason);
+        Assert.Null(Assert.Single(Planner.Plan(mixedGpt2, "cpu")).SkipReason);
+        var mixedMlp = bf16 with { Workload = new MlpSpec() };
+        Assert.Contains("language models' layers (llama, gpt2) only", Assert.Single(Planner.Plan(mixedMlp, "cpu")).SkipReason);
     }
 
     [Theory]

@@ -113,8 +113,10 @@ public sealed class ClaimJudgeTests
     {
         var measure = new ClaimMeasure { Metric = ClaimMetric.TrainStepPeakBytes, Of = "a" };
         var rule = new ClaimRule { Kind = RuleKind.Ratio, Tolerance = 0.1 };
-        var needs = Judge(Claim(measure, rule, 1, "GQA", "INT8 weight storage"), [Row("a", 0, state: 1)]);
-        Assert.Equal(("not run: needs GQA, INT8 weight storage", (double?)null), (needs.Verdict, needs.Measured));
+        var needs = Judge(Claim(measure, rule, 1, "grouped_query_attention", "int8_weight_storage", "forge_int8_state"), [Row("a", 0, state: 1)]);
+        // Only the features the harness lacks are named; one it has (grouped-query attention) does not hold the claim.
+        Assert.Equal(("not run: needs INT8 weight storage for Q-GaLore (weights held as int8 with group scales), FORGE's int8 moment storage", (double?)null),
+            (needs.Verdict, needs.Measured));
         Assert.Equal("not run: needs a GPU", ClaimJudge.Judge(Claim(measure, rule, 1), PackScale.Paper, [], "needs a GPU").Verdict);
         Assert.Equal("not run: 'a' has no train_step_peak_bytes (not measured on cpu)", Judge(Claim(measure, rule, 1), [Row("a", 0)]).Verdict);
         Assert.Equal("not run: 'a' skipped (mixed is not implemented)",

@@ -24,7 +24,7 @@ public sealed class PackLoadingTests
                 Assert.True(config.Device == (scale == PackScale.Smoke ? "cpu" : "cuda"), $"{paper}/{id} at {scale}: device {config.Device}");
             // Every claim either runs at smoke scale or says why not (needs, or its experiment's missing reason).
             foreach (var claim in pack.Pack.Claims)
-                Assert.True(claim.Needs.Count > 0 || pack.ExperimentOf(claim, PackScale.Smoke) is not null || pack.PackExperimentOf(claim).Missing is not null,
+                Assert.True(claim.WaitsOn().Count > 0 || pack.ExperimentOf(claim, PackScale.Smoke) is not null || pack.PackExperimentOf(claim).Missing is not null,
                     $"{paper}/{claim.Id}");
         }
         var galore = PackLoader.Load(PackLoader.Find("galore", [root])!);
