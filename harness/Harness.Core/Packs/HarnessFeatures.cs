@@ -17,10 +17,8 @@ public static class HarnessFeatures
         new("gpt2_fused_backward", "step_mode fused_backward for the GPT-2 workload", true),
         new("adafactor", "an Adafactor optimizer", true),
         new("stable_embedding", "a stable embedding (workload.stable_embedding)", true),
-        // Built on another branch of [2.4]: Q-GaLore holding its projected weights as INT8 with group scales, so its
-        // weight_bytes falls below AdamW's. Flip to true when that lands (and drop the id from configs/papers/qgalore).
-        new("int8_weight_storage", "INT8 weight storage for Q-GaLore (weights held as int8 with group scales)", false),
-        new("forge_int8_state", "FORGE's int8 moment storage", false),
+        new("int8_weight_storage", "INT8 weight storage for Q-GaLore (weights held as int8 with group scales)", true),
+        new("forge_int8_state", "FORGE's int8 moment storage (8-bit Adam with forge_state int8 on the tensor-core tile)", true),
         new("adam8bit_linear_map", "a linear (non-dynamic) quantization map option for 8-bit Adam", false),
         new("cross_experiment_measure", "a claim measure that compares runs of two experiments (two workloads)", false),
     ];

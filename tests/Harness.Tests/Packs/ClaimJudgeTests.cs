@@ -113,9 +113,9 @@ public sealed class ClaimJudgeTests
     {
         var measure = new ClaimMeasure { Metric = ClaimMetric.TrainStepPeakBytes, Of = "a" };
         var rule = new ClaimRule { Kind = RuleKind.Ratio, Tolerance = 0.1 };
-        var needs = Judge(Claim(measure, rule, 1, "grouped_query_attention", "int8_weight_storage", "forge_int8_state"), [Row("a", 0, state: 1)]);
+        var needs = Judge(Claim(measure, rule, 1, "grouped_query_attention", "adam8bit_linear_map", "cross_experiment_measure"), [Row("a", 0, state: 1)]);
         // Only the features the harness lacks are named; one it has (grouped-query attention) does not hold the claim.
-        Assert.Equal(("not run: needs INT8 weight storage for Q-GaLore (weights held as int8 with group scales), FORGE's int8 moment storage", (double?)null),
+        Assert.Equal(("not run: needs a linear (non-dynamic) quantization map option for 8-bit Adam, a claim measure that compares runs of two experiments (two workloads)", (double?)null),
             (needs.Verdict, needs.Measured));
         Assert.Equal("not run: needs a GPU", ClaimJudge.Judge(Claim(measure, rule, 1), PackScale.Paper, [], "needs a GPU").Verdict);
         Assert.Equal("not run: 'a' has no train_step_peak_bytes (not measured on cpu)", Judge(Claim(measure, rule, 1), [Row("a", 0)]).Verdict);

@@ -31,12 +31,8 @@ public sealed class PackFeatureTests
                     waiting.Add($"{paper}/{claim.Id}:{need}");
                 }
         }
-        // What still waits, and on what (the INT8 weight storage is another branch's, flipped there).
-        Assert.Equal([
-            "adam8bit/E4-linear:adam8bit_linear_map", "adam8bit/E4-stable-embedding:cross_experiment_measure",
-            "forge/FG1-memory-8b:forge_int8_state", "forge/FG1-time-8b:forge_int8_state",
-            "qgalore/QG4-7b-memory:int8_weight_storage", "qgalore/QG4-7b-saving:int8_weight_storage", "qgalore/QG5-7b-throughput:int8_weight_storage",
-        ], waiting);
+        // What still waits, and on what.
+        Assert.Equal(["adam8bit/E4-linear:adam8bit_linear_map", "adam8bit/E4-stable-embedding:cross_experiment_measure"], waiting);
         Assert.Equal(HarnessFeatures.All.Count, HarnessFeatures.All.Select(f => f.Id).Distinct().Count());
     }
 

@@ -43,12 +43,12 @@ public sealed class ReproduceEndToEndTests
           - { id: loss-gap, statement: "parity", paper_value: 0, unit: nats, source: "T3", url: "https://example.org", kind: quality,
               experiment: e, measure: { metric: final_eval_loss, of: adam8bit, versus: adamw, op: difference }, rule: { kind: gap, delta: 0.01 } }
           - { id: later, statement: "x", paper_value: 1, unit: GB, source: "T2", url: "https://example.org", kind: memory,
-              experiment: e, measure: { metric: state_bytes, of: adamw }, rule: { kind: ratio, tolerance: 0.1 }, needs: [int8_weight_storage] }
+              experiment: e, measure: { metric: state_bytes, of: adamw }, rule: { kind: ratio, tolerance: 0.1 }, needs: [adam8bit_linear_map] }
           - { id: on-gpu, statement: "y", paper_value: 1, unit: GB, source: "T4", url: "https://example.org", kind: memory,
               experiment: gpu, measure: { metric: state_bytes, of: adamw }, rule: { kind: ratio, tolerance: 0.1 } }
         """;
 
-    private static readonly string Int8Needed = "not run: needs " + HarnessFeatures.Find("int8_weight_storage")!.Description;
+    private static readonly string LinearMapNeeded = "not run: needs " + HarnessFeatures.Find("adam8bit_linear_map")!.Description;
 
     [Fact]
     public void Smoke_reproduce_runs_judges_writes_and_reuses_completed_runs()
@@ -70,7 +70,7 @@ public sealed class ReproduceEndToEndTests
         var output = ClaimsReport.Build(pack, PackScale.Smoke, runs, plans, null, outDir);
         var rows = CsvFiles.ReadAll<ClaimRow>(Path.Combine(outDir, ClaimsReport.CsvFile));
         Assert.Equal(["adamw-bytes", "loss-gap", "later", "on-gpu"], rows.Select(r => r.Claim));
-        Assert.Equal([ClaimVerdicts.Smoke, ClaimVerdicts.Smoke, Int8Needed, "not run: paper only"], rows.Select(r => r.Verdict));
+        Assert.Equal([ClaimVerdicts.Smoke, ClaimVerdicts.Smoke, LinearMapNeeded, "not run: paper only"], rows.Select(r => r.Verdict));
         Assert.Equal(8.0, rows[0].MeasuredValue);   // AdamW: two fp32 moments, exactly
         Assert.Equal("2", rows[0].Seeds);
         Assert.Equal("2 vs 2", rows[1].Seeds);
@@ -87,6 +87,6 @@ public sealed class ReproduceEndToEndTests
         var again = runner.Run(PackRunner.Plan(pack, PackScale.Smoke, "cpu"), DeviceSession.Basic(CPU), ProvenanceProbe.Collect(CPU), CancellationToken.None);
         Assert.Equal(4, again.Single().Reused);
         var paper = ClaimsReport.Judge(pack, PackScale.Paper, runs, [], "needs a GPU");
-        Assert.Equal(["not run: needs a GPU", "not run: needs a GPU", Int8Needed, "not run: needs a GPU"], paper.Select(r => r.Verdict));
+        Assert.Equal(["not run: needs a GPU", "not run: needs a GPU", LinearMapNeeded, "not run: needs a GPU"], paper.Select(r => r.Verdict));
     }
 }
