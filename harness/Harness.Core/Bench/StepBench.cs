@@ -75,7 +75,9 @@ public sealed class StepBench(DeviceSession session, string gpuName)
             double? refreshMs = null;
             if (refreshSteps > 0 && descriptor.RefreshEachStep is { } refreshEachStep)
             {
-                var (refreshMedian, _, _, _, _) = Time(refreshEachStep(options), descriptor, parameters, grads, 1, refreshSteps, measureTransient: false);
+                // No warm-up: every step refreshes, and the ordinary run above already warmed the solver; a median of
+                // several steps leaves the first one's lazy state out.
+                var (refreshMedian, _, _, _, _) = Time(refreshEachStep(options), descriptor, parameters, grads, 0, refreshSteps, measureTransient: false);
                 refreshMs = refreshMedian - median;
             }
             var cost = costOf(parameters, options, state);

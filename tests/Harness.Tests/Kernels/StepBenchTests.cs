@@ -227,4 +227,37 @@ public sealed class StepBenchTests
             Assert.True(r.MedianMs > 0 && r.MinMs <= r.MedianMs, what);
         }
     }
+
+    [Fact]
+    public void The_sweep_times_a_refresh_once_per_optimizer_and_set_unless_told_every_implementation()
+    {
+        var set = new ParameterSet("tiny", "test", [new("w1", [16, 32], ParamRole.Matrix), new("w2", [16, 32], ParamRole.Matrix), new("n", [16], ParamRole.Vector)])
+            { Rank = 4 };
+        using var session = DeviceSession.Basic(TorchSharp.torch.CPU);
+        var bench = new StepBench(session, "cpu");
+        var dir = Path.Combine(Path.GetTempPath(), $"sb-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var csv = Path.Combine(dir, "step-bench.csv");
+            var sweep = new StepBenchSweep
+            {
+                Sets = [set], Cases = StepBenchCase.Expand(["galore", "lion"], [ImplementationChoice.TensorOps, StepImplementation.Batched]),
+                DType = TorchSharp.torch.ScalarType.Float32, Warmup = 1, Steps = 2, SlowSteps = 1, RefreshSteps = 2,
+            };
+            var once = sweep.Run(bench, new DeviceRates(1e10, 1e9), [], csv).ToList();
+            Assert.Equal(["lion default", "galore tensor-ops", "galore batched"], once.Select(o => $"{o.Optimizer} {o.Implementation}").ToArray());
+            Assert.All(once, o => Assert.Null(o.Error));
+            Assert.Equal([false, true, false], once.Select(o => o.Result!.RefreshMs.HasValue).ToArray());
+            // Slow tensor-ops rows (GaLore's line sets no check settings) time SlowSteps; the CSV holds every row.
+            Assert.Equal([2, 1, 2], once.Select(o => o.Result!.Steps).ToArray());
+            Assert.Equal(once.Select(o => o.Result!), StepBenchCsv.Read(csv));
+            var every = (sweep with { RefreshEveryImplementation = true }).Run(bench, new DeviceRates(1e10, 1e9), [], csv).ToList();
+            Assert.Equal([false, true, true], every.Select(o => o.Result!.RefreshMs.HasValue).ToArray());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
