@@ -25,6 +25,7 @@ public static class BenchStepCommand
         var steps = new Option<int>("--steps") { Description = "timed steps (median reported)", DefaultValueFactory = _ => 20 };
         var slowSteps = new Option<int>("--tensor-ops-steps") { Description = "timed steps for the slow tensor-ops paths (8-bit, Gefen, projections)", DefaultValueFactory = _ => 5 };
         var refreshSteps = new Option<int>("--refresh-steps") { Description = "timed steps with a projection refresh at each (0: refreshes not timed)", DefaultValueFactory = _ => 3 };
+        var refreshAll = new Option<bool>("--refresh-every-implementation") { Description = "time the refresh on every implementation row, not only the first of each optimizer" };
         var warmup = new Option<int>("--warmup") { Description = "untimed steps first", DefaultValueFactory = _ => 2 };
         var output = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => "runs/step-bench" };
         var compare = new Option<string?>("--compare") { Description = "a CSV of the same columns to merge (e.g. PyTorch's fused AdamW)" };
@@ -32,7 +33,7 @@ public static class BenchStepCommand
         var chartFrom = new Option<string?>("--chart-from") { Description = "no benchmark: render step_bench.png/.svg from a saved step-bench CSV (any machine)" };
         var command = new Command("bench-step", "optimizer-step benchmark on CUDA against its memory-bandwidth and matmul floors")
         {
-            sets, optimizers, implementations, dtype, steps, slowSteps, refreshSteps, warmup, output, compare, ifCuda, chartFrom,
+            sets, optimizers, implementations, dtype, steps, slowSteps, refreshSteps, refreshAll, warmup, output, compare, ifCuda, chartFrom,
         };
         command.SetAction(parse =>
         {
@@ -107,6 +108,7 @@ public static class BenchStepCommand
             {
                 Sets = chosenSets, Cases = StepBenchCase.Expand(names, impls), DType = scalar.Value, Warmup = parse.GetValue(warmup),
                 Steps = parse.GetValue(steps), SlowSteps = parse.GetValue(slowSteps), RefreshSteps = parse.GetValue(refreshSteps),
+                RefreshEveryImplementation = parse.GetValue(refreshAll),
             };
             var results = new List<StepBenchResult>();
             foreach (var o in sweep.Run(bench, rates, compared, csvPath))

@@ -20,6 +20,12 @@ public sealed record StepBenchSweep
     public required int SlowSteps { get; init; }
     /// <summary>Timed steps of the refresh-at-every-step run (0: refreshes are not timed).</summary>
     public required int RefreshSteps { get; init; }
+    /// <summary>
+    /// False (the default): a refresh is timed on the first implementation row of each optimizer and set only, as every
+    /// implementation refreshes through the same projector code today (an SVD of each 1B matrix costs seconds); true:
+    /// on every row.
+    /// </summary>
+    public bool RefreshEveryImplementation { get; init; }
 
     /// <summary>Timed steps for one configuration.</summary>
     public int StepsFor(StepBenchCase benchCase) => benchCase.Slow ? Math.Min(Steps, SlowSteps) : Steps;
@@ -32,13 +38,15 @@ public sealed record StepBenchSweep
     {
         ArgumentNullException.ThrowIfNull(bench);
         var results = new List<StepBenchResult>();
+        var refreshTimed = new HashSet<(string, string)>();
         foreach (var set in Sets)
             foreach (var c in Cases)
             {
                 StepBenchOutcome outcome;
                 try
                 {
-                    var refreshSteps = c.Slow ? Math.Min(RefreshSteps, SlowSteps) : RefreshSteps;
+                    var refreshSteps = !RefreshEveryImplementation && !refreshTimed.Add((set.Name, c.Optimizer)) ? 0
+                        : c.Slow ? Math.Min(RefreshSteps, SlowSteps) : RefreshSteps;
                     var r = bench.Run(set, c, DType, Warmup, StepsFor(c), refreshSteps, rates);
                     results.Add(r);
                     StepBenchCsv.Write(csvPath, [.. results, .. compared]);

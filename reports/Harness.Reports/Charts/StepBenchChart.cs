@@ -5,7 +5,7 @@ namespace Harness.Reports.Charts;
 
 /// <summary>
 /// The step-benchmark chart (<c>harness bench-step</c>): ratio to the floor per configuration (lower is better; 1 = at the
-/// copy bandwidth), on a log axis (fused steps sit near 1×, tensor-ops ones up to ~200×), grouped by parameter set,
+/// larger of the memory and the compute floor), on a log axis (fused steps sit near 1×, tensor-ops ones up to ~200×), grouped by parameter set,
 /// optimizer and implementation.
 /// </summary>
 public static class StepBenchChart
@@ -13,7 +13,7 @@ public static class StepBenchChart
     public static BarChart Chart(IReadOnlyList<StepBenchResult> rows) => new()
     {
         Name = "step_bench",
-        Title = "Optimizer step vs its memory-bandwidth floor",
+        Title = "Optimizer step vs its floor (memory bandwidth or matmul throughput)",
         YLabel = "step time / floor (median, log scale)",
         Unit = "×",
         LogY = rows.All(r => r.RatioToFloor > 0),
@@ -25,7 +25,11 @@ public static class StepBenchChart
             Segments = [new BarSegment("step / floor", r.RatioToFloor, true)],
             Annotation = FormattableString.Invariant($"{r.MedianMs:F2} ms"),
         }).ToList(),
-        Notes = ["floor = bytes moved (params read+written, grads read, state read+written) / device-to-device copy bandwidth of the same run"],
+        Notes =
+        [
+            "floor = the larger of bytes moved (params read+written, grads read, state read+written) / device-to-device copy bandwidth",
+            "and matmul FLOPs of the step / matmul throughput, both measured in the same run; projection refreshes excluded (refresh_ms columns)",
+        ],
     };
 
     /// <summary>Writes step_bench.png and step_bench.svg of <paramref name="rows"/> into <paramref name="outDir"/>.</summary>

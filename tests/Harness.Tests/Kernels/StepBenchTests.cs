@@ -1,4 +1,8 @@
 using Harness.Core.Bench;
+using Harness.Core.Devices;
+using Harness.Optimizers;
+using Harness.Optimizers.Kernels;
+using Harness.Optimizers.LowRank;
 using Harness.Reports.Charts;
 using Harness.Results;
 using Harness.Tests.Reliability;
@@ -186,5 +190,74 @@ public sealed class StepBenchTests
         var implementation = HarnessProcess.Run(dir, TimeSpan.FromMinutes(2), "bench-step", "--implementations", "batched,fused");
         Assert.Equal(2, implementation.ExitCode);
         Assert.Contains("'fused' is not one of tensor-ops, batched, cuda-fused", Assert.Single(implementation.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
+    [Fact]
+    public void Every_cpu_case_runs_with_its_declared_cost_the_sets_rank_and_a_refresh_time_where_it_refreshes()
+    {
+        // The benchmark's own code on the CPU (bench-step runs it on CUDA): 3,152 fp32 parameters, three 16×32 / 32×16
+        // matrices at rank 4. Hand-computed matmul FLOPs per step for the three matrices (16·32 = 512 elements each):
+        // GaLore and Q-GaLore 3·4·512·4, SubTrack++ 3·6·512·4, APOLLO 3·2·4·512 (rank 4 from the set), APOLLO-Mini
+        // 3·2·512, SWAN 3·(4·16²·32 + 54·16³), Muon 3·5·(4·16²·32 + 2·16³).
+        var set = new ParameterSet("tiny", "test",
+        [
+            new("e", [50, 16], ParamRole.Embedding), new("w1", [16, 32], ParamRole.Matrix), new("w2", [16, 32], ParamRole.Matrix),
+            new("w3", [32, 16], ParamRole.Matrix), new("n", [16], ParamRole.Vector), new("head", [50, 16], ParamRole.OutputHead),
+        ]) { Rank = 4 };
+        var flops = new Dictionary<string, long>
+        {
+            ["galore"] = 24576, ["qgalore"] = 24576, ["subtrackpp"] = 36864, ["apollo"] = 12288, ["apollo-mini"] = 3072,
+            ["swan"] = 3 * (4 * 256 * 32 + 54 * 4096), ["muon"] = 3 * 5 * (4 * 256 * 32 + 2 * 4096),
+        };
+        using var session = DeviceSession.Basic(TorchSharp.torch.CPU);
+        var bench = new StepBench(session, "cpu");
+        var rates = new DeviceRates(1e10, 1e9);
+        var cases = StepBenchCase.Expand(implementations: [ImplementationChoice.TensorOps, StepImplementation.Batched]);
+        Assert.Equal(StepBenchCase.OptimizerNames.Count, cases.Select(c => c.Optimizer).Distinct().Count());
+        foreach (var c in cases)
+        {
+            var r = bench.Run(set, c, TorchSharp.torch.ScalarType.Float32, 1, 2, 1, rates);
+            var what = $"{c.Optimizer} {c.Implementation}";
+            Assert.True((r.Optimizer, r.Parameters, r.Steps) == (c.Optimizer, 3152L, 2), what);
+            Assert.True(r.BytesMoved == 3 * 3152 * 4 + 2 * r.StateBytes, what);
+            Assert.True(r.MatmulFlops == flops.GetValueOrDefault(c.Optimizer), $"{what}: {r.MatmulFlops}");
+            Assert.True(r.MemoryFloorMs == r.BytesMoved / 1e10 * 1e3 && r.ComputeFloorMs == r.MatmulFlops / 1e9 * 1e3, what);
+            var refreshes = c.Descriptor.RefreshEachStep is not null;
+            Assert.True(r.RefreshEvery > 0 == refreshes && r.RefreshMs.HasValue == refreshes, what);
+            Assert.True(r.MedianMs > 0 && r.MinMs <= r.MedianMs, what);
+        }
+    }
+
+    [Fact]
+    public void The_sweep_times_a_refresh_once_per_optimizer_and_set_unless_told_every_implementation()
+    {
+        var set = new ParameterSet("tiny", "test", [new("w1", [16, 32], ParamRole.Matrix), new("w2", [16, 32], ParamRole.Matrix), new("n", [16], ParamRole.Vector)])
+            { Rank = 4 };
+        using var session = DeviceSession.Basic(TorchSharp.torch.CPU);
+        var bench = new StepBench(session, "cpu");
+        var dir = Path.Combine(Path.GetTempPath(), $"sb-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var csv = Path.Combine(dir, "step-bench.csv");
+            var sweep = new StepBenchSweep
+            {
+                Sets = [set], Cases = StepBenchCase.Expand(["galore", "lion"], [ImplementationChoice.TensorOps, StepImplementation.Batched]),
+                DType = TorchSharp.torch.ScalarType.Float32, Warmup = 1, Steps = 2, SlowSteps = 1, RefreshSteps = 2,
+            };
+            var once = sweep.Run(bench, new DeviceRates(1e10, 1e9), [], csv).ToList();
+            Assert.Equal(["lion default", "galore tensor-ops", "galore batched"], once.Select(o => $"{o.Optimizer} {o.Implementation}").ToArray());
+            Assert.All(once, o => Assert.Null(o.Error));
+            Assert.Equal([false, true, false], once.Select(o => o.Result!.RefreshMs.HasValue).ToArray());
+            // Slow tensor-ops rows (GaLore's line sets no check settings) time SlowSteps; the CSV holds every row.
+            Assert.Equal([2, 1, 2], once.Select(o => o.Result!.Steps).ToArray());
+            Assert.Equal(once.Select(o => o.Result!), StepBenchCsv.Read(csv));
+            var every = (sweep with { RefreshEveryImplementation = true }).Run(bench, new DeviceRates(1e10, 1e9), [], csv).ToList();
+            Assert.Equal([false, true, true], every.Select(o => o.Result!.RefreshMs.HasValue).ToArray());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
