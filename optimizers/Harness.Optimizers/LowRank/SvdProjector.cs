@@ -19,7 +19,9 @@ namespace Harness.Optimizers.LowRank;
 /// back to the gradient's dtype. The side is fixed per parameter (it depends only on the shape), so it is
 /// chosen once here; the reference re-derives it in <c>project_back</c> from the low-rank shape, which
 /// agrees everywhere except <c>reverse_std</c> with r' = min(m, n) on a wide matrix, where the reference
-/// fails with a shape error and this class uses the side it projected with.
+/// fails with a shape error and this class uses the side it projected with. With
+/// <see cref="ProjectorRefresh.SubspaceIteration"/> (not the reference) every refresh after the first refines the
+/// previous basis by <see cref="SubspaceIteration"/> instead of taking an SVD.
 /// </remarks>
 public sealed class SvdProjector : IProjector
 {

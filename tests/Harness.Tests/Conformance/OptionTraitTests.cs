@@ -57,14 +57,7 @@ public sealed class OptionTraitTests
             {
                 // The switch is restored to what it was, whichever value that is.
                 TorchSharp.torch.backends.cuda.matmul.allow_tf32 = t % 2 == 1;
-                foreach (var (a, b) in pa.Zip(pb))
-                {
-                    var grad = randn(a.Value.shape, generator: gen);
-                    a.Value.grad = grad.clone();
-                    b.Value.grad = grad;
-                }
-                reference.Step(1e-2);
-                tf32.Step(1e-2);
+                Harness.Tests.LowRank.LowRankTestSupport.StepBoth(reference, pa, tf32, pb, gen, 1e-2);
                 Assert.Equal(t % 2 == 1, TorchSharp.torch.backends.cuda.matmul.allow_tf32);
             }
         }

@@ -26,6 +26,19 @@ internal static class LowRankTestSupport
         optimizer.Step(lr);
     }
 
+    /// <summary>One step of two optimizers on twin parameter lists with the same fresh random gradients.</summary>
+    public static void StepBoth(IOptimizer a, IReadOnlyList<NamedParameter> pa, IOptimizer b, IReadOnlyList<NamedParameter> pb, Generator gen, double lr)
+    {
+        foreach (var (x, y) in pa.Zip(pb))
+        {
+            var grad = randn(x.Value.shape, generator: gen);
+            x.Value.grad = grad.clone();
+            y.Value.grad = grad;
+        }
+        a.Step(lr);
+        b.Step(lr);
+    }
+
     /// <summary>
     /// Runs <paramref name="total"/> steps uninterrupted and, in a second optimizer restored from a state
     /// dict saved after <paramref name="saveAt"/> steps, the same tail; returns the largest parameter difference.

@@ -188,17 +188,7 @@ public sealed class ProjectorRefreshTests(ITestOutputHelper output)
         using var a = new GaLore(ra, options with { Implementation = "tensor-ops" });
         using var b = new GaLore(rb, options);
         var gen = new Generator(9);
-        for (var t = 0; t < 9; t++)
-        {
-            foreach (var (p, q) in ra.Zip(rb))
-            {
-                var grad = randn(p.Value.shape, generator: gen);
-                p.Value.grad = grad.clone();
-                q.Value.grad = grad;
-            }
-            a.Step(1e-2);
-            b.Step(1e-2);
-        }
+        for (var t = 0; t < 9; t++) LowRankTestSupport.StepBoth(a, ra, b, rb, gen, 1e-2);
         foreach (var (p, q) in ra.Zip(rb))
         {
             var tolerance = 8 * Math.Pow(2, -23) * p.Value.abs().max().item<float>();
