@@ -100,7 +100,9 @@ public sealed class DeviceSession : IDisposable
         var index = device.index < 0 ? 0 : device.index;
         // nvcc and the GPU are queried once (two subprocesses) for the three native builds.
         var toolchain = new Lazy<NativeToolchain>(NativeToolchain.Query);
-        var (kernels, kernelStatus) = OpenKernels(FindSource(KernelsSourceRelative), cacheRoot, libTorch, index, toolchain);
+        var tensorCores = Environment.GetEnvironmentVariable(ForgeTensorCoresVariable) is "1" or "true";
+        var (kernels, kernelStatus) = OpenKernels(FindSource(tensorCores ? KernelsTensorCoreSourceRelative : KernelsSourceRelative), cacheRoot, libTorch,
+            index, toolchain);
         var (forge, forgeStatus) = OpenForge(FindSource(ForgeSourceRelative), cacheRoot, libTorch, toolchain);
         var build = probeSource is null
             ? new NativeBuild(null, "probe source not found beside the binaries")
@@ -124,6 +126,17 @@ public sealed class DeviceSession : IDisposable
 
     /// <summary>Where the fused-kernel source lives, relative to a bundle root or the repository root.</summary>
     public static readonly string[] KernelsSourceRelative = [Path.Combine("kernels", "harness_optim_kernels.cu"), Path.Combine("optimizers", "kernels", "harness_optim_kernels.cu")];
+
+    /// <summary>
+    /// The same library with FORGE's tensor-core tile step (<c>hk_forge_tc</c>), taken on CUDA when
+    /// <see cref="ForgeTensorCoresVariable"/> is 1: that kernel has not yet been compiled and checked on a GPU, so the
+    /// default build leaves it out (the emulated CPU build always has it).
+    /// </summary>
+    public static readonly string[] KernelsTensorCoreSourceRelative =
+        [Path.Combine("kernels", "harness_optim_kernels_tc.cu"), Path.Combine("optimizers", "kernels", "harness_optim_kernels_tc.cu")];
+
+    /// <summary>Set to 1 to build the fused kernels with FORGE's tensor-core tile step on CUDA.</summary>
+    public const string ForgeTensorCoresVariable = "HARNESS_FORGE_TENSOR_CORES";
 
     /// <summary>Builds (or reuses) and loads the fused optimizer kernels; null with the reason when that fails.</summary>
     public static (FusedKernels? Kernels, string Status) OpenKernels(string? source, string cacheRoot, LibTorchInfo libTorch, int deviceIndex,

@@ -1,4 +1,6 @@
 using Harness.Core.Checks;
+using Harness.Core.Devices;
+using Harness.Tests.Core;
 using Harness.Optimizers;
 
 namespace Harness.Tests.Gpu;
@@ -32,5 +34,29 @@ public sealed class GpuCheckSelectionTests
         Assert.Equal(1e-6, cases["adamw"].StateRelative);
         Assert.Equal(1e-6, cases["adam8bit"].StateRelative);
         Assert.All(OptimizerCatalog.All.Where(d => d.Kind != "muon"), d => Assert.Null(d.Checks.DeviceCheckOptions));
+    }
+
+    [Fact]
+    public void The_default_cuda_kernel_build_leaves_the_unchecked_tensor_core_kernel_out_and_the_tc_source_puts_it_in()
+    {
+        var kernels = Path.Combine(TestPaths.RepoRoot(), "optimizers", "kernels");
+        var lines = File.ReadAllLines(Path.Combine(kernels, "harness_optim_kernels.cu"));
+        var depth = 0;
+        var guarded = false;
+        foreach (var line in lines)
+        {
+            if (line.StartsWith("#if", StringComparison.Ordinal))
+            {
+                depth++;
+                guarded |= line.Trim() == "#if defined(HK_EMULATED) || defined(HK_FORGE_TC)";
+            }
+            else if (line.StartsWith("#endif", StringComparison.Ordinal) && --depth == 0) guarded = false;
+            if (line.Contains("forge_tc.cuh", StringComparison.Ordinal) && line.StartsWith("#include", StringComparison.Ordinal)
+                || line.StartsWith("int hk_forge_tc(", StringComparison.Ordinal))
+                Assert.True(guarded, $"unguarded: {line}");
+        }
+        var tc = File.ReadAllLines(Path.Combine(kernels, "harness_optim_kernels_tc.cu")).Where(l => l.StartsWith('#')).ToList();
+        Assert.Equal(["#define HK_FORGE_TC 1", "#include \"harness_optim_kernels.cu\""], tc);
+        Assert.EndsWith("harness_optim_kernels_tc.cu", DeviceSession.KernelsTensorCoreSourceRelative[1], StringComparison.Ordinal);
     }
 }
