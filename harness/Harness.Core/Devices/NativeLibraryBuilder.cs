@@ -119,13 +119,19 @@ public sealed class NativeLibraryBuilder(string sourceFile, string cacheRoot, Li
 
     /// <summary>
     /// The files whose contents the cache key hashes: the source, then every header in its folder by name (the
-    /// kernels' source includes its headers; a header change must rebuild, not load a stale library).
+    /// kernels' source includes its headers; a header change must rebuild, not load a stale library), and the other
+    /// sources of the source's own extension there (<c>harness_optim_kernels_tc.cu</c> includes
+    /// <c>harness_optim_kernels.cu</c>).
     /// </summary>
     public static IReadOnlyList<string> KeyFiles(string sourceFile)
     {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(sourceFile))!;
-        var headers = Directory.EnumerateFiles(dir).Where(f => HeaderExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal);
-        return [sourceFile, .. headers];
+        var full = Path.GetFullPath(sourceFile);
+        var dir = Path.GetDirectoryName(full)!;
+        var extension = Path.GetExtension(full);
+        var included = Directory.EnumerateFiles(dir)
+            .Where(f => HeaderExtensions.Contains(Path.GetExtension(f)) || extension == ".cu" && Path.GetExtension(f) == ".cu" && Path.GetFullPath(f) != full)
+            .Order(StringComparer.Ordinal);
+        return [sourceFile, .. included];
     }
 
     /// <summary>

@@ -67,6 +67,8 @@ public sealed class ProbeFallbackTests
         var keyed = NativeLibraryBuilder.KeyFiles(cu).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(Directory.EnumerateFiles(kernels).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList(), keyed);
         Assert.Contains("adam8bit.cuh", keyed);
+        // The tensor-core wrapper includes the main source: its key covers it.
+        Assert.Contains("harness_optim_kernels.cu", NativeLibraryBuilder.KeyFiles(Path.Combine(kernels, "harness_optim_kernels_tc.cu")).Select(Path.GetFileName));
 
         using var dir = new TestConfigs.TempDir();
         var source = Path.Combine(dir.Path, "probe.cpp");
