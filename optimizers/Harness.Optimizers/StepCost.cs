@@ -10,6 +10,10 @@ namespace Harness.Optimizers;
 /// <param name="RefreshEvery">Steps between projection refreshes (SVD, subspace update, random redraw); 0 when there are none.</param>
 public sealed record StepCost(long BytesMoved, long MatmulFlops, int RefreshEvery)
 {
+    /// <summary>True when the step's matrix products run in bf16 whatever the parameters' dtype (Muon's Newton–Schulz on
+    /// CUDA by default): the compute floor then uses the bf16 matmul rate.</summary>
+    public bool BFloat16Matmuls { get; init; }
+
     /// <summary>The bytes every step moves whatever the rule: 2·parameter bytes + gradient bytes + 2·state bytes.</summary>
     public static long MinimumBytes(IReadOnlyList<NamedParameter> parameters, long stateBytes)
     {

@@ -98,7 +98,7 @@ public static class BenchStepCommand
             var bench = new StepBench(session, gpu);
             var rates = bench.MeasureRates(scalar.Value);
             Console.WriteLine(FormattableString.Invariant(
-                $"{gpu}: device-to-device copy bandwidth {rates.BandwidthBytesPerS / 1e12:F3} TB/s (read + write), {parse.GetValue(dtype)} matmul {rates.MatmulFlopsPerS / 1e12:F1} TFLOP/s"));
+                $"{gpu}: device-to-device copy bandwidth {rates.BandwidthBytesPerS / 1e12:F3} TB/s (read + write), {parse.GetValue(dtype)} matmul {rates.MatmulFlopsPerS / 1e12:F1} TFLOP/s, bf16 {rates.BFloat16MatmulFlopsPerS / 1e12:F1}"));
             // Rows from elsewhere take this run's rates so every floor in the table is the same measurement.
             var compared = compareRows.Select(r => r with { BandwidthBytesPerS = rates.BandwidthBytesPerS, MatmulFlopsPerS = rates.MatmulFlopsPerS }).ToList();
             var outDir = parse.GetValue(output)!;

@@ -48,8 +48,12 @@ public sealed class StepBench(DeviceSession session, string gpuName)
         return 2.0 * n * n * n / seconds;
     }
 
-    /// <summary>Both rates of <see cref="DeviceRates"/>.</summary>
-    public DeviceRates MeasureRates(ScalarType dtype) => new(MeasureBandwidth(), MeasureMatmulThroughput(dtype));
+    /// <summary>The rates of <see cref="DeviceRates"/>: bandwidth, matmul in <paramref name="dtype"/> and in bf16.</summary>
+    public DeviceRates MeasureRates(ScalarType dtype)
+    {
+        var rate = MeasureMatmulThroughput(dtype);
+        return new(MeasureBandwidth(), rate, dtype == ScalarType.BFloat16 ? rate : MeasureMatmulThroughput(ScalarType.BFloat16));
+    }
 
     /// <param name="set">The parameter shapes.</param>
     /// <param name="benchCase">Optimizer, implementation and options.</param>
@@ -86,7 +90,7 @@ public sealed class StepBench(DeviceSession session, string gpuName)
                 Gpu = gpuName, ParameterSet = set.Name, Parameters = set.Count, Optimizer = benchCase.Optimizer, Implementation = implementation,
                 Dtype = dtype.ToString().ToLowerInvariant(), Steps = steps, MedianMs = median, MinMs = min, StateBytes = state,
                 TransientBytes = transient, BytesMoved = cost.BytesMoved, BandwidthBytesPerS = rates.BandwidthBytesPerS,
-                MatmulFlops = cost.MatmulFlops, MatmulFlopsPerS = rates.MatmulFlopsPerS, RefreshEvery = cost.RefreshEvery, RefreshMs = refreshMs,
+                MatmulFlops = cost.MatmulFlops, MatmulFlopsPerS = rates.MatmulRateFor(cost), RefreshEvery = cost.RefreshEvery, RefreshMs = refreshMs,
             };
         }
         finally

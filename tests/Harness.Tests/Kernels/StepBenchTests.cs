@@ -260,4 +260,21 @@ public sealed class StepBenchTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void Muon_bf16_products_are_bounded_by_the_bf16_matmul_rate()
+    {
+        using var w = new TorchSharp.Modules.Parameter(TorchSharp.torch.zeros(16, 32));
+        var ps = new List<NamedParameter> { new("w", w, ParamRole.Matrix) };
+        var auto = Harness.Optimizers.Muon.MuonStepCost.Of(ps, new Harness.Optimizers.Muon.MuonOptions(), 0);
+        var bf16 = Harness.Optimizers.Muon.MuonStepCost.Of(ps,
+            new Harness.Optimizers.Muon.MuonOptions { NsDtype = Harness.Optimizers.Muon.NewtonSchulzDtype.Bfloat16 }, 0);
+        Assert.False(auto.BFloat16Matmuls); // auto on the CPU: fp32 Newton-Schulz
+        Assert.True(bf16.BFloat16Matmuls);
+        Assert.Equal(auto.MatmulFlops, bf16.MatmulFlops);
+        var rates = new DeviceRates(1e10, 1e9, 8e9);
+        Assert.Equal(8e9, rates.MatmulRateFor(bf16));
+        Assert.Equal(1e9, rates.MatmulRateFor(auto));
+        Assert.Equal(1e9, new DeviceRates(1e10, 1e9).MatmulRateFor(bf16)); // bf16 rate not measured: the benchmark's own
+    }
 }
