@@ -35,17 +35,7 @@ public sealed class DataParallelStepDriver(ICollective collective, GradientBucke
         if (gradClip > 0)
             nn.utils.clip_grad_norm_(workload.Parameters.Select(p => p.Value), gradClip);
         // M2 as the standard driver measures it; here the step includes the broadcast of the parameters from their owners.
-        long allocatedBefore = 0;
-        if (memory is not null)
-        {
-            timings.PeakBeforeOptimizerBytes = memory.PeakSinceReset;
-            allocatedBefore = memory.Allocated;
-            memory.ResetPeak();
-        }
-        var start = timings.MeasureOptimizer ? clock.Now() : 0;
-        optimizer.Step(learningRate);
-        if (timings.MeasureOptimizer) timings.OptimizerSeconds = clock.Now() - start;
-        if (memory is not null) timings.StepTransientBytes = memory.PeakSinceReset - allocatedBefore;
+        StandardStepDriver.MeasuredUpdate(optimizer, learningRate, clock, memory, timings);
         optimizer.ZeroGrad();
         var global = total!.reshape(1).to(ScalarType.Float32, copy: true);
         collective.AllReduce(global, ReduceOp.Average);

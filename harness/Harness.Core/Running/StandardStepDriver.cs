@@ -34,6 +34,20 @@ public sealed class StandardStepDriver(IDeviceClock clock, double gradClip, IDev
         if (gradClip > 0)
             nn.utils.clip_grad_norm_(workload.Parameters.Select(p => p.Value), gradClip);
 
+        MeasuredUpdate(optimizer, learningRate, clock, memory, timings);
+        GradientBuffers.Clear(workload, optimizer, gradBuffers);
+        return total!;
+    }
+
+    /// <summary>
+    /// <paramref name="optimizer"/>'s update with M2 measured around it (the peak reset right before and read right
+    /// after, nothing else in between) and its time where asked: the one measurement every gradient-then-step driver shares.
+    /// </summary>
+    public static void MeasuredUpdate(IOptimizer optimizer, double learningRate, IDeviceClock clock, IDeviceMemoryProbe? memory, StepTimings timings)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(clock);
+        ArgumentNullException.ThrowIfNull(timings);
         long allocatedBefore = 0;
         if (memory is not null)
         {
@@ -46,7 +60,5 @@ public sealed class StandardStepDriver(IDeviceClock clock, double gradClip, IDev
         if (timings.MeasureOptimizer) timings.OptimizerSeconds = clock.Now() - start;
         // Allocation is accounted when ops are enqueued, so the peak is exact without a synchronisation.
         if (memory is not null) timings.StepTransientBytes = memory.PeakSinceReset - allocatedBefore;
-        GradientBuffers.Clear(workload, optimizer, gradBuffers);
-        return total!;
     }
 }

@@ -23,15 +23,21 @@ public sealed class StepHostSyncSourceTests
     public void Step_code_of_galore_subtrackpp_and_swan_has_no_host_reads()
     {
         var root = TestPaths.RepoRoot();
-        var hits = (from file in HotPathFiles
-                    let lines = File.ReadAllLines(Path.Combine(root, file))
-                    from i in Enumerable.Range(0, lines.Length)
-                    let code = lines[i].TrimStart()
-                    where !code.StartsWith("//", StringComparison.Ordinal)
-                    from read in HostReads
-                    where code.Contains(read, StringComparison.Ordinal)
-                    select $"{file}:{i + 1}: {read}").ToList();
-        Assert.Empty(hits);
+        Assert.Empty(HostReadsIn(HotPathFiles));
         Assert.Equal(HotPathFiles.Length, HotPathFiles.Count(f => File.Exists(Path.Combine(root, f))));
+    }
+
+    /// <summary>Every non-comment line of <paramref name="files"/> (repository paths) that reads a tensor back to the host, as "file:line: read".</summary>
+    public static IReadOnlyList<string> HostReadsIn(IEnumerable<string> files)
+    {
+        var root = TestPaths.RepoRoot();
+        return (from file in files
+                let lines = File.ReadAllLines(Path.Combine(root, file))
+                from i in Enumerable.Range(0, lines.Length)
+                let code = lines[i].TrimStart()
+                where !code.StartsWith("//", StringComparison.Ordinal)
+                from read in HostReads
+                where code.Contains(read, StringComparison.Ordinal)
+                select $"{file}:{i + 1}: {read}").ToList();
     }
 }
