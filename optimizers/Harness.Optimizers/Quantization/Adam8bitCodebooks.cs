@@ -13,10 +13,19 @@ public sealed class Adam8bitCodebooks : IDisposable
     public Adam8bitCodebooks(Device device)
     {
         var signedMap = DynamicMap.Create(signed: true);
+        var unsignedMap = DynamicMap.Create(signed: false);
         PaddedLaneCode = signedMap.data<float>()[128];
+        SignedSearch = new CodeSearch(signedMap.data<float>().ToArray(), device);
+        UnsignedSearch = new CodeSearch(unsignedMap.data<float>().ToArray(), device);
         Signed = OnDevice(signedMap, device);
-        Unsigned = OnDevice(DynamicMap.Create(signed: false), device);
+        Unsigned = OnDevice(unsignedMap, device);
     }
+
+    /// <summary>The table search of <see cref="Signed"/>'s nearest code.</summary>
+    public CodeSearch SignedSearch { get; }
+
+    /// <summary>The table search of <see cref="Unsigned"/>'s nearest code.</summary>
+    public CodeSearch UnsignedSearch { get; }
 
     /// <summary>Signed code book (first moment).</summary>
     public Tensor Signed { get; }
@@ -40,5 +49,7 @@ public sealed class Adam8bitCodebooks : IDisposable
     {
         Signed.Dispose();
         Unsigned.Dispose();
+        SignedSearch.Dispose();
+        UnsignedSearch.Dispose();
     }
 }

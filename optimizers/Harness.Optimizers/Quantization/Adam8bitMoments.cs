@@ -65,8 +65,8 @@ public static class Adam8bitMoments
                 newAbsmax1.narrow(0, last, 1).copy_(newAbsmax1.narrow(0, last, 1).maximum(padded));
             }
 
-            var codes1 = BlockwiseQuantization.QuantizeWithAbsmax(m, newAbsmax1, maps.Signed, blockSize, keepSign: true);
-            var codes2 = BlockwiseQuantization.QuantizeWithAbsmax(v, newAbsmax2, maps.Unsigned, blockSize);
+            var codes1 = BlockwiseQuantization.QuantizeWithAbsmax(m, newAbsmax1, maps.Signed, blockSize, keepSign: true, maps.SignedSearch);
+            var codes2 = BlockwiseQuantization.QuantizeWithAbsmax(v, newAbsmax2, maps.Unsigned, blockSize, search: maps.UnsignedSearch);
             first.copy_(codes1.reshape(first.shape));
             second.copy_(codes2.reshape(second.shape));
             absmax1.copy_(newAbsmax1);

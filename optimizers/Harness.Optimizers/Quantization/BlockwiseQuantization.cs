@@ -59,9 +59,11 @@ public static class BlockwiseQuantization
     /// Quantizes against a given per-block absmax by exact division <c>x / absmax</c>, as the 8-bit optimizer
     /// kernels requantize their states. With <paramref name="keepSign"/> the kernel's sign fix for the first
     /// moment is applied: a code whose sign bit differs from x's is moved one index towards x's sign (in
-    /// practice a tiny negative x that rounded to +0 at index 127 becomes index 126).
+    /// practice a tiny negative x that rounded to +0 at index 127 becomes index 126). With <paramref name="search"/> (built
+    /// from the same code book) the nearest code is found by its table look-ups instead of a binary search: the same codes.
     /// </summary>
-    public static Tensor QuantizeWithAbsmax(Tensor input, Tensor absmax, Tensor code, int blockSize = DefaultBlockSize, bool keepSign = false)
+    public static Tensor QuantizeWithAbsmax(Tensor input, Tensor absmax, Tensor code, int blockSize = DefaultBlockSize, bool keepSign = false,
+        CodeSearch? search = null)
     {
         CheckArguments(code, blockSize);
         using var scope = NewDisposeScope();
@@ -70,7 +72,7 @@ public static class BlockwiseQuantization
             throw new ArgumentException($"absmax has {absmax.numel()} entries; {x.numel()} elements in blocks of {blockSize} need {BlockCount(x.numel(), blockSize)}", nameof(absmax));
         var a = absmax.to(ScalarType.Float32);
         var scaled = x / Expand(a, blockSize, x.numel());
-        return Encode(scaled, x, a, code, blockSize, keepSign).reshape(input.shape).MoveToOuterDisposeScope();
+        return Encode(scaled, x, a, code, blockSize, keepSign, search).reshape(input.shape).MoveToOuterDisposeScope();
     }
 
     /// <summary><c>code[codes]·absmax[block]</c> in float32, with the codes' shape.</summary>
@@ -121,11 +123,12 @@ public static class BlockwiseQuantization
     /// <summary>Index of the code closest to 0 (127 in the signed 8-bit map, 0 in the unsigned one).</summary>
     public static long ZeroIndex(Tensor code) => code.abs().argmin().item<long>();
 
-    private static Tensor Encode(Tensor scaled, Tensor x, Tensor absmax, Tensor code, int blockSize, bool keepSign)
+    private static Tensor Encode(Tensor scaled, Tensor x, Tensor absmax, Tensor code, int blockSize, bool keepSign, CodeSearch? search = null)
     {
         var n = x.numel();
         var emptyBlock = Expand(absmax.eq(0f), blockSize, n);
-        var index = NearestCode(scaled.masked_fill(scaled.isnan(), 0f), code);
+        var finite = scaled.masked_fill(scaled.isnan(), 0f);
+        var index = search is null ? NearestCode(finite, code) : search.Find(finite);
         index = where(emptyBlock, code.abs().argmin(), index); // ZeroIndex, kept on the device (no host read in a step)
         if (keepSign)
         {
