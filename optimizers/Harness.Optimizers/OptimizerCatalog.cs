@@ -65,7 +65,7 @@ public static class OptimizerCatalog
                 WholeRunStateRelative = 1e-5 },
                 // The codebook is learned once from every gradient present: a rank stepping only its slice would learn another.
                 Sharding = ShardGranularity.NotSharded },
-        OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless | OptimizerTraits.MatmulPrecisionOption,
+        OptimizerDescriptor.Of<SwanOptions>("swan", OptimizerTraits.PerParameterStep | OptimizerTraits.Stateless | OptimizerTraits.MatmulPrecisionOption | OptimizerTraits.HasCudaKernel,
             "SWAN, stateless GradNorm + GradWhitening, Adam off-matrix (arXiv 2412.13148; no public code)", (p, o) => 2 * ParamBytes(p.Where(q => !Swan.Swan.UsesSwan(q, o)).ToList()), (p, o) => new Swan.Swan(p, o))
             .WithStepCost<SwanOptions>(SwanStepCost.Of),
         OptimizerDescriptor.Of<MuonOptions>("muon", OptimizerTraits.PerParameterStep,

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Harness.Optimizers.AdamW;
+using Harness.Optimizers.Kernels;
 using Harness.Optimizers.LowRank;
 using static TorchSharp.torch;
 
@@ -28,7 +29,9 @@ public sealed record SwanOptions : OptimizerOptions, IMatmulPrecisionOption
     public double WeightDecay { get; init; }
     /// <summary>
     /// <c>tensor-ops</c>: one matrix at a time (the reference); <c>batched</c>: same-shaped matrices stacked, one
-    /// Newton–Schulz bmm chain per shape; <c>auto</c> (default) = batched. Both are free of host syncs.
+    /// Newton–Schulz bmm chain per shape; <c>auto</c> (default) = batched, with the Adam part (embeddings, head, vectors)
+    /// through the fused AdamW kernel where it is attached and the parameters are on CUDA; <c>cuda-fused</c> = the same,
+    /// the kernel required. All are free of host syncs.
     /// </summary>
     public string Implementation { get; init; } = StepImplementation.Auto;
 
@@ -52,10 +55,14 @@ public sealed record SwanOptions : OptimizerOptions, IMatmulPrecisionOption
             yield return p;
         if (NsSteps < 1) yield return new("ns_steps", $"must be >= 1 (got {NsSteps})");
         if (!(NsBeta > 0 && NsBeta < 1)) yield return new("ns_beta", $"must be in (0, 1) (got {NsBeta:R})");
-        foreach (var p in StepImplementation.Validate(Implementation)) yield return p;
+        foreach (var p in StepImplementation.Validate(Implementation, fusedKernel: true)) yield return p;
     }
 
-    internal AdamWOptions AdamPart => new() { Lr = Lr, Betas = Betas, Eps = Eps, WeightDecay = WeightDecay };
+    internal AdamWOptions AdamPart => new()
+    {
+        Lr = Lr, Betas = Betas, Eps = Eps, WeightDecay = WeightDecay,
+        Implementation = Implementation is StepImplementation.Auto or StepImplementation.CudaFused ? Implementation : ImplementationChoice.TensorOps,
+    };
 }
 
 /// <summary>
@@ -82,7 +89,7 @@ public sealed record SwanOptions : OptimizerOptions, IMatmulPrecisionOption
 /// and the authors' SinkGD recipe). Off by default, not the reference: <c>matmul_precision: tf32</c> runs
 /// Newton–Schulz's products on TF32 tensor cores (CUDA only; its accuracy is not measured yet, optimizers/README.md §7).
 /// </remarks>
-public sealed class Swan : OptimizerBase<SwanOptions>, IPerParameterStep
+public sealed class Swan : OptimizerBase<SwanOptions>, IPerParameterStep, IFusedKernelUser
 {
     private readonly AdamW.AdamW _adam;
     private readonly HashSet<string> _swanNames;
@@ -95,7 +102,11 @@ public sealed class Swan : OptimizerBase<SwanOptions>, IPerParameterStep
         _adam = new AdamW.AdamW(parameters.Where(p => !_swanNames.Contains(p.Name)).ToList(), options.AdamPart);
     }
 
-    public override string Implementation => Options.Batched ? "batched" : "tensor-ops";
+    public override string Implementation =>
+        (Options.Batched ? "batched" : "tensor-ops") + (_adam.Implementation == ImplementationChoice.TensorOps ? "" : $"; {_adam.Implementation} adamw");
+
+    /// <summary>The Adam part takes the kernels under <c>auto</c> and <c>cuda-fused</c> (see <see cref="SwanOptions.Implementation"/>).</summary>
+    public void AttachKernels(FusedKernels? kernels, string status) => _adam.AttachKernels(kernels, status);
     public override string StateDtype => _adam.StateDtype;
     public override long StateBytes => _adam.StateBytes;
 

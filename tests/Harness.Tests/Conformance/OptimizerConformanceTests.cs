@@ -254,9 +254,9 @@ public sealed class OptimizerConformanceTests(ITestOutputHelper output)
             Assert.Empty(options.Validate());
             if (d.Traits.HasFlag(OptimizerTraits.SlabStep)) Assert.NotEmpty(d.Checks.ForgeRouteCases);
         }
-        // The same checks as when gpu-check named its optimizers: three whole-step fused kernels (GaLore's and SubTrack++'s
-        // HasCudaKernel is their full-rank AdamW part, Q-GaLore's its 8-bit moments, none with check options), five FORGE route cases.
-        Assert.Equal(["adamw", "adam8bit", "galore", "qgalore", "subtrackpp", "gefen"],
+        // The same checks as when gpu-check named its optimizers: three whole-step fused kernels (GaLore's, SubTrack++'s and
+        // SWAN's HasCudaKernel is their full-rank AdamW part, Q-GaLore's its 8-bit moments, none with check options), five FORGE route cases.
+        Assert.Equal(["adamw", "adam8bit", "galore", "qgalore", "subtrackpp", "gefen", "swan"],
             OptimizerCatalog.All.Where(d => d.Traits.HasFlag(OptimizerTraits.HasCudaKernel)).Select(d => d.Kind).ToArray());
         Assert.Equal(["adamw", "adam8bit", "gefen"], FusedEquivalence.Optimizers.Select(d => d.Kind).ToArray());
         Assert.Equal(["adamw", "adam8bit", "gefen"], FusedOptimizerCase.All.Select(c => c.Kind).ToArray());

@@ -2,12 +2,13 @@ using Harness.Optimizers;
 using Harness.Optimizers.GaLore;
 using Harness.Optimizers.Kernels;
 using Harness.Optimizers.SubTrackPlusPlus;
+using Harness.Optimizers.Swan;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
 
 namespace Harness.Tests.Kernels;
 
-/// <summary>GaLore's and SubTrack++'s full-rank parameters through the (host-emulated) fused AdamW kernel against its tensor-ops Adam.</summary>
+/// <summary>GaLore's, SubTrack++'s and SWAN's full-rank (Adam-part) parameters through the (host-emulated) fused AdamW kernel against its tensor-ops Adam.</summary>
 [Collection(EmulatedKernels.Collection)]
 public sealed class LowRankFusedFullRankTests(EmulatedKernels emulated)
 {
@@ -36,6 +37,14 @@ public sealed class LowRankFusedFullRankTests(EmulatedKernels emulated)
         var options = new SubTrackPlusPlusOptions { Rank = 4, UpdateInterval = 5, WeightDecay = 0.1 };
         Compare(ps => new SubTrackPlusPlus(ps, options with { Implementation = "tensor-ops" }), ps => new SubTrackPlusPlus(ps, options with { Implementation = "cuda-fused" }),
             ("tensor-ops", "tensor-ops; cuda-fused adamw"));
+    }
+
+    [Fact]
+    public void Swan_fused_adam_part_matches_tensor_ops_and_leaves_the_matrices_bit_identical()
+    {
+        var options = new SwanOptions { WeightDecay = 0.1 };
+        Compare(ps => new Swan(ps, options with { Implementation = "batched" }), ps => new Swan(ps, options with { Implementation = "cuda-fused" }),
+            ("batched", "batched; cuda-fused (emulated) adamw"));
     }
 
     private void Compare(Func<List<NamedParameter>, IOptimizer> createPlain, Func<List<NamedParameter>, IOptimizer> createFused, (string, string) implementations)

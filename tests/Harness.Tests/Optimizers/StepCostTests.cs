@@ -109,7 +109,7 @@ public sealed class StepCostTests
         string[] Impls(string kind) => cases.Where(c => c.Optimizer == kind).Select(c => c.Implementation).ToArray();
         Assert.Equal([ImplementationChoice.TensorOps, ImplementationChoice.CudaFused], Impls("adamw"));
         Assert.Equal([ImplementationChoice.TensorOps, StepImplementation.Batched, ImplementationChoice.CudaFused], Impls("galore"));
-        Assert.Equal([ImplementationChoice.TensorOps, StepImplementation.Batched], Impls("swan"));
+        Assert.Equal([ImplementationChoice.TensorOps, StepImplementation.Batched, ImplementationChoice.CudaFused], Impls("swan"));
         Assert.Equal([StepBenchCase.Default], Impls("lion"));
         Assert.All(cases.Where(c => c.Implementation != StepBenchCase.Default),
             c => Assert.Equal(c.Implementation, c.Options.GetType().GetProperty("Implementation")!.GetValue(c.Options)));
