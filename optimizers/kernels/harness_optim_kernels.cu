@@ -15,6 +15,7 @@
 //   AdamW     AdamW/AdamW.cs
 //   8-bit     Quantization/Adam8bitMoments.cs + Adam8bit/Adam8bit.cs + Quantization/BlockwiseQuantization.cs
 //   Gefen     Gefen/Gefen.cs (the reference's non-fused path) + Gefen/CodebookDp.cs (nearest codeword)
+//   Q-GaLore  weight write-back: Quantization/TiledRequantizer.cs + GroupQuantizer.cs + CounterUniform.cs
 //
 // Every entry point returns 0 on success, a CUDA error code (> 0) or -1 for a bad argument; hk_last_error()
 // then says what went wrong.
@@ -35,6 +36,7 @@
 #endif
 #include "adam8bit.cuh"
 #include "gefen.cuh"
+#include "qgalore.cuh"
 #include "testing.cuh"
 
 extern "C" {
@@ -313,6 +315,31 @@ int hk_gefen(int device, int dtype, int state_dtype, int count, void* const* p, 
     }
   }
   return 0;
+}
+
+// Q-GaLore's weight write-back (requant_kernel), one launch per matrix: W' = W + alpha·U (+ decay_alpha·W'), then per
+// group of group_size (<= 4096) elements min/max scale and zero point, codes of `bits` (2..8) bits rounded stochastically
+// (stochastic = 1, counter stream mul/add) or to nearest. dense: the weight of dtype [numel] (codes null), or codes [numel]
+// with scales [groups] (fp32) and zeros [groups] (uint8) of a stored weight (dense null); update [numel] of dtype. A group
+// whose W' equals W is left as it is.
+int hk_qgalore_requant(int device, int dtype, int64_t numel, int group_size, int bits, void* dense, void* codes, void* scales,
+                       void* zeros, const void* update, float alpha, float decay_alpha, int stochastic, uint32_t mul, uint32_t add) {
+  if (dtype != 0 && dtype != 1) return fail("hk_qgalore_requant: dtype must be 0 (float32) or 1 (bfloat16)");
+  if (numel < 0 || group_size < 1 || group_size > kRequantMaxGroup) return fail("hk_qgalore_requant: group_size must be in [1, 4096]");
+  if (bits < 2 || bits > 8) return fail("hk_qgalore_requant: bits must be in [2, 8]");
+  if (update == nullptr || (dense == nullptr) == (codes == nullptr) || (codes != nullptr && (scales == nullptr || zeros == nullptr)))
+    return fail("hk_qgalore_requant: give the update and either a dense weight or codes, scales and zeros");
+  const int64_t groups = (numel + group_size - 1) / group_size;
+  if (groups == 0) return 0;
+  if (groups > 0x7fffffff) return fail("hk_qgalore_requant: too many groups for one launch");
+  RequantArgs a;
+  a.numel = numel; a.group_size = group_size; a.max_int = static_cast<float>((1 << bits) - 1);
+  a.dense = dense; a.codes = static_cast<uint8_t*>(codes); a.scales = static_cast<float*>(scales); a.zeros = static_cast<uint8_t*>(zeros);
+  a.update = update; a.alpha = alpha; a.decay_alpha = decay_alpha; a.stochastic = stochastic; a.mul = mul; a.add = add;
+  const cudaStream_t stream = current_stream(device);
+  if (dtype == 0) HK_LAUNCH(requant_kernel<float>, groups, kRequantThreads, 0, stream, a);
+  else HK_LAUNCH(requant_kernel<bf16>, groups, kRequantThreads, 0, stream, a);
+  return check_launch("requant_kernel");
 }
 
 // keys [255] ascending, xs [n], out [n], on_key [n], sparse [1]: device arrays (host arrays in the emulated build).

@@ -24,6 +24,7 @@ public sealed unsafe class FusedKernels : IDisposable
     private readonly delegate* unmanaged<int, int, int, long, long, long, int, nint, nint, nint, nint, nint, nint, nint, nint, nint, float*, int*, nint*, ulong, int> _forgeTc;
     private readonly delegate* unmanaged<int, int, int, int, nint*, nint*, nint*, nint*, nint*, long*, long*, long*, nint, float*, int> _gefen;
     private readonly delegate* unmanaged<int, long, int, double*, int> _copyBandwidth;
+    private readonly delegate* unmanaged<int, int, long, int, int, nint, nint, nint, nint, nint, float, float, int, uint, uint, int> _requant;
     private readonly delegate* unmanaged<nint, nint> _dataPtr;
 
     public FusedKernels(string libraryPath, int device)
@@ -45,6 +46,8 @@ public sealed unsafe class FusedKernels : IDisposable
         _adam8bit = (delegate* unmanaged<int, int, int, nint*, nint*, nint*, nint*, nint*, nint*, long*, nint, nint, nint, nint, float*, int*, int>)Export("hk_adam8bit");
         _gefen = (delegate* unmanaged<int, int, int, int, nint*, nint*, nint*, nint*, nint*, long*, long*, long*, nint, float*, int>)Export("hk_gefen");
         _copyBandwidth = (delegate* unmanaged<int, long, int, double*, int>)Export("hk_copy_bandwidth");
+        if (NativeLibrary.TryGetExport(_library, "hk_qgalore_requant", out var requant))
+            _requant = (delegate* unmanaged<int, int, long, int, int, nint, nint, nint, nint, nint, float, float, int, uint, uint, int>)requant;
         _dataPtr = (delegate* unmanaged<nint, nint>)LibTorchSharpExport("THSTensor_data");
     }
 
@@ -239,6 +242,34 @@ public sealed unsafe class FusedKernels : IDisposable
     }
 
     /// <summary>Device-to-device copy bandwidth in bytes (read + written) per second: the median of <paramref name="reps"/> copies.</summary>
+    /// <summary>True when the library has Q-GaLore's fused weight write-back (<see cref="QGaLoreRequantize"/>).</summary>
+    public bool HasQGaLoreRequantize => _requant != null;
+
+    /// <summary>
+    /// Q-GaLore's weight write-back in one launch: <c>W' = W + alpha·U</c>, then <c>W' + decayAlpha·W'</c> when
+    /// <paramref name="decayAlpha"/> ≠ 0, re-quantized per group (<paramref name="format"/>) into <paramref name="stored"/>'s
+    /// codes, scales and zero points, or onto the grid in <paramref name="dense"/> when <paramref name="stored"/> is null;
+    /// stochastic rounding from the <see cref="Quantization.CounterUniform"/> stream <paramref name="noiseKey"/>, to nearest
+    /// without one. A group whose W' equals W keeps its codes (values). The same values as
+    /// <see cref="Quantization.TiledRequantizer.Update"/> with <see cref="LowRank.LowRankAdam.Apply"/> (tested on the
+    /// emulated build). <paramref name="update"/> is contiguous, of the dense dtype.
+    /// </summary>
+    public void QGaLoreRequantize(Tensor dense, Quantization.QuantizedWeight? stored, Tensor update, float alpha, float decayAlpha,
+        Quantization.QuantizedWeightFormat format, ulong? noiseKey)
+    {
+        ArgumentNullException.ThrowIfNull(dense);
+        ArgumentNullException.ThrowIfNull(update);
+        ArgumentNullException.ThrowIfNull(format);
+        if (_requant == null) throw new InvalidOperationException($"{LibraryPath} has no hk_qgalore_requant; delete it to rebuild");
+        if (!update.is_contiguous() || update.dtype != dense.dtype || update.numel() != dense.numel())
+            throw new ArgumentException("the update must be contiguous, of the weight's dtype and size", nameof(update));
+        if (stored is null && !dense.is_contiguous()) throw new ArgumentException("a dense weight must be contiguous", nameof(dense));
+        var (mul, add) = noiseKey is { } key ? Quantization.CounterUniform.StreamConstants(key) : (0u, 0u);
+        Check(_requant(Device, DTypeCode(dense.dtype), dense.numel(), format.GroupSize, format.Bits,
+            stored is null ? DataPointer(dense) : 0, stored is null ? 0 : DataPointer(stored.Codes), stored is null ? 0 : DataPointer(stored.Scales),
+            stored is null ? 0 : DataPointer(stored.Zeros), DataPointer(update), alpha, decayAlpha, noiseKey is null ? 0 : 1, mul, add), "hk_qgalore_requant");
+    }
+
     public double CopyBandwidth(long bytes, int reps)
     {
         double result;

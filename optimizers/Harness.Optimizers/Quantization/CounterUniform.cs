@@ -28,11 +28,20 @@ public static class CounterUniform
         using var scope = NewDisposeScope();
         var (first, last) = (offset / 2, (offset + count + 1) / 2);
         var lanes = arange(first, last, dtype: ScalarType.Int64, device: device);
-        // SplitMix64's finalizer spreads every key bit over the multiplier (odd, 31 free bits) and the offset (32 bits).
-        var mixed = Mix(key);
-        var h = Hash(MulMod32(lanes, (long)(((mixed >> 32) << 1 | 1) & Mask32)).add_((long)(mixed & Mask32)).bitwise_and_(Mask32));
+        var (multiplier, offsetConstant) = StreamConstants(key);
+        var h = Hash(MulMod32(lanes, multiplier).add_(offsetConstant).bitwise_and_(Mask32));
         var halves = stack([h.bitwise_and(0xFFFF), h.bitwise_right_shift(16)], 1).to(ScalarType.Float32);
         return halves.view(-1).narrow(0, offset - 2 * first, count).mul(1.0 / (1 << 16)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The stream's lane map <c>(a·i + b) mod 2^32</c>: SplitMix64's finalizer of the key spreads every key bit over the
+    /// multiplier <c>a</c> (odd, 31 free bits) and the offset <c>b</c> (32 bits). The fused Q-GaLore write-back takes them.
+    /// </summary>
+    public static (uint Multiplier, uint Offset) StreamConstants(ulong key)
+    {
+        var mixed = Mix(key);
+        return ((uint)(((mixed >> 32) << 1 | 1) & Mask32), (uint)(mixed & Mask32));
     }
 
     private static ulong Mix(ulong x)
