@@ -69,6 +69,8 @@ public sealed class GpuChecks(DeviceSession session, IReadOnlyList<string>? only
             foreach (var r in Checks("FORGE tile = slabs over a whole run",
                          () => [WholeRunEquivalence.CompareForgeTile(CUDA, kernels, session.Forge, WholeRunSetup.Cuda)]))
                 yield return r;
+            foreach (var c in QGaLoreRequantEquivalence.GpuCases)
+                yield return Check($"{c} on CUDA", () => QGaLoreRequantEquivalence.Compare(CUDA, kernels, c));
         }
         yield return Check("native FORGE autograd function loaded", () => (session.Forge is not null, session.ForgeStatus));
         foreach (var (d, c) in ForgeRouteEquivalence.Cases)
