@@ -80,7 +80,16 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
 /// (s = min(m,n), L = max(m,n), r' = min(r, s), b = element size): (s·r' + 2·r'·L + 1)·b, plus s·r'·b for
 /// S₀ with <c>semantics: code</c>; others 2·numel·b. A rank above s is clamped to s, as in the reference.
 /// Off by default, not the reference: <c>matmul_precision: tf32</c> (CUDA only; accuracy not measured yet,
-/// optimizers/README.md §7). The step is per matrix, so its SVDs (step 0, tracking) are not batched.
+/// optimizers/README.md §7).
+/// <c>implementation: tensor-ops</c> is this algebra per matrix (the reference path; the golden trace binds it).
+/// <c>batched</c> (what <c>auto</c> picks) steps the matrices of one (shape, dtype) together (<see cref="SubTrackGroup"/>):
+/// their S, S₀, moments and limiter norms live in stacked buffers (the state entries are views), step 0 is one batched
+/// SVD, a move one batched tracking step, the projection and transports bmm, the moments one pass, φ, ‖Λ‖ and the
+/// limiter B-vectors; Λ is built in the stacked gradients, and a group goes in chunks whose stacked gradients stay
+/// within <see cref="DefaultStackBytes"/>. Equal to tensor-ops within a few float32 ulps (different reduction and bmm
+/// orders), not bit for bit. On CUDA a batched SVD may give other, equally exact, signs of the singular vectors; the
+/// run does not depend on them in exact arithmetic (S·N, S·Sᵀ, the moves and transports are invariant to a column's sign).
+/// No step of either path reads a value back to the host.
 /// </remarks>
 public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, SubTrackPlusPlusOptions options, long stackBytes = SubTrackPlusPlus.DefaultStackBytes)
     : PerParameterOptimizer<SubTrackPlusPlusOptions, LowRankAdamState>(parameters, options), IFusedKernelUser
@@ -104,12 +113,7 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
 
     /// <summary>Only <c>auto</c> and <c>cuda-fused</c> take the kernels (for the full-rank parameters).</summary>
     public void AttachKernels(FusedKernels? kernels, string status) =>
-        _kernels = Options.Implementation switch
-        {
-            StepImplementation.Auto => ImplementationChoice.Resolve(ImplementationChoice.Auto, kernels, status, Parameters, "subtrackpp"),
-            StepImplementation.CudaFused => ImplementationChoice.Resolve(ImplementationChoice.CudaFused, kernels, status, Parameters, "subtrackpp"),
-            _ => null,
-        };
+        _kernels = StepImplementation.ResolveKernels(Options.Implementation, kernels, status, Parameters, "subtrackpp");
 
     private bool Code => Options.Semantics == "code";
 
