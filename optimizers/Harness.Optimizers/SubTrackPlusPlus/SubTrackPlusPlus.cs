@@ -96,7 +96,8 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
 {
     /// <summary>
     /// The batched step's bound on a shape group's stacked gradients (B·m·n·4 bytes, the one m×n-sized transient per
-    /// chunk; Λ is built in it): 128 MiB, e.g. 8 of LLaMA-1B's 2048×2048 matrices or 2 of its 5461×2048 ones per chunk.
+    /// chunk; Λ is built in it): 128 MiB, e.g. 8 of LLaMA-1B's 2048×2048 matrices or 3 of its 5461×2048 ones per chunk.
+    /// A tracking step adds transients of at most that size: its residual G − S·A and (paper semantics) I − S·Sᵀ.
     /// </summary>
     public const long DefaultStackBytes = 128L << 20;
 
