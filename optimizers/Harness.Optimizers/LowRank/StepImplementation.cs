@@ -1,7 +1,7 @@
 namespace Harness.Optimizers.LowRank;
 
 /// <summary>
-/// The <c>implementation</c> option of the optimizers with a shape-batched step (GaLore, SWAN):
+/// The <c>implementation</c> option of the optimizers with a shape-batched step (GaLore, SubTrack++, SWAN):
 /// <c>tensor-ops</c> is the per-tensor reference, <c>batched</c> stacks same-shaped matrices (one bmm per
 /// shape group), <c>auto</c> (the default) picks <c>batched</c>. Both are free of host syncs.
 /// </summary>
