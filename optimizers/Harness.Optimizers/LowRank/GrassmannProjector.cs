@@ -32,7 +32,11 @@ public sealed class GrassmannProjector : IProjector
     /// <param name="interval">k: the basis moves at steps k, 2k, … (0-based).</param>
     /// <param name="stepSize">η, the geodesic step size.</param>
     /// <param name="codeSemantics">Reproduce the released code (see remarks) instead of the paper.</param>
-    public GrassmannProjector(long[] shape, ScalarType dtype, Device device, int rank, long interval, double scale, double stepSize, bool codeSemantics)
+    /// <param name="basis">Optional storage for S (s×r', zero, the parameter's dtype): a view into a shape group's stacked
+    /// bases, for instance (see <see cref="TrackStack"/>); allocated here when null.</param>
+    /// <param name="initialBasis">Optional storage for S₀ likewise (code semantics only).</param>
+    public GrassmannProjector(long[] shape, ScalarType dtype, Device device, int rank, long interval, double scale, double stepSize, bool codeSemantics,
+        Tensor? basis = null, Tensor? initialBasis = null)
     {
         if (shape.Length != 2) throw new ArgumentException($"a projector needs a 2-D parameter (got [{string.Join(",", shape)}])", nameof(shape));
         if (rank <= 0) throw new ArgumentOutOfRangeException(nameof(rank), rank, "must be > 0");
@@ -42,8 +46,10 @@ public sealed class GrassmannProjector : IProjector
         var side = Math.Min(m, n);
         Rank = Math.Min(rank, side);
         (_interval, _scale, _stepSize, _code) = (interval, scale, stepSize, codeSemantics);
-        Basis = zeros([side, Rank], dtype, device);
-        if (codeSemantics) InitialBasis = zeros([side, Rank], dtype, device);
+        Basis = basis ?? zeros([side, Rank], dtype, device);
+        if (codeSemantics) InitialBasis = initialBasis ?? zeros([side, Rank], dtype, device);
+        if (!Basis.shape.SequenceEqual([side, Rank]) || (InitialBasis is not null && !InitialBasis.shape.SequenceEqual([side, Rank])))
+            throw new ArgumentException($"basis storage must be [{side},{Rank}]", nameof(basis));
         ProjectedShape = _transposed ? [m, Rank] : [Rank, n];
     }
 
@@ -60,6 +66,9 @@ public sealed class GrassmannProjector : IProjector
 
     public IEnumerable<(string Name, Tensor Tensor)> Tensors =>
         InitialBasis is null ? [("basis", Basis)] : [("basis", Basis), ("basis_initial", InitialBasis)];
+
+    /// <summary>True for a tall or square matrix (m ≥ n): projections are G·S (m×r') and the left form is transposed.</summary>
+    public bool Transposed => _transposed;
 
     /// <summary>Whether <see cref="Project"/> moves the basis at this 0-based step.</summary>
     public bool TracksAt(long step) => step > 0 && step % _interval == 0;
@@ -118,5 +127,59 @@ public sealed class GrassmannProjector : IProjector
         var rotated = (x.matmul(v1).mul_(angle.cos()) - u1.mul(angle.sin())).matmul(v1.t());
         var moved = rotated + x.matmul(eye(v1.shape[0], dtype: x.dtype, device: x.device) - v1.matmul(v1.t()));
         Basis.copy_(rowBasis ? moved.t() : moved);
+    }
+
+    /// <summary>
+    /// The step-0 SVD initialisation for a stack of same-shaped gradients (B×m×n, this projector's shape and settings):
+    /// <paramref name="bases"/> (B×s×r', and <paramref name="initialBases"/> with code semantics) receive what
+    /// <see cref="Project"/> would give each matrix. One batched <c>linalg.svd</c> per chunk of matrices whose U and Vᴴ fit in
+    /// <paramref name="svdChunkBytes"/> (as <see cref="SvdProjector.RefreshStackIfDue"/>); on CPU torch runs the same LAPACK
+    /// routine per matrix, so the bases equal the per-matrix ones.
+    /// </summary>
+    public void InitialiseStack(Tensor bases, Tensor? initialBases, Tensor grads, long svdChunkBytes = 64L << 20)
+    {
+        ArgumentNullException.ThrowIfNull(bases);
+        ArgumentNullException.ThrowIfNull(grads);
+        var count = (int)grads.shape[0];
+        var (m, n) = (grads.shape[1], grads.shape[2]);
+        var chunk = (int)Math.Clamp(svdChunkBytes / (sizeof(float) * Math.Min(m, n) * (m + n)), 1, count);
+        for (var start = 0; start < count; start += chunk)
+        {
+            using var scope = NewDisposeScope();
+            var end = Math.Min(start + chunk, count);
+            var (u, _, vh) = linalg.svd(grads[start..end].to(ScalarType.Float32), fullMatrices: false);
+            var top = _transposed ? vh[.., ..(int)Rank, ..].transpose(1, 2) : u[.., .., ..(int)Rank];
+            bases[start..end].copy_(top);
+            initialBases?[start..end].copy_(bases[start..end]);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Project"/>'s tracking move for a stack of same-shaped gradients (B×m×n) and their bases (B×s×r', in
+    /// place): the per-matrix algebra of the remarks on 3-D tensors (bmm), one batched <c>linalg.svd</c> of the B tangents,
+    /// the top triple of each, the angle σ₁·η as a B-vector on the device (no host read).
+    /// </summary>
+    public void TrackStack(Tensor bases, Tensor grads)
+    {
+        ArgumentNullException.ThrowIfNull(bases);
+        ArgumentNullException.ThrowIfNull(grads);
+        using var scope = NewDisposeScope();
+        var g = grads.to(ScalarType.Float32);
+        if (_transposed) g = g.transpose(1, 2);
+        var s = bases.to(ScalarType.Float32);
+        var a = s.transpose(1, 2).bmm(g);
+        var residual = g - s.bmm(a);
+        var dF = residual.bmm(a.transpose(1, 2)).mul_(-2);
+        var rowBasis = _code && _transposed;
+        var x = rowBasis ? s.transpose(1, 2) : s;
+        var d = rowBasis ? dF.transpose(1, 2) : dF;
+        var tangent = (eye(x.shape[1], dtype: x.dtype, device: x.device) - x.bmm(x.transpose(1, 2))).bmm(d);
+        var (u, sigma, vh) = linalg.svd(tangent, fullMatrices: false);
+        var u1 = u[.., .., ..1];
+        var v1 = vh[.., ..1, ..].transpose(1, 2);
+        var angle = sigma[.., ..1].mul(_stepSize).unsqueeze(2);   // B×1×1 on the device: no host sync
+        var rotated = (x.bmm(v1).mul_(angle.cos()) - u1.mul(angle.sin())).bmm(v1.transpose(1, 2));
+        var moved = rotated + x.bmm(eye(v1.shape[1], dtype: x.dtype, device: x.device) - v1.bmm(v1.transpose(1, 2)));
+        bases.copy_(rowBasis ? moved.transpose(1, 2) : moved);
     }
 }

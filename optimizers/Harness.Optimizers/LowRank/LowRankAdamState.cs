@@ -26,12 +26,13 @@ public sealed class LowRankAdamState : ParameterState
     /// <param name="projector">The projector (its projected shape is the moments' shape).</param>
     /// <param name="m">First-moment storage, zero: a view into a shape group's stacked buffer, for instance.</param>
     /// <param name="v">Second-moment storage, zero, shaped as <paramref name="m"/>.</param>
-    public LowRankAdamState(IProjector projector, Tensor m, Tensor v)
+    /// <param name="extra">Further persistent tensors (views into a group's buffers, for instance).</param>
+    public LowRankAdamState(IProjector projector, Tensor m, Tensor v, params (string Name, Tensor Tensor)[] extra)
     {
         ArgumentNullException.ThrowIfNull(projector);
         if (!m.shape.SequenceEqual(projector.ProjectedShape) || !v.shape.SequenceEqual(projector.ProjectedShape))
             throw new ArgumentException("moment storage must have the projected shape", nameof(m));
-        (Projector, M, V, _extra) = (projector, m, v, []);
+        (Projector, M, V, _extra) = (projector, m, v, extra);
     }
 
     public IProjector? Projector { get; }

@@ -24,10 +24,13 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
     public string Semantics { get; init; } = "paper";
 
     /// <summary>
-    /// <c>auto</c> (default): the full-rank parameters (embedding, head, vectors) through the fused AdamW kernel where
-    /// it is attached and the parameters are on CUDA; <c>tensor-ops</c>: never; <c>cuda-fused</c>: required.
+    /// <c>tensor-ops</c>: the per-parameter reference; <c>batched</c>: the Matrix parameters of one shape stacked (one
+    /// batched SVD / tracking move, one bmm projection, the moments in one pass, limiter on the device); <c>auto</c>
+    /// (default) = batched, with the full-rank parameters (embedding, head, vectors) through the fused AdamW kernel where
+    /// it is attached and the parameters are on CUDA; <c>cuda-fused</c> = the same, the kernel required.
+    /// See <see cref="StepImplementation"/>.
     /// </summary>
-    public string Implementation { get; init; } = ImplementationChoice.Auto;
+    public string Implementation { get; init; } = StepImplementation.Auto;
 
     /// <summary>
     /// <c>highest</c> (unset) or <c>tf32</c>: projections, tracking and recovery products on TF32 tensor cores (CUDA only;
@@ -38,8 +41,8 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
 
     public OptimizerOptions WithMatmulPrecision(MatmulPrecision? precision) => this with { MatmulPrecision = precision };
 
-    /// <summary>The golden trace was recorded with the released code.</summary>
-    public OptimizerOptions ReferenceTraceDefaults => this with { Semantics = "code" };
+    /// <summary>The golden trace was recorded with the released code; it is checked against the per-parameter reference path.</summary>
+    public OptimizerOptions ReferenceTraceDefaults => this with { Semantics = "code", Implementation = StepImplementation.TensorOps };
 
     public override IEnumerable<OptionProblem> Validate()
     {
@@ -47,7 +50,7 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
         if (UpdateInterval <= 0) yield return new("update_interval", $"must be > 0 (got {UpdateInterval})");
         if (!(StepSize > 0) || !double.IsFinite(StepSize)) yield return new("step_size", $"must be a finite number > 0 (got {StepSize:R})");
         if (!(NormGrowthLimit >= 1) || !double.IsFinite(NormGrowthLimit)) yield return new("norm_growth_limit", $"must be a finite number >= 1 (got {NormGrowthLimit:R})");
-        foreach (var p in ImplementationChoice.Validate(Implementation)) yield return p;
+        foreach (var p in StepImplementation.Validate(Implementation, fusedKernel: true)) yield return p;
         if (!SemanticsValues.Contains(Semantics))
             yield return new("semantics", $"must be one of {string.Join(", ", SemanticsValues)} (got '{Semantics}')");
     }
@@ -77,27 +80,45 @@ public sealed record SubTrackPlusPlusOptions : LowRankAdamOptions, IReferenceTra
 /// (s = min(m,n), L = max(m,n), r' = min(r, s), b = element size): (s·r' + 2·r'·L + 1)·b, plus s·r'·b for
 /// S₀ with <c>semantics: code</c>; others 2·numel·b. A rank above s is clamped to s, as in the reference.
 /// Off by default, not the reference: <c>matmul_precision: tf32</c> (CUDA only; accuracy not measured yet,
-/// optimizers/README.md §7). The step is per matrix, so its SVDs (step 0, tracking) are not batched.
+/// optimizers/README.md §7).
+/// <c>implementation: tensor-ops</c> is this algebra per matrix (the reference path; the golden trace binds it).
+/// <c>batched</c> (what <c>auto</c> picks) steps the matrices of one (shape, dtype) together (<see cref="SubTrackGroup"/>):
+/// their S, S₀, moments and limiter norms live in stacked buffers (the state entries are views), step 0 is one batched
+/// SVD, a move one batched tracking step, the projection and transports bmm, the moments one pass, φ, ‖Λ‖ and the
+/// limiter B-vectors; Λ is built in the stacked gradients, and a group goes in chunks whose stacked gradients stay
+/// within <see cref="DefaultStackBytes"/>. Equal to tensor-ops within a few float32 ulps (different reduction and bmm
+/// orders), not bit for bit. On CUDA a batched SVD may give other, equally exact, signs of the singular vectors; the
+/// run does not depend on them in exact arithmetic (S·N, S·Sᵀ, the moves and transports are invariant to a column's sign).
+/// No step of either path reads a value back to the host.
 /// </remarks>
-public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, SubTrackPlusPlusOptions options)
+public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, SubTrackPlusPlusOptions options, long stackBytes = SubTrackPlusPlus.DefaultStackBytes)
     : PerParameterOptimizer<SubTrackPlusPlusOptions, LowRankAdamState>(parameters, options), IFusedKernelUser
 {
+    /// <summary>
+    /// The batched step's bound on a shape group's stacked gradients (B·m·n·4 bytes, the one m×n-sized transient per
+    /// chunk; Λ is built in it): 128 MiB, e.g. 8 of LLaMA-1B's 2048×2048 matrices or 3 of its 5461×2048 ones per chunk.
+    /// A tracking step adds transients of at most that size: its residual G − S·A and (paper semantics) I − S·Sᵀ.
+    /// </summary>
+    public const long DefaultStackBytes = 128L << 20;
+
     private const string LimiterKey = "limiter_norm";
+    private readonly long _stackBytes = stackBytes > 0 ? stackBytes : throw new ArgumentOutOfRangeException(nameof(stackBytes), stackBytes, "must be > 0");
     private FusedKernels? _kernels;
 
-    public override string Implementation => _kernels is null ? "tensor-ops" : "tensor-ops; cuda-fused adamw";
+    // Batched: the Matrix parameters of one (shape, dtype) share stacked storage (state entries are views).
+    private readonly Dictionary<(long M, long N, ScalarType Dtype), SubTrackGroup> _groups = [];
 
+    private bool Batched => StepImplementation.IsBatched(Options.Implementation);
+
+    public override string Implementation => !Batched ? "tensor-ops" : _kernels is null ? "batched" : "batched; cuda-fused adamw";
+
+    /// <summary>Only <c>auto</c> and <c>cuda-fused</c> take the kernels (for the full-rank parameters).</summary>
     public void AttachKernels(FusedKernels? kernels, string status) =>
-        _kernels = ImplementationChoice.Resolve(Options.Implementation, kernels, status, Parameters, "subtrackpp");
+        _kernels = StepImplementation.ResolveKernels(Options.Implementation, kernels, status, Parameters, "subtrackpp");
 
-    protected override bool FusedEnabled => _kernels is not null;
-
-    protected override bool CanFuse(NamedParameter parameter, Tensor grad, LowRankAdamState state) =>
-        _kernels is { } k && LowRankAdam.FusedAccepts(k, parameter.Value, grad, state);
-
-    protected override void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, LowRankAdamState State)> items, double learningRate) =>
-        LowRankAdam.StepFused(_kernels!, items.Select(x => ((Tensor)x.Parameter.Value, x.Grad, x.State)).ToList(), Options, learningRate);
     private bool Code => Options.Semantics == "code";
+
+    private static (long, long, ScalarType) GroupKey(NamedParameter p) => (p.Value.shape[0], p.Value.shape[1], p.Value.dtype);
 
     /// <summary>The closed-form state size, independent of the tensors (the catalog's formula).</summary>
     public static long ExpectedStateBytes(IReadOnlyList<NamedParameter> parameters, SubTrackPlusPlusOptions o) =>
@@ -110,12 +131,73 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
             return ((o.Semantics == "code" ? 2 : 1) * s * r + 2 * r * l + 1) * b;
         });
 
-    protected override LowRankAdamState CreateState(NamedParameter p) =>
-        p.Role == ParamRole.Matrix
-            ? new(new GrassmannProjector(p.Value.shape, p.Value.dtype, p.Value.device, Options.Rank, Options.UpdateInterval,
+    protected override LowRankAdamState CreateState(NamedParameter p)
+    {
+        if (p.Role != ParamRole.Matrix) return new(null, p.Value);
+        if (!Batched || p.Value.dim() != 2)
+            return new(new GrassmannProjector(p.Value.shape, p.Value.dtype, p.Value.device, Options.Rank, Options.UpdateInterval,
                     Options.Scale, Options.StepSize, Code),
-                p.Value, (LimiterKey, zeros([], p.Value.dtype, p.Value.device)))
-            : new(null, p.Value);
+                p.Value, (LimiterKey, zeros([], p.Value.dtype, p.Value.device)));
+        var key = GroupKey(p);
+        if (!_groups.TryGetValue(key, out var group))
+            _groups[key] = group = new SubTrackGroup(
+                Parameters.Where(q => q.Role == ParamRole.Matrix && q.Value.dim() == 2 && GroupKey(q) == key).Select(q => q.Name).ToArray(), p.Value, Options);
+        return group.State(Array.IndexOf(group.Members, p.Name), p, Options, LimiterKey);
+    }
+
+    /// <summary>
+    /// Batched: every shape group whose members all have gradients at the same step goes through
+    /// <see cref="SubTrackGroup.Step"/>; everything else (vectors, embeddings, a partial group) steps one by one,
+    /// the full-rank parameters through the fused AdamW kernel where it is attached.
+    /// </summary>
+    public override void Step(double learningRate)
+    {
+        if (!Batched)
+        {
+            base.Step(learningRate);
+            return;
+        }
+        ThrowIfDisposed();
+        using var noGrad = no_grad();
+        var grads = new List<Tensor>();
+        try
+        {
+            var grouped = new List<(NamedParameter P, Tensor G, LowRankAdamState S)>();
+            var fused = new List<(Tensor P, Tensor G, LowRankAdamState S)>();
+            foreach (var p in Parameters)
+            {
+                var grad = p.Value.grad;
+                if (grad is null) continue;
+                grads.Add(grad);
+                var s = StateFor(p);
+                if (s.Projector is not null && p.Value.dim() == 2) grouped.Add((p, grad, s));
+                else if (_kernels is { } k && LowRankAdam.FusedAccepts(k, p.Value, grad, s)) fused.Add((p.Value, grad, s));
+                else StepParameter(p, grad, learningRate);
+            }
+            if (fused.Count > 0)
+            {
+                foreach (var x in fused) x.S.Step++;
+                LowRankAdam.StepFused(_kernels!, fused, Options, learningRate);
+            }
+            foreach (var items in grouped.GroupBy(x => GroupKey(x.P)).Select(g => g.ToList()))
+            {
+                var group = _groups[GroupKey(items[0].P)];
+                if (items.Count == group.Members.Length && items.All(x => x.S.Step == items[0].S.Step) && items.Select(x => x.P.Name).SequenceEqual(group.Members))
+                {
+                    using var precision = MatmulPrecisionScope.Enter(Options.MatmulPrecision);
+                    group.Step(items.Select(x => ((Tensor)x.P.Value, x.G, x.S)).ToList(), Options, learningRate, _stackBytes);
+                }
+                else
+                {
+                    foreach (var (p, g, _) in items) StepParameter(p, g, learningRate);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var g in grads) g.Dispose();
+        }
+    }
 
     protected override void Update(NamedParameter p, Tensor grad, LowRankAdamState s, double lr)
     {
@@ -145,8 +227,19 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
     /// </summary>
     public static void Transport(LowRankAdamState s, GrassmannProjector projector, Tensor c, double factor)
     {
-        var m = projector.LeftForm(s.M);
-        var v = projector.LeftForm(s.V);
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentNullException.ThrowIfNull(projector);
+        Transport(projector.LeftForm(s.M), projector.LeftForm(s.V), c, factor);
+    }
+
+    /// <summary>
+    /// The transport on moments already in left form (r'×c, or a B×r'×c stack with B×r'×r' <paramref name="c"/>), in place.
+    /// </summary>
+    public static void Transport(Tensor m, Tensor v, Tensor c, double factor)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        ArgumentNullException.ThrowIfNull(v);
+        ArgumentNullException.ThrowIfNull(c);
         var cm = c.matmul(m);
         var newV = c.square().matmul(v - m.square()).add_(cm.square()).abs_().mul_(factor);
         m.copy_(cm);
@@ -175,12 +268,21 @@ public sealed class SubTrackPlusPlus(IReadOnlyList<NamedParameter> parameters, S
     }
 
     /// <summary>
-    /// The norm-growth limiter <c>max(‖Λ‖/(ℓ + 1e−8), ζ)/ζ</c> as a 0-d device tensor (no host round trip).
+    /// The norm-growth limiter <c>max(‖Λ‖/(ℓ + 1e−8), ζ)/ζ</c> as a device tensor (no host round trip): 0-d, or
+    /// elementwise over a shape group's B norms.
     /// </summary>
     public static Tensor Limiter(Tensor norm, Tensor previous, double zeta)
     {
         ArgumentNullException.ThrowIfNull(norm);
         ArgumentNullException.ThrowIfNull(previous);
         return norm.div(previous.add(1e-8)).clamp_min_(zeta).div_(zeta);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            foreach (var group in _groups.Values) group.Dispose();
+        _groups.Clear();
+        base.Dispose(disposing);
     }
 }

@@ -11,6 +11,7 @@ public sealed class StepHostSyncSourceTests
     [
         "optimizers/Harness.Optimizers/GaLore/GaLore.cs",
         "optimizers/Harness.Optimizers/SubTrackPlusPlus/SubTrackPlusPlus.cs",
+        "optimizers/Harness.Optimizers/SubTrackPlusPlus/SubTrackGroup.cs",
         "optimizers/Harness.Optimizers/Swan/Swan.cs",
         "optimizers/Harness.Optimizers/LowRank/LowRankAdam.cs",
         "optimizers/Harness.Optimizers/LowRank/SvdProjector.cs",

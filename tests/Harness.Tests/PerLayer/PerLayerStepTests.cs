@@ -30,7 +30,7 @@ public sealed class PerLayerStepTests(ITestOutputHelper output)
     private static IOptimizer Create(string kind, IReadOnlyList<NamedParameter> ps) => kind switch
     {
         "galore" => new Harness.Optimizers.GaLore.GaLore(ps, new GaLoreOptions { Lr = 1e-2, Rank = 8, UpdateProjGap = 5, WeightDecay = 0.1, Implementation = StepImplementation.TensorOps }),
-        "subtrackpp" => new Harness.Optimizers.SubTrackPlusPlus.SubTrackPlusPlus(ps, new SubTrackPlusPlusOptions { Lr = 1e-2, Rank = 8, UpdateInterval = 5 }),
+        "subtrackpp" => new Harness.Optimizers.SubTrackPlusPlus.SubTrackPlusPlus(ps, new SubTrackPlusPlusOptions { Lr = 1e-2, Rank = 8, UpdateInterval = 5, Implementation = StepImplementation.TensorOps }),
         _ => new Harness.Optimizers.Swan.Swan(ps, new SwanOptions { Lr = 1e-3 }),
     };
 
