@@ -164,7 +164,8 @@ public sealed class QuantizedSvdProjector : IProjector, IDisposable
         {
             using var scope = NewDisposeScope();
             var members = due[start..Math.Min(due.Length, start + chunk)];
-            var picked = grads.index_select(0, tensor(members.Select(i => (long)i).ToArray(), device: grads.device)).to(ScalarType.Float32);
+            // Stacked on the device (an index tensor would be a host-to-device copy, which syncs a CUDA stream).
+            var picked = (members.Length == grads.shape[0] ? grads : stack(members.Select(i => grads[i]))).to(ScalarType.Float32);
             var (u, _, vh) = linalg.svd(picked, fullMatrices: false);
             for (var j = 0; j < members.Length; j++) projectors[members[j]].SetFromSvd(u[j], vh[j]);
         }

@@ -44,10 +44,14 @@ namespace Harness.Optimizers.QGaLore;
 /// rounded to nearest, as the reference's <c>QGaLoreLinear</c> does). The rounding draws are float32 uniforms (the
 /// reference draws in the weight dtype) from a generator seeded per (seed, parameter name, step): counter-based, so a
 /// checkpoint needs no RNG state. The stored weights are model bytes, not optimizer state.
-/// Implementations (<see cref="QGaLoreOptions.Implementation"/>): <c>tensor-ops</c> is the path above (CPU generator draws,
-/// whole-matrix re-quantization); <c>batched</c> draws from <see cref="CounterUniform"/> on the weight's device (same key)
-/// and re-quantizes tile by tile (<see cref="TiledRequantizer"/>), bit-identical to tensor-ops when rounding to nearest;
-/// <c>auto</c>/<c>cuda-fused</c> add the fused 8-bit Adam kernel, one launch for all moments per (dtype, step, projected).
+/// Implementations (<see cref="QGaLoreOptions.Implementation"/>): <c>tensor-ops</c> is the path above, one matrix at a time
+/// (CPU generator draws, whole-matrix re-quantization); <c>batched</c> projects the Matrix parameters of one (shape, dtype,
+/// step) together, one bmm against their stacked dequantized bases per chunk of ≤ 64 MiB of gradients (each member keeps
+/// its own adaptive refresh schedule; the members due at one step share a batched SVD), keeps the moments per tensor (the
+/// reference's block layout), maps back per matrix, draws from <see cref="CounterUniform"/> on the weight's device (same
+/// key) and re-quantizes tile by tile (<see cref="TiledRequantizer"/>): bit-identical to tensor-ops when rounding to
+/// nearest on the CPU (bmm and the batched SVD run the per-matrix BLAS/LAPACK calls there); <c>auto</c>/<c>cuda-fused</c>
+/// add the fused 8-bit Adam kernel, one launch for all moments per (dtype, step, projected).
 /// Host reads in a step: none, except <see cref="AdaptiveUpdateGap"/>'s cosine at a basis refresh (the reference's
 /// <c>.item()</c>, every T steps).
 /// State bytes per Matrix parameter, s = min(m,n), L = max(m,n), b = element size, G = ⌈s·r'/proj_group_size⌉:

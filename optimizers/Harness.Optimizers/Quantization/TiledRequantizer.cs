@@ -50,21 +50,19 @@ public static class TiledRequantizer
             var (s, z) = GroupQuantizer.ScalesAndZeros(x, format.Bits);
             var u = noiseKey is { } key ? CounterUniform.Draw(key, start, count * g, dense.device).view(count, g) : null;
             var q = GroupQuantizer.ShiftedCodes(x, s, z, format.Bits, u);
-            // 1 per group with any W' ≠ W, else 0 (W is not needed past this: w becomes the mask, then the result).
-            var changed = GroupQuantizer.Grouped(w.ne_(updated), format.GroupSize).amax([1], keepdim: true).to(ScalarType.Float32);
+            // Per group: any W' ≠ W (ne_ into w, which is not needed past this, then a max: float passes, no bool tile).
+            var changed = GroupQuantizer.Grouped(w.ne_(updated), format.GroupSize).amax([1], keepdim: true).gt(0);
             if (stored is null)
             {
-                // Grid values where the group changed; x there is W' = W otherwise. lerp with a 0/1 weight picks one side exactly.
-                w.copy_(x.lerp_(q.sub_(z).mul_(s), changed).flatten().narrow(0, 0, length));
+                // Grid values where the group changed; x there is W' = W otherwise.
+                w.copy_(q.sub_(z).mul_(s).where(changed, x).flatten().narrow(0, 0, length));
                 continue;
             }
             var codes = stored.Codes.view(-1).narrow(0, start, length);
-            var kept = GroupQuantizer.Grouped(codes.to(ScalarType.Float32), format.GroupSize);
-            codes.copy_(kept.lerp_(q, changed).flatten().narrow(0, 0, length));
+            codes.copy_(q.where(changed, GroupQuantizer.Grouped(codes, format.GroupSize)).flatten().narrow(0, 0, length));
             var (scales, zeros) = (stored.Scales.narrow(0, first, count), stored.Zeros.narrow(0, first, count));
-            var pick = changed.flatten();
-            scales.copy_(scales.lerp(s.flatten(), pick));
-            zeros.copy_(zeros.to(ScalarType.Float32).lerp_(z.flatten(), pick));
+            scales.copy_(s.flatten().where(changed.flatten(), scales));
+            zeros.copy_(z.flatten().where(changed.flatten(), zeros));
         }
     }
 }
