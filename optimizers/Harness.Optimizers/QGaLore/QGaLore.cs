@@ -210,6 +210,7 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
             WriteBack(p, s, s.Projector!.ProjectBack(d), -1.0, lr);
         }
     }
+
     public override string StateDtype => Options.Moments == QGaLoreMoments.Int8
         ? "uint8+float32 moments (float32 below min_8bit_size), uint8 basis codes" : "float32 moments, uint8 basis codes";
 
