@@ -49,8 +49,9 @@ namespace Harness.Optimizers.QGaLore;
 /// step) together, one bmm against their stacked dequantized bases per chunk of ≤ 64 MiB of gradients (each member keeps
 /// its own adaptive refresh schedule; the members due at one step share a batched SVD), keeps the moments per tensor (the
 /// reference's block layout), maps back per matrix, draws from <see cref="CounterUniform"/> on the weight's device (same
-/// key) and re-quantizes tile by tile (<see cref="TiledRequantizer"/>): bit-identical to tensor-ops when rounding to
-/// nearest on the CPU (bmm and the batched SVD run the per-matrix BLAS/LAPACK calls there); <c>auto</c>/<c>cuda-fused</c>
+/// key) and re-quantizes tile by tile (<see cref="TiledRequantizer"/>): equal to tensor-ops within the rounding by which a
+/// bmm may differ from mm (bit for bit with round-to-nearest on the CPU with one torch thread; with several, a left-side
+/// bmm can split its sums otherwise, ~1e-7 relative); <c>auto</c>/<c>cuda-fused</c>
 /// add the fused 8-bit Adam kernel, one launch for all moments per (dtype, step, projected).
 /// Host reads in a step: none, except <see cref="AdaptiveUpdateGap"/>'s cosine at a basis refresh (the reference's
 /// <c>.item()</c>, every T steps).
