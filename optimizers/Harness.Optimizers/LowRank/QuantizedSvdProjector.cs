@@ -125,10 +125,80 @@ public sealed class QuantizedSvdProjector : IProjector, IDisposable
             ? Codes.clone()
             : GroupQuantizer.Dequantize(Codes, Scales, Zeros, _settings.GroupSize, _basisShape);
 
+    /// <summary>
+    /// <see cref="Project"/> for a stack of same-shaped gradients (B×m×n) of projectors of that shape and settings: the
+    /// members due at <paramref name="step"/> refresh first (<see cref="RefreshStackIfDue"/>), then one bmm of the float32
+    /// gradients against the stacked dequantized bases. Returns B×(m×r' or r'×n) in the gradients' dtype, in the caller's scope.
+    /// </summary>
+    public static Tensor ProjectStack(IReadOnlyList<QuantizedSvdProjector> projectors, Tensor grads, long step)
+    {
+        ArgumentNullException.ThrowIfNull(projectors);
+        ArgumentNullException.ThrowIfNull(grads);
+        CheckStack(projectors, grads);
+        RefreshStackIfDue(projectors, grads, step);
+        using var scope = NewDisposeScope();
+        var basis = StackedBasis(projectors);
+        var g = grads.to(ScalarType.Float32);
+        var low = projectors[0].Right ? g.bmm(basis.transpose(1, 2)) : basis.transpose(1, 2).bmm(g);
+        return low.to(grads.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The refreshes due at 0-based <paramref name="step"/> in a stack of same-shaped gradients (B×m×n): each member keeps
+    /// its own layer-adaptive schedule; the members due together take one batched float32 SVD (at most
+    /// <paramref name="svdChunkBytes"/> of U and Vᴴ per call), each then recording its cosine and storing its codes as
+    /// <see cref="Project"/>'s refresh does. On the CPU torch runs the same LAPACK routine per matrix, so the bases equal the
+    /// per-matrix ones; on CUDA a batched call may pick other signs of singular vector pairs (an equally exact SVD).
+    /// </summary>
+    public static void RefreshStackIfDue(IReadOnlyList<QuantizedSvdProjector> projectors, Tensor grads, long step, long svdChunkBytes = 64L << 20)
+    {
+        ArgumentNullException.ThrowIfNull(projectors);
+        ArgumentNullException.ThrowIfNull(grads);
+        CheckStack(projectors, grads);
+        var due = Enumerable.Range(0, projectors.Count).Where(i => projectors[i].Gap.IsDue(step)).ToArray();
+        if (due.Length == 1) projectors[due[0]].Refresh(grads[due[0]]);
+        if (due.Length <= 1) return;
+        var (m, n) = (projectors[0].Rows, projectors[0].Cols);
+        var chunk = (int)Math.Clamp(svdChunkBytes / (sizeof(float) * Math.Min(m, n) * (m + n)), 1, due.Length);
+        for (var start = 0; start < due.Length; start += chunk)
+        {
+            using var scope = NewDisposeScope();
+            var members = due[start..Math.Min(due.Length, start + chunk)];
+            // Stacked on the device (an index tensor would be a host-to-device copy, which syncs a CUDA stream).
+            var picked = (members.Length == grads.shape[0] ? grads : stack(members.Select(i => grads[i]))).to(ScalarType.Float32);
+            var (u, _, vh) = linalg.svd(picked, fullMatrices: false);
+            for (var j = 0; j < members.Length; j++) projectors[members[j]].SetFromSvd(u[j], vh[j]);
+        }
+    }
+
+    // The members' bases as used (B×r'×n or B×m×r'). Codes that fill whole groups are one run of groups across members, so
+    // the stack dequantizes in one call (the same per-element arithmetic as each Basis(), a few launches instead of B·5).
+    private static Tensor StackedBasis(IReadOnlyList<QuantizedSvdProjector> projectors)
+    {
+        var first = projectors[0];
+        if (first.Scales is null || first.Zeros is null) return stack(projectors.Select(p => p.Codes));
+        if (first.Codes.numel() % first._settings.GroupSize != 0) return stack(projectors.Select(p => p.Basis()));
+        return GroupQuantizer.Dequantize(stack(projectors.Select(p => p.Codes)), cat(projectors.Select(p => p.Scales!).ToList()),
+            cat(projectors.Select(p => p.Zeros!).ToList()), first._settings.GroupSize, [projectors.Count, .. first._basisShape]);
+    }
+
+    private static void CheckStack(IReadOnlyList<QuantizedSvdProjector> projectors, Tensor grads)
+    {
+        if (projectors.Count == 0 || grads.dim() != 3 || grads.shape[0] != projectors.Count
+            || projectors.Any(p => p.Rows != grads.shape[1] || p.Cols != grads.shape[2] || p._settings != projectors[0]._settings))
+            throw new ArgumentException("a stacked projection needs one B×m×n gradient stack for B projectors of that shape and settings", nameof(projectors));
+    }
+
     private void Refresh(Tensor grad)
     {
         using var scope = NewDisposeScope();
         var (u, _, vh) = linalg.svd(grad.to(ScalarType.Float32), fullMatrices: false);
+        SetFromSvd(u, vh);
+    }
+
+    // The new basis from an SVD of this step's gradient: cosine of the top vectors (the reference's .item()), codes.
+    private void SetFromSvd(Tensor u, Tensor vh)
+    {
         var basis = Right ? vh.narrow(0, 0, EffectiveRank) : u.narrow(1, 0, EffectiveRank);
         var top = (Right ? basis.narrow(0, 0, 1) : basis.narrow(1, 0, 1)).flatten();
         double? similarity = Gap.RefreshCount == 0

@@ -44,10 +44,15 @@ namespace Harness.Optimizers.QGaLore;
 /// rounded to nearest, as the reference's <c>QGaLoreLinear</c> does). The rounding draws are float32 uniforms (the
 /// reference draws in the weight dtype) from a generator seeded per (seed, parameter name, step): counter-based, so a
 /// checkpoint needs no RNG state. The stored weights are model bytes, not optimizer state.
-/// Implementations (<see cref="QGaLoreOptions.Implementation"/>): <c>tensor-ops</c> is the path above (CPU generator draws,
-/// whole-matrix re-quantization); <c>batched</c> draws from <see cref="CounterUniform"/> on the weight's device (same key)
-/// and re-quantizes tile by tile (<see cref="TiledRequantizer"/>), bit-identical to tensor-ops when rounding to nearest;
-/// <c>auto</c>/<c>cuda-fused</c> add the fused 8-bit Adam kernel, one launch for all moments per (dtype, step, projected).
+/// Implementations (<see cref="QGaLoreOptions.Implementation"/>): <c>tensor-ops</c> is the path above, one matrix at a time
+/// (CPU generator draws, whole-matrix re-quantization); <c>batched</c> projects the Matrix parameters of one (shape, dtype,
+/// step) together, one bmm against their stacked dequantized bases per chunk of ≤ 64 MiB of gradients (each member keeps
+/// its own adaptive refresh schedule; the members due at one step share a batched SVD), keeps the moments per tensor (the
+/// reference's block layout), maps back per matrix, draws from <see cref="CounterUniform"/> on the weight's device (same
+/// key) and re-quantizes tile by tile (<see cref="TiledRequantizer"/>): equal to tensor-ops within the rounding by which a
+/// bmm may differ from mm (bit for bit with round-to-nearest on the CPU with one torch thread; with several, a left-side
+/// bmm can split its sums otherwise, ~1e-7 relative); <c>auto</c>/<c>cuda-fused</c>
+/// add the fused 8-bit Adam kernel, one launch for all moments per (dtype, step, projected).
 /// Host reads in a step: none, except <see cref="AdaptiveUpdateGap"/>'s cosine at a basis refresh (the reference's
 /// <c>.item()</c>, every T steps).
 /// State bytes per Matrix parameter, s = min(m,n), L = max(m,n), b = element size, G = ⌈s·r'/proj_group_size⌉:
@@ -94,25 +99,106 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
             : k.Accepts(s.First, ScalarType.Float32) && k.Accepts(s.Second, ScalarType.Float32));
 
     /// <summary>
-    /// Every fusable parameter at once: project each (refreshing its basis when due), one kernel launch per (dtype, step,
-    /// projected) for all moments, then per projected matrix the write-back. Projected items step a zero placeholder
-    /// without decay (D = its new value, as the reference), the others step the parameter with the kernel's decay.
+    /// <c>tensor-ops</c>: one parameter at a time (<see cref="Update"/>). Otherwise the projected matrices go by shape
+    /// (<see cref="ShapeChunks"/>): each chunk's due refreshes and its projection in one stacked call
+    /// (<see cref="QuantizedSvdProjector.ProjectStack"/>), then per matrix the moments (per tensor, the reference's block
+    /// layout), the map back and the write-back; with the kernels, every fusable parameter's moments in one launch per
+    /// (dtype, step, projected) (<see cref="StepFused"/>). Unprojected parameters the kernels do not take step one by one.
+    /// </summary>
+    public override void Step(double learningRate)
+    {
+        if (Reference)
+        {
+            base.Step(learningRate);
+            return;
+        }
+        ThrowIfDisposed();
+        using var noGrad = no_grad();
+        var grads = new List<Tensor>(Parameters.Count);
+        try
+        {
+            var fused = new List<(NamedParameter, Tensor, LowRankMomentsState)>(Parameters.Count);
+            var projected = new List<(NamedParameter P, Tensor G, LowRankMomentsState S)>(Parameters.Count);
+            foreach (var p in Parameters)
+            {
+                var grad = p.Value.grad;
+                if (grad is null) continue;
+                grads.Add(grad);
+                var s = StateFor(p);
+                if (FusedEnabled && CanFuse(p, grad, s)) fused.Add((p, grad, s));
+                else if (s.Projector is not null) projected.Add((p, grad, s));
+                else StepParameter(p, grad, learningRate);
+            }
+            if (fused.Count > 0)
+            {
+                foreach (var (_, _, s) in fused) s.Step++;
+                StepFused(fused, learningRate);
+            }
+            foreach (var (_, _, s) in projected) s.Step++;
+            foreach (var chunk in ShapeChunks(projected))
+            {
+                using var scope = NewDisposeScope();
+                var low = ProjectChunk(chunk);
+                for (var i = 0; i < chunk.Count; i++)
+                {
+                    using var inner = NewDisposeScope();
+                    StepProjected(chunk[i].P, low[i], chunk[i].S, learningRate);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var g in grads) g.Dispose();
+        }
+    }
+
+    /// <summary>Stacked gradients per projection call at most (a chunk takes at least one matrix).</summary>
+    public const long ProjectionChunkBytes = 64L << 20;
+
+    /// <summary>
+    /// Projected items grouped by (shape, gradient dtype, step) and cut into chunks whose stacked gradients stay within
+    /// <see cref="ProjectionChunkBytes"/>.
+    /// </summary>
+    private static IEnumerable<List<(NamedParameter P, Tensor G, LowRankMomentsState S)>> ShapeChunks(
+        IReadOnlyList<(NamedParameter P, Tensor G, LowRankMomentsState S)> items)
+    {
+        foreach (var group in items.GroupBy(x => (x.G.shape[0], x.G.shape[1], x.G.dtype, x.S.Step)))
+        {
+            var perChunk = (int)Math.Clamp(ProjectionChunkBytes / (4 * group.Key.Item1 * group.Key.Item2), 1, int.MaxValue);
+            foreach (var chunk in group.Chunk(perChunk)) yield return [.. chunk];
+        }
+    }
+
+    // The projected gradients of one chunk (B×…, in the gradients' dtype): a lone matrix through its own projector.
+    private static Tensor ProjectChunk(IReadOnlyList<(NamedParameter P, Tensor G, LowRankMomentsState S)> chunk)
+    {
+        var step = chunk[0].S.Step - 1;
+        if (chunk.Count == 1) return chunk[0].S.Projector!.Project(chunk[0].G, step).unsqueeze(0);
+        var projectors = chunk.Select(x => (QuantizedSvdProjector)x.S.Projector!).ToList();
+        using var scope = NewDisposeScope();
+        return QuantizedSvdProjector.ProjectStack(projectors, stack(chunk.Select(x => x.G)), step).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Every fusable parameter at once: the projected ones by shape chunk (refreshing due bases, one stacked projection),
+    /// one kernel launch per (dtype, step, projected) for all moments, then per projected matrix the write-back. Projected
+    /// items step a zero placeholder without decay (D = its new value, as the reference), the others step the parameter
+    /// with the kernel's decay.
     /// </summary>
     protected override void StepFused(IReadOnlyList<(NamedParameter Parameter, Tensor Grad, LowRankMomentsState State)> items, double lr)
     {
         using var scope = NewDisposeScope();
         var (beta1, beta2, eps, wd) = ((float)Options.Betas[0], (float)Options.Betas[1], (float)Options.Eps, (float)Options.WeightDecay);
         var launches = new List<(NamedParameter P, LowRankMomentsState S, Tensor Target, Tensor G)>(items.Count);
-        foreach (var (p, grad, s) in items)
+        foreach (var (p, grad, s) in items.Where(x => x.State.Projector is null)) launches.Add((p, s, p.Value, grad));
+        foreach (var chunk in ShapeChunks(items.Where(x => x.State.Projector is not null).ToList()))
         {
-            if (s.Projector is not { } projector)
+            var low = ProjectChunk(chunk);
+            for (var i = 0; i < chunk.Count; i++)
             {
-                launches.Add((p, s, p.Value, grad));
-                continue;
+                var (p, _, s) = chunk[i];
+                launches.Add((p, s, zeros(low[i].shape, p.Value.dtype, low.device), low[i].to(p.Value.dtype)));
             }
-            Tensor g;
-            using (var inner = NewDisposeScope()) g = projector.Project(grad, s.Step - 1).contiguous().MoveToOuterDisposeScope();
-            launches.Add((p, s, zeros(g.shape, p.Value.dtype, g.device), g.to(p.Value.dtype)));
         }
         foreach (var group in launches.GroupBy(x => (x.Target.dtype, x.S.Step, Projected: x.S.Projector is not null)))
         {
@@ -125,6 +211,7 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
             WriteBack(p, s, s.Projector!.ProjectBack(d), -1.0, lr);
         }
     }
+
     public override string StateDtype => Options.Moments == QGaLoreMoments.Int8
         ? "uint8+float32 moments (float32 below min_8bit_size), uint8 basis codes" : "float32 moments, uint8 basis codes";
 
@@ -150,43 +237,48 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
 
     protected override void Update(NamedParameter p, Tensor grad, LowRankMomentsState s, double lr)
     {
+        if (s.Projector is { } projector)
+        {
+            StepProjected(p, projector.Project(grad, s.Step - 1), s, lr);
+            return;
+        }
+        if (_maps is not null)
+        {
+            // Plain bnb step: p ← p + D where finite, then the kernel's p·(1 − lr·wd).
+            var (d, finite) = EightBitDelta(grad, s, p.Value.dtype, lr);
+            var plain = p.Value.add(d);
+            if (Options.WeightDecay > 0) plain.mul_(1f - (float)lr * (float)Options.WeightDecay);
+            p.Value.copy_(finite is null ? plain : plain.where(finite.reshape(grad.shape), p.Value));
+            return;
+        }
         var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
-        var g = s.Projector is { } projector ? projector.Project(grad, s.Step - 1) : grad;
-        Tensor update;
-        double stepSize;
+        var n = LowRankAdam.Direction(s.First, s.Second, grad, beta1, beta2, Options.Eps * Math.Sqrt(1 - Math.Pow(beta2, s.Step)));
+        LowRankAdam.Apply(p.Value, n, LowRankAdam.StepSize(lr, s.Step, beta1, beta2), lr, Options.WeightDecay);
+    }
+
+    // A projected matrix's step from its projected gradient R: the moments, the direction mapped back, the write-back.
+    private void StepProjected(NamedParameter p, Tensor g, LowRankMomentsState s, double lr)
+    {
         if (_maps is not null)
         {
             // bnb's kernel on the reference's zero placeholder: D = T(0 + increment), 0 where R is not finite.
-            var (delta, finite) = Adam8bitMoments.Step(s.First, s.Second, s.Absmax1, s.Absmax2, g, _maps, Options.BlockSize,
-                (float)beta1, (float)beta2, (float)Options.Eps, (float)lr, s.Step);
-            if (finite is not null) delta = delta.where(finite, 0f);
-            var d = delta.reshape(g.shape).to(p.Value.dtype);
-            if (s.Projector is null)
-            {
-                // Plain bnb step: p ← p + D where finite, then the kernel's p·(1 − lr·wd).
-                var plain = p.Value.add(d);
-                if (Options.WeightDecay > 0) plain.mul_(1f - (float)lr * (float)Options.WeightDecay);
-                p.Value.copy_(finite is null ? plain : plain.where(finite.reshape(g.shape), p.Value));
-                return;
-            }
-            (update, stepSize) = (s.Projector.ProjectBack(d), -1.0);
-        }
-        else
-        {
-            var c2 = Math.Sqrt(1 - Math.Pow(beta2, s.Step));
-            // ε·c2 inside the shared transformers-style step gives bnb's m̂/(√v̂ + ε) exactly.
-            var n = LowRankAdam.Direction(s.First, s.Second, g, beta1, beta2, Options.Eps * c2);
-            update = s.Projector?.ProjectBack(n) ?? n;
-            stepSize = LowRankAdam.StepSize(lr, s.Step, beta1, beta2);
-        }
-
-        var param = p.Value;
-        if (s.Projector is null)
-        {
-            LowRankAdam.Apply(param, update, stepSize, lr, Options.WeightDecay);
+            var (d, _) = EightBitDelta(g, s, p.Value.dtype, lr);
+            WriteBack(p, s, s.Projector!.ProjectBack(d), -1.0, lr);
             return;
         }
-        WriteBack(p, s, update, stepSize, lr);
+        var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
+        // ε·c2 inside the shared transformers-style step gives bnb's m̂/(√v̂ + ε) exactly.
+        var n = LowRankAdam.Direction(s.First, s.Second, g, beta1, beta2, Options.Eps * Math.Sqrt(1 - Math.Pow(beta2, s.Step)));
+        WriteBack(p, s, s.Projector!.ProjectBack(n), LowRankAdam.StepSize(lr, s.Step, beta1, beta2), lr);
+    }
+
+    // The 8-bit moment update on g: the kernel's increment D (of g's shape, in dtype, 0 where g is not finite) and the finite mask.
+    private (Tensor Delta, Tensor? Finite) EightBitDelta(Tensor g, LowRankMomentsState s, ScalarType dtype, double lr)
+    {
+        var (delta, finite) = Adam8bitMoments.Step(s.First, s.Second, s.Absmax1, s.Absmax2, g, _maps!, Options.BlockSize,
+            (float)Options.Betas[0], (float)Options.Betas[1], (float)Options.Eps, (float)lr, s.Step);
+        if (finite is not null) delta = delta.where(finite, 0f);
+        return (delta.reshape(g.shape).to(dtype), finite);
     }
 
     // W' = W − stepSize·update, decayed; then onto the INT8 grid (stored codes or simulated grid values) when weight_quant.

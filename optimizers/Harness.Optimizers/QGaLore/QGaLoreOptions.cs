@@ -60,7 +60,8 @@ public sealed record QGaLoreOptions : LowRankAdamOptions, IRunSeeded, IQuantized
     /// <summary>
     /// <c>tensor-ops</c>: the reference path (rounding draws from a CPU generator per matrix and step, copied to the
     /// device; whole-matrix re-quantization; the tensor-ops 8-bit update). <c>batched</c>: no host round trip and no CPU
-    /// work in the step: rounding draws from <see cref="CounterUniform"/> on the weight's device, re-quantization tile by
+    /// work in the step: same-shaped matrices project in one bmm (refreshes per matrix, a batched SVD for those due
+    /// together), rounding draws from <see cref="CounterUniform"/> on the weight's device, re-quantization tile by
     /// tile (<see cref="TiledRequantizer"/>). <c>auto</c> (default) = batched, with the 8-bit moments of every parameter in
     /// one multi-tensor launch of the fused 8-bit Adam kernel where it is attached and the parameters are on CUDA;
     /// <c>cuda-fused</c> = the same, the kernel required (it needs <c>moments: int8</c>).

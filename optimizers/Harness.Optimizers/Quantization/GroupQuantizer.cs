@@ -103,12 +103,14 @@ public static class GroupQuantizer
         Tensor rounded;
         if (uniform is null)
         {
-            rounded = y.round();
+            rounded = y.round_();
         }
         else
         {
-            var down = y.floor();
-            rounded = where(uniform.lt(y.sub(down)), y.ceil(), down);
+            // Up where u < y − floor(y): floor(y) + (frac > u), the same values as where(u < frac, ceil(y), floor(y))
+            // (a fractional y has ceil = floor + 1 exactly), in float passes without a bool mask or where.
+            rounded = y.floor();
+            rounded.add_(y.sub_(rounded).gt_(uniform));
         }
         return rounded.add_(zeros).clamp_(0, MaxInt(bits));
     }

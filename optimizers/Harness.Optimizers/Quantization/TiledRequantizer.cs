@@ -50,19 +50,19 @@ public static class TiledRequantizer
             var (s, z) = GroupQuantizer.ScalesAndZeros(x, format.Bits);
             var u = noiseKey is { } key ? CounterUniform.Draw(key, start, count * g, dense.device).view(count, g) : null;
             var q = GroupQuantizer.ShiftedCodes(x, s, z, format.Bits, u);
-            var changed = GroupQuantizer.Grouped(updated.ne(w), format.GroupSize).any(1, keepdim: true);
+            // Per group: any W' ≠ W (ne_ into w, which is not needed past this, then a max: float passes, no bool tile).
+            var changed = GroupQuantizer.Grouped(w.ne_(updated), format.GroupSize).amax([1], keepdim: true).gt(0);
             if (stored is null)
             {
-                var grid = q.sub_(z).mul_(s).where(changed, x).flatten().narrow(0, 0, length).to(dense.dtype);
-                // The group's W where nothing changed: x there is W' = W.
-                w.copy_(grid);
+                // Grid values where the group changed; x there is W' = W otherwise.
+                w.copy_(q.sub_(z).mul_(s).where(changed, x).flatten().narrow(0, 0, length));
                 continue;
             }
             var codes = stored.Codes.view(-1).narrow(0, start, length);
-            codes.copy_(q.to(ScalarType.Byte).where(changed, GroupQuantizer.Grouped(codes, format.GroupSize)).flatten().narrow(0, 0, length));
+            codes.copy_(q.where(changed, GroupQuantizer.Grouped(codes, format.GroupSize)).flatten().narrow(0, 0, length));
             var (scales, zeros) = (stored.Scales.narrow(0, first, count), stored.Zeros.narrow(0, first, count));
             scales.copy_(s.flatten().where(changed.flatten(), scales));
-            zeros.copy_(z.flatten().to(ScalarType.Byte).where(changed.flatten(), zeros));
+            zeros.copy_(z.flatten().where(changed.flatten(), zeros));
         }
     }
 }

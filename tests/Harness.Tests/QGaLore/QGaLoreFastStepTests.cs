@@ -32,6 +32,40 @@ public sealed class QGaLoreFastStepTests
             Assert.True(u.ne(CounterUniform.Draw(other, 0, 1 << 20, CPU)).to(ScalarType.Float32).mean().item<float>() > 0.999);
     }
 
+    /// <summary>
+    /// The int32 tensor formulation gives exactly the documented stream: a scalar uint32 evaluation of
+    /// lowbias32((a·lane + b) mod 2^32), halves low then high, over several keys, odd offsets and counts, and lanes near 2^32.
+    /// </summary>
+    [Fact]
+    public void Counter_draws_equal_the_scalar_formula_at_any_offset()
+    {
+        using var scope = NewDisposeScope();
+        foreach (var key in new[] { 0UL, 1UL, 0x1234_5678_9ABC_DEF0UL, ulong.MaxValue })
+            foreach (var (offset, count) in new (long, long)[] { (0, 1), (1, 1), (1, 4), (3, 7), (4001, 777), (0, 5000), ((1L << 33) - 5, 5), ((1L << 32) + 1, 999) })
+            {
+                var drawn = CounterUniform.Draw(key, offset, count, CPU);
+                Assert.Equal(count, drawn.numel());
+                var expected = Enumerable.Range(0, (int)count).Select(i => ScalarDraw(key, offset + i)).ToArray();
+                Assert.True(drawn.equal(tensor(expected)).all().item<bool>(), $"key {key:X}, elements [{offset}, {offset + count})");
+            }
+    }
+
+    private static float ScalarDraw(ulong key, long element)
+    {
+        var m = key;
+        m = (m ^ (m >> 30)) * 0xBF58476D1CE4E5B9UL;
+        m = (m ^ (m >> 27)) * 0x94D049BB133111EBUL;
+        m ^= m >> 31;
+        var (a, b) = ((uint)((m >> 32) << 1 | 1), (uint)m);
+        var x = unchecked(a * (uint)(element / 2) + b);
+        x ^= x >> 16;
+        x = unchecked(x * 0x7feb352du);
+        x ^= x >> 15;
+        x = unchecked(x * 0x846ca68bu);
+        x ^= x >> 16;
+        return (element % 2 == 0 ? x & 0xFFFF : x >> 16) / 65536f;
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
