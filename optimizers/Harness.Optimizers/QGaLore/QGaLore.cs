@@ -52,7 +52,8 @@ namespace Harness.Optimizers.QGaLore;
 /// key) and re-quantizes tile by tile (<see cref="TiledRequantizer"/>): equal to tensor-ops within the rounding by which a
 /// bmm may differ from mm (bit for bit with round-to-nearest on the CPU with one torch thread; with several, a left-side
 /// bmm can split its sums otherwise, ~1e-7 relative); <c>auto</c>/<c>cuda-fused</c>
-/// add the fused 8-bit Adam kernel, one launch for all moments per (dtype, step, projected).
+/// add the fused 8-bit Adam kernel, one launch for all moments per (dtype, step, projected), and the fused write-back
+/// (<see cref="FusedKernels.QGaLoreRequantize"/>, one launch per matrix, the tiled tensor ops' values bit for bit).
 /// Host reads in a step: none, except <see cref="AdaptiveUpdateGap"/>'s cosine at a basis refresh (the reference's
 /// <c>.item()</c>, every T steps).
 /// State bytes per Matrix parameter, s = min(m,n), L = max(m,n), b = element size, G = ⌈s·r'/proj_group_size⌉:
@@ -74,9 +75,10 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
 
     public override string Implementation =>
         (Reference ? "tensor-ops" : _kernels is null ? "batched" : $"batched; {ImplementationChoice.NameOf(_kernels)}")
-        + (Options.Moments == QGaLoreMoments.Int8 ? " (8-bit moments)" : " (fp32 moments)");
+        + (Options.Moments == QGaLoreMoments.Int8 ? " (8-bit moments" : " (fp32 moments")
+        + (_kernels is { HasQGaLoreRequantize: true } && Options.WeightQuant ? ", fused write-back)" : ")");
 
-    /// <summary>Only <c>auto</c> and <c>cuda-fused</c> take the kernels (the 8-bit moments of every parameter).</summary>
+    /// <summary>Only <c>auto</c> and <c>cuda-fused</c> take the kernels (the 8-bit moments of every parameter and the weight write-back).</summary>
     public void AttachKernels(FusedKernels? kernels, string status)
     {
         _kernels = _maps is null ? null : Options.Implementation switch
@@ -292,8 +294,13 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
         }
         if (!Reference)
         {
-            TiledRequantizer.Update(param, p.Quantized, update, (w, u) => LowRankAdam.Apply(w, u, stepSize, lr, Options.WeightDecay),
-                new QuantizedWeightFormat(Options.WeightGroupSize, Options.WeightBits), Options.StochasticRound ? DrawSeed(p.Name, s.Step) : null);
+            var format = new QuantizedWeightFormat(Options.WeightGroupSize, Options.WeightBits);
+            ulong? key = Options.StochasticRound ? DrawSeed(p.Name, s.Step) : null;
+            if (FusedWriteBack(param, p.Quantized, update) is { } kernels)
+                kernels.QGaLoreRequantize(param, p.Quantized, update.contiguous(), (float)-stepSize,
+                    Options.WeightDecay > 0 ? (float)(-lr * Options.WeightDecay) : 0f, format, key);
+            else
+                TiledRequantizer.Update(param, p.Quantized, update, (w, u) => LowRankAdam.Apply(w, u, stepSize, lr, Options.WeightDecay), format, key);
             return;
         }
 
@@ -316,6 +323,14 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
         var onGrid = GroupQuantizer.FakeQuantize(updated, Options.WeightGroupSize, Options.WeightBits, generator);
         param.copy_(where(changed, onGrid, param));
     }
+
+    // The kernels, when their fused write-back (hk_qgalore_requant) can take this weight: every tensor on their device, the
+    // update of the weight's dtype, groups of at most 4096 elements. Otherwise the tiled tensor ops do it.
+    private FusedKernels? FusedWriteBack(Tensor param, QuantizedWeight? stored, Tensor update) =>
+        _kernels is { HasQGaLoreRequantize: true } k && Options.WeightGroupSize <= 4096 && FusedKernels.DTypeCode(param.dtype) >= 0
+        && k.OnItsDevice(param) && k.OnItsDevice(update) && update.dtype == param.dtype
+        && (stored is null ? param.is_contiguous() : k.Accepts(stored.Codes, ScalarType.Byte) && k.Accepts(stored.Scales, ScalarType.Float32) && k.Accepts(stored.Zeros, ScalarType.Byte))
+            ? k : null;
 
     /// <summary>The stochastic-rounding seed of one parameter at one step (SplitMix64 over seed, name, step).</summary>
     public ulong DrawSeed(string parameterName, long step)

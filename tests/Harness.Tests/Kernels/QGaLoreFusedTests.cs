@@ -4,7 +4,10 @@ using static TorchSharp.torch;
 
 namespace Harness.Tests.Kernels;
 
-/// <summary>Q-GaLore's moments through the (host-emulated) fused 8-bit Adam kernel against its tensor-ops path, over a whole run.</summary>
+/// <summary>
+/// Q-GaLore's moments through the (host-emulated) fused 8-bit Adam kernel and its weight write-back through
+/// <c>hk_qgalore_requant</c> against its tensor-ops path, over a whole run.
+/// </summary>
 [Collection(EmulatedKernels.Collection)]
 public sealed class QGaLoreFusedTests(EmulatedKernels emulated)
 {
@@ -25,7 +28,7 @@ public sealed class QGaLoreFusedTests(EmulatedKernels emulated)
         var options = new QGaLoreOptions { Lr = 1e-2, Rank = 8, UpdateProjGap = 3, Seed = 11, Min8BitSize = 256, StochasticRound = false, WeightStorage = storage };
         var (reference, _, referenceName) = QGaLoreRuns.Train(options with { Implementation = "tensor-ops" }, startOnGrid: true, steps: 12, emulated.Kernels);
         var (fused, _, fusedName) = QGaLoreRuns.Train(options with { Implementation = "cuda-fused" }, startOnGrid: true, steps: 12, emulated.Kernels);
-        Assert.Equal(("tensor-ops (8-bit moments)", "batched; cuda-fused (emulated) (8-bit moments)"), (referenceName, fusedName));
+        Assert.Equal(("tensor-ops (8-bit moments)", "batched; cuda-fused (emulated) (8-bit moments, fused write-back)"), (referenceName, fusedName));
         Assert.NotEqual(reference, fused); // the kernel ran (its rounding differs in the last bits)
         for (var i = 0; i < reference.Count; i++)
             Assert.True(Math.Abs(fused[i] - reference[i]) <= 1e-3 * reference[i], $"step {i}: {fused[i]} vs {reference[i]}");
