@@ -16,7 +16,8 @@ namespace Harness.Optimizers.Benchmarks;
 /// per layer q, k, v, o 256×256, gate and up 688×256, down 256×688, two norms), a 1000×256 embedding and a final
 /// norm: 1,838,336 parameters, so each shape group stacks several matrices as in a real model. Each benchmark is one
 /// <c>Step</c> with fixed gradients after the state exists (the first step, where lazy state, Gefen's codebook and the
-/// projections are built, runs in the setup; the default refresh gaps keep later refreshes out of the timed steps).
+/// projections are built, runs in the setup; BenchmarkDotNet then runs hundreds of steps, so the later refreshes of the default
+/// gaps, an SVD every 50 steps for GaLore and Q-GaLore, fall inside the timed steps, amortised).
 /// In-process, so the TorchSharp native library of this build is the one used.
 /// </summary>
 [Config(typeof(Config))]
