@@ -25,7 +25,9 @@ namespace Harness.Optimizers.GaLore;
 /// clamped to that side, as the reference's SVD slice does (no error).
 /// The moments persist across a refresh, so the result depends on the signs LAPACK gives the singular
 /// vectors (arbitrary per pair); <see cref="ISvdSignChoice"/> lets the golden check replay other signs.
-/// Batched, a shape group's refresh is one batched SVD (<see cref="SvdProjector.RefreshStackIfDue"/>).
+/// Batched, a shape group's refresh is one batched SVD (<see cref="SvdProjector.RefreshStackIfDue"/>); with the fused kernels
+/// (<c>auto</c> on CUDA, <c>cuda-fused</c>) one <c>hk_adamw</c> launch steps the low-rank moments of every group and the
+/// full-rank parameters (equal up to rounding: the kernel's m is a lerp).
 /// Off by default and not the reference (optimizers/README.md §7): <c>projector: subspace_iteration</c>, warm-started
 /// refreshes without an SVD after the first (on the golden tiny LLaMA's gradients, 2 iterations capture 0.994 of the
 /// SVD basis's gradient energy on average, 0.981 at worst; a stale basis 0.80), and <c>matmul_precision: tf32</c>
@@ -124,16 +126,23 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
                 else if (_kernels is { } k && LowRankAdam.FusedAccepts(k, p.Value, grad, s)) fused.Add((p, grad, s));
                 else StepParameter(p, grad, learningRate);
             }
-            if (fused.Count > 0) StepFullRankFused(fused, learningRate);
+            var whole = new List<List<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)>>();
             foreach (var group in grouped.GroupBy(x => GroupKey(x.P)))
             {
                 var items = group.ToList();
                 var members = _groups[group.Key].Members;
                 if (items.Count == members.Length && items.All(x => x.S.Step == items[0].S.Step) && items.Select(x => x.P.Name).SequenceEqual(members))
-                    StepGroup(items, _groups[group.Key], learningRate);
+                    whole.Add(items);
                 else
                     foreach (var (p, g, _) in items) StepParameter(p, g, learningRate);
             }
+            if (_kernels is { } kernels && whole.All(items => items.All(x => kernels.Accepts(x.P.Value) && kernels.Accepts(x.G, x.P.Value.dtype))))
+            {
+                StepAllFused(kernels, fused, whole, learningRate);
+                return;
+            }
+            if (fused.Count > 0) StepFullRankFused(fused, learningRate);
+            foreach (var items in whole) StepGroup(items, _groups[GroupKey(items[0].P)], learningRate);
         }
         finally
         {
@@ -164,6 +173,47 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
             projectors[i].AddProjectBack(param, n[i], -stepSize);
             if (Options.WeightDecay > 0) param.add_(param, alpha: -lr * Options.WeightDecay);
         }
+    }
+
+    // With the kernels: every group's projection as in StepGroup, then one hk_adamw launch per (dtype, step) for the
+    // low-rank moments of every group (on zero placeholders, which come back holding −step·N) and the full-rank parameters
+    // together, then per matrix one addmm of α·placeholder into W and the decoupled decay.
+    private void StepAllFused(FusedKernels kernels, IReadOnlyList<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> fullRank,
+        IReadOnlyList<List<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)>> groups, double lr)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var precision = MatmulPrecisionScope.Enter(Options.MatmulPrecision);
+        var launch = new List<(TorchSharp.torch.Tensor P, TorchSharp.torch.Tensor G, TorchSharp.torch.Tensor M, TorchSharp.torch.Tensor V, long Step)>();
+        foreach (var x in fullRank)
+        {
+            x.S.Step++;
+            launch.Add((x.P.Value, x.G, x.S.M, x.S.V, x.S.Step));
+        }
+        var placed = new List<(List<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> Items, List<SvdProjector> Projectors, TorchSharp.torch.Tensor Update)>();
+        foreach (var items in groups)
+        {
+            foreach (var x in items) x.S.Step++;
+            var step = items[0].S.Step;
+            var projectors = items.Select(x => (SvdProjector)x.S.Projector!).ToList();
+            var grads = TorchSharp.torch.stack(items.Select(x => x.G));
+            SvdProjector.RefreshStackIfDue(projectors, grads, step - 1);
+            var low = SvdProjector.ProjectStack(projectors, grads).contiguous();
+            var buffers = _groups[GroupKey(items[0].P)];
+            var update = TorchSharp.torch.zeros_like(low);
+            launch.Add((update, low, buffers.M!, buffers.V!, step));
+            placed.Add((items, projectors, update));
+        }
+        foreach (var group in launch.GroupBy(x => (x.P.dtype, x.Step)))
+            kernels.AdamW(group.Select(x => (x.P, x.G, x.M, x.V)).ToList(), LowRankAdam.FusedScalars(Options, lr, group.Key.Step));
+        foreach (var (items, projectors, update) in placed)
+            for (var i = 0; i < items.Count; i++)
+            {
+                var param = items[i].P.Value;
+                projectors[i].AddProjectBack(param, update[i], 1.0);
+                if (Options.WeightDecay > 0) param.add_(param, alpha: -lr * Options.WeightDecay);
+            }
+        if (Options.WeightDecay > 0)
+            foreach (var x in fullRank) x.P.Value.add_(x.P.Value, alpha: -lr * Options.WeightDecay);
     }
 
     private void StepFullRankFused(IReadOnlyList<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> items, double lr)

@@ -61,17 +61,25 @@ public static class LowRankAdam
         ArgumentNullException.ThrowIfNull(kernels);
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(o);
-        var (beta1, beta2) = (o.Betas[0], o.Betas[1]);
         foreach (var group in items.GroupBy(x => (x.Param.dtype, x.State.Step)))
         {
-            var step = group.Key.Step;
-            var bc2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, step));
-            kernels.AdamW(group.Select(x => (x.Param, x.Grad, x.State.M, x.State.V)).ToList(),
-                new AdamWScalars(Decay: 1f, W1: (float)(1 - beta1), Beta2: (float)beta2, W2: (float)(1 - beta2), InvBc2Sqrt: (float)(1 / bc2Sqrt),
-                    Eps: (float)(o.Eps / bc2Sqrt), NegStep: (float)(-lr / (1 - Math.Pow(beta1, step))), ApplyDecay: false));
+            kernels.AdamW(group.Select(x => (x.Param, x.Grad, x.State.M, x.State.V)).ToList(), FusedScalars(o, lr, group.Key.Step));
             if (o.WeightDecay > 0)
                 foreach (var x in group) x.Param.add_(x.Param, alpha: -lr * o.WeightDecay);
         }
+    }
+
+    /// <summary>
+    /// <c>hk_adamw</c>'s scalars for this rule at step <paramref name="step"/>: applied to a zero placeholder in place of the
+    /// parameter, the kernel leaves <c>−StepSize·N</c> in it (N = m/(√v + ε)), the projected update before its projection back.
+    /// </summary>
+    public static AdamWScalars FusedScalars(LowRankAdamOptions o, double lr, long step)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        var (beta1, beta2) = (o.Betas[0], o.Betas[1]);
+        var bc2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, step));
+        return new AdamWScalars(Decay: 1f, W1: (float)(1 - beta1), Beta2: (float)beta2, W2: (float)(1 - beta2), InvBc2Sqrt: (float)(1 / bc2Sqrt),
+            Eps: (float)(o.Eps / bc2Sqrt), NegStep: (float)(-lr / (1 - Math.Pow(beta1, step))), ApplyDecay: false);
     }
 
     /// <summary>Whether the kernels can take this unprojected parameter's step (device, layout, dtype of all four tensors).</summary>

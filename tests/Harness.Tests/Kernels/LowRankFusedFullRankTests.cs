@@ -23,12 +23,16 @@ public sealed class LowRankFusedFullRankTests(EmulatedKernels emulated)
         return Shapes.Select((s, i) => new NamedParameter($"p{i}", new Parameter(randn(s.Shape, generator: gen) * 0.1, requires_grad: true), s.Role)).ToList();
     }
 
+    /// <summary>
+    /// GaLore's cuda-fused step also sends its low-rank moments through the kernel (zero placeholders in one launch with the
+    /// full-rank parameters), so its matrices are within rounding too (the kernel's m is a lerp): measured 3e-8 after 11 steps.
+    /// </summary>
     [Fact]
-    public void Fused_full_rank_steps_match_tensor_ops_and_leave_the_matrices_bit_identical()
+    public void GaLore_fused_steps_match_batched_tensor_ops_for_full_rank_and_projected_parameters()
     {
         var options = new GaLoreOptions { Rank = 4, UpdateProjGap = 5, WeightDecay = 0.1 };
         Compare(ps => new GaLore(ps, options with { Implementation = "batched" }), ps => new GaLore(ps, options with { Implementation = "cuda-fused" }),
-            ("batched", "batched; cuda-fused adamw"));
+            ("batched", "batched; cuda-fused adamw"), matricesExact: false);
     }
 
     [Fact]
@@ -47,7 +51,8 @@ public sealed class LowRankFusedFullRankTests(EmulatedKernels emulated)
             ("batched", "batched; cuda-fused (emulated) adamw"));
     }
 
-    private void Compare(Func<List<NamedParameter>, IOptimizer> createPlain, Func<List<NamedParameter>, IOptimizer> createFused, (string, string) implementations)
+    private void Compare(Func<List<NamedParameter>, IOptimizer> createPlain, Func<List<NamedParameter>, IOptimizer> createFused, (string, string) implementations,
+        bool matricesExact = true)
     {
         using var scope = NewDisposeScope();
         var (plain, fused, initial) = (Parameters(), Parameters(), Parameters());
@@ -73,7 +78,7 @@ public sealed class LowRankFusedFullRankTests(EmulatedKernels emulated)
         {
             var moved = (plain[i].Value - initial[i].Value).abs().max().item<float>();
             var diff = (plain[i].Value - fused[i].Value).abs().max().item<float>();
-            if (Shapes[i].Role == ParamRole.Matrix) Assert.Equal(0f, diff);
+            if (Shapes[i].Role == ParamRole.Matrix && matricesExact) Assert.Equal(0f, diff);
             else Assert.True(diff <= 1e-5 * moved + 4e-7 * plain[i].Value.abs().max().item<float>(), $"p{i}: {diff:e3} vs movement {moved:e3}");
             Assert.True(moved > 1e-4, $"p{i} did not move");
         }
