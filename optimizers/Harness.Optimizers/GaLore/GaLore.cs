@@ -62,12 +62,7 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
 
     /// <summary>Only <c>auto</c> and <c>cuda-fused</c> take the kernels (for the full-rank parameters).</summary>
     public void AttachKernels(FusedKernels? kernels, string status) =>
-        _kernels = Options.Implementation switch
-        {
-            StepImplementation.Auto => ImplementationChoice.Resolve(ImplementationChoice.Auto, kernels, status, Parameters, "galore"),
-            StepImplementation.CudaFused => ImplementationChoice.Resolve(ImplementationChoice.CudaFused, kernels, status, Parameters, "galore"),
-            _ => null,
-        };
+        _kernels = StepImplementation.ResolveKernels(Options.Implementation, kernels, status, Parameters, "galore");
 
     private static (long, long, TorchSharp.torch.ScalarType) GroupKey(NamedParameter p) => (p.Value.shape[0], p.Value.shape[1], p.Value.dtype);
 

@@ -81,12 +81,7 @@ public sealed class QGaLore(IReadOnlyList<NamedParameter> parameters, QGaLoreOpt
     /// <summary>Only <c>auto</c> and <c>cuda-fused</c> take the kernels (the 8-bit moments of every parameter and the weight write-back).</summary>
     public void AttachKernels(FusedKernels? kernels, string status)
     {
-        _kernels = _maps is null ? null : Options.Implementation switch
-        {
-            StepImplementation.Auto => ImplementationChoice.Resolve(ImplementationChoice.Auto, kernels, status, Parameters, "qgalore"),
-            StepImplementation.CudaFused => ImplementationChoice.Resolve(ImplementationChoice.CudaFused, kernels, status, Parameters, "qgalore"),
-            _ => null,
-        };
+        _kernels = _maps is null ? null : StepImplementation.ResolveKernels(Options.Implementation, kernels, status, Parameters, "qgalore");
         if (_kernels is not null) _tables ??= new Adam8bitKernelTables(_maps!);
     }
 
