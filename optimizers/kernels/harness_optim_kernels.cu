@@ -337,8 +337,9 @@ int hk_qgalore_requant(int device, int dtype, int64_t numel, int group_size, int
   a.dense = dense; a.codes = static_cast<uint8_t*>(codes); a.scales = static_cast<float*>(scales); a.zeros = static_cast<uint8_t*>(zeros);
   a.update = update; a.alpha = alpha; a.decay_alpha = decay_alpha; a.stochastic = stochastic; a.mul = mul; a.add = add;
   const cudaStream_t stream = current_stream(device);
-  if (dtype == 0) HK_LAUNCH(requant_kernel<float>, groups, kRequantThreads, 0, stream, a);
-  else HK_LAUNCH(requant_kernel<bf16>, groups, kRequantThreads, 0, stream, a);
+  const unsigned blocks = static_cast<unsigned>(groups);
+  if (dtype == 0) HK_LAUNCH(requant_kernel<float>, blocks, kRequantThreads, 0, stream, a);
+  else HK_LAUNCH(requant_kernel<bf16>, blocks, kRequantThreads, 0, stream, a);
   return check_launch("requant_kernel");
 }
 
