@@ -91,11 +91,18 @@ public sealed class CodeSearch : IDisposable
         };
     }
 
+    // How many boundaries lie below x: a lower-bound search over the 255 finite, nondecreasing boundaries (the NaN sentinel
+    // after them is below nothing).
     private static long CountBelow(float[] bounds, double x)
     {
-        var n = 0L;
-        while (n < bounds.Length && bounds[n] < x) n++;
-        return n;
+        var (lo, hi) = (0, bounds.Length - 1);
+        while (lo < hi)
+        {
+            var mid = (lo + hi) / 2;
+            if (bounds[mid] < x) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
     }
 
     public void Dispose()
