@@ -131,13 +131,12 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
                 else
                     foreach (var (p, g, _) in items) StepParameter(p, g, learningRate);
             }
-            if (_kernels is { } kernels && whole.All(items => items.All(x => kernels.Accepts(x.P.Value) && kernels.Accepts(x.G, x.P.Value.dtype))))
-            {
-                StepAllFused(kernels, fused, whole, learningRate);
-                return;
-            }
-            if (fused.Count > 0) StepFullRankFused(fused, learningRate);
-            foreach (var items in whole) StepGroup(items, _groups[GroupKey(items[0].P)], learningRate);
+            // The groups the kernels take join the full-rank parameters in one launch; without kernels (fused is then empty)
+            // every group takes the tensor ops.
+            var kernels = _kernels;
+            var onKernels = kernels is null ? [] : whole.Where(items => items.All(x => kernels.Accepts(x.P.Value) && kernels.Accepts(x.G, x.P.Value.dtype))).ToList();
+            if (kernels is not null && (fused.Count > 0 || onKernels.Count > 0)) StepAllFused(kernels, fused, onKernels, learningRate);
+            foreach (var items in whole.Except(onKernels)) StepGroup(items, _groups[GroupKey(items[0].P)], learningRate);
         }
         finally
         {
@@ -145,29 +144,18 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
         }
     }
 
-    // One shape group: one batched SVD refresh when due, one bmm projection of the stacked gradients, the
-    // Adam moments of the whole group in one pass over the stacked buffers, and per matrix one addmm that adds
-    // −step·α·(A·N or N·B) to W (no m×n temporary), then the decoupled decay as in the reference.
+    // One shape group: one batched SVD refresh when due, one bmm projection of the stacked gradients, the Adam moments of
+    // the whole group in one pass over the stacked buffers, and per matrix one addmm that adds −step·α·(A·N or N·B) to W
+    // (no m×n temporary), then the decoupled decay as in the reference.
     private void StepGroup(IReadOnlyList<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> items,
         (string[] Members, TorchSharp.torch.Tensor? M, TorchSharp.torch.Tensor? V) buffers, double lr)
     {
         using var scope = TorchSharp.torch.NewDisposeScope();
         using var precision = MatmulPrecisionScope.Enter(Options.MatmulPrecision);
-        foreach (var x in items) x.S.Step++;
-        var step = items[0].S.Step;
-        var projectors = items.Select(x => (SvdProjector)x.S.Projector!).ToList();
-        var grads = TorchSharp.torch.stack(items.Select(x => x.G));
-        SvdProjector.RefreshStackIfDue(projectors, grads, step - 1);
-        var low = SvdProjector.ProjectStack(projectors, grads);
+        var (projectors, low, step) = ProjectGroup(items);
         var (beta1, beta2) = (Options.Betas[0], Options.Betas[1]);
         var n = LowRankAdam.Direction(buffers.M!, buffers.V!, low, beta1, beta2, Options.Eps);
-        var stepSize = LowRankAdam.StepSize(lr, step, beta1, beta2);
-        for (var i = 0; i < items.Count; i++)
-        {
-            var param = items[i].P.Value;
-            projectors[i].AddProjectBack(param, n[i], -stepSize);
-            if (Options.WeightDecay > 0) param.add_(param, alpha: -lr * Options.WeightDecay);
-        }
+        AddProjectedUpdates(items, projectors, n, -LowRankAdam.StepSize(lr, step, beta1, beta2), lr);
     }
 
     // With the kernels: every group's projection as in StepGroup, then one hk_adamw launch per (dtype, step) for the
@@ -187,34 +175,41 @@ public sealed class GaLore(IReadOnlyList<NamedParameter> parameters, GaLoreOptio
         var placed = new List<(List<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> Items, List<SvdProjector> Projectors, TorchSharp.torch.Tensor Update)>();
         foreach (var items in groups)
         {
-            foreach (var x in items) x.S.Step++;
-            var step = items[0].S.Step;
-            var projectors = items.Select(x => (SvdProjector)x.S.Projector!).ToList();
-            var grads = TorchSharp.torch.stack(items.Select(x => x.G));
-            SvdProjector.RefreshStackIfDue(projectors, grads, step - 1);
-            var low = SvdProjector.ProjectStack(projectors, grads).contiguous();
+            var (projectors, low, step) = ProjectGroup(items);
             var buffers = _groups[GroupKey(items[0].P)];
             var update = TorchSharp.torch.zeros_like(low);
-            launch.Add((update, low, buffers.M!, buffers.V!, step));
+            launch.Add((update, low.contiguous(), buffers.M!, buffers.V!, step));
             placed.Add((items, projectors, update));
         }
         foreach (var group in launch.GroupBy(x => (x.P.dtype, x.Step)))
             kernels.AdamW(group.Select(x => (x.P, x.G, x.M, x.V)).ToList(), LowRankAdam.FusedScalars(Options, lr, group.Key.Step));
-        foreach (var (items, projectors, update) in placed)
-            for (var i = 0; i < items.Count; i++)
-            {
-                var param = items[i].P.Value;
-                projectors[i].AddProjectBack(param, update[i], 1.0);
-                if (Options.WeightDecay > 0) param.add_(param, alpha: -lr * Options.WeightDecay);
-            }
+        foreach (var (items, projectors, update) in placed) AddProjectedUpdates(items, projectors, update, 1.0, lr);
         if (Options.WeightDecay > 0)
             foreach (var x in fullRank) x.P.Value.add_(x.P.Value, alpha: -lr * Options.WeightDecay);
     }
 
-    private void StepFullRankFused(IReadOnlyList<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> items, double lr)
+    // Advances a group's step, refreshes its bases when due (one batched SVD) and projects the stacked gradients (one bmm).
+    private static (List<SvdProjector> Projectors, TorchSharp.torch.Tensor Low, long Step) ProjectGroup(
+        IReadOnlyList<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> items)
     {
         foreach (var x in items) x.S.Step++;
-        LowRankAdam.StepFused(_kernels!, items.Select(x => ((TorchSharp.torch.Tensor)x.P.Value, x.G, x.S)).ToList(), Options, lr);
+        var step = items[0].S.Step;
+        var projectors = items.Select(x => (SvdProjector)x.S.Projector!).ToList();
+        var grads = TorchSharp.torch.stack(items.Select(x => x.G));
+        SvdProjector.RefreshStackIfDue(projectors, grads, step - 1);
+        return (projectors, SvdProjector.ProjectStack(projectors, grads), step);
+    }
+
+    // W ← W + alpha·α·project_back(updates[i]) per matrix (one addmm), then the decoupled decay, in the reference order.
+    private void AddProjectedUpdates(IReadOnlyList<(NamedParameter P, TorchSharp.torch.Tensor G, LowRankAdamState S)> items,
+        IReadOnlyList<SvdProjector> projectors, TorchSharp.torch.Tensor updates, double alpha, double lr)
+    {
+        for (var i = 0; i < items.Count; i++)
+        {
+            var param = items[i].P.Value;
+            projectors[i].AddProjectBack(param, updates[i], alpha);
+            if (Options.WeightDecay > 0) param.add_(param, alpha: -lr * Options.WeightDecay);
+        }
     }
 
     protected override void Dispose(bool disposing)
