@@ -8,9 +8,6 @@ namespace Harness.Tests.Core;
 
 public sealed class RunnerTests
 {
-    private static SweepResult Run(ResultStore store, Harness.Core.Config.ExperimentConfig config) =>
-        new SweepRunner(store, new NullRunObserver()).Run(config, Planner.Plan(config, "cpu"), CPU, ProvenanceProbe.Collect(CPU), CancellationToken.None);
-
     /// <summary>The runner takes step_mode per_layer to its driver: GaLore's losses equal the standard run's bit for bit.</summary>
     [Fact]
     public void A_per_layer_galore_run_equals_the_standard_run()
@@ -19,18 +16,11 @@ public sealed class RunnerTests
         var store = new ResultStore(dir.Path);
         var galore = new Harness.Core.Config.OptimizerVariant("galore", "galore",
             new Harness.Optimizers.GaLore.GaLoreOptions { Lr = 1e-2, Rank = 8, UpdateProjGap = 3 }, [], 0);
-        var rows = new List<SummaryRow>();
-        foreach (var mode in new[] { Harness.Core.Config.StepMode.Standard, Harness.Core.Config.StepMode.PerLayer })
-        {
-            var name = mode.ToString().ToLowerInvariant();
-            var config = TestConfigs.Experiment(name, 6, [galore]) with { StepMode = mode };
-            Assert.True(Run(store, config).AllCompleted);
-            rows.Add(Assert.Single(ResultStore.ReadSummary(store.SummaryPath(name))));
-        }
-        Assert.Equal(rows[0].FinalEvalLoss, rows[1].FinalEvalLoss);
-        Assert.Equal(rows[0].FinalTrainLoss, rows[1].FinalTrainLoss);
-        Assert.NotEqual(rows[0].InitialEvalLoss, rows[0].FinalEvalLoss);
-        Assert.Null(rows[1].StepTransientBytes);
+        var (standard, perLayer) = TestConfigs.StandardAndPerLayer(store, galore, 6);
+        Assert.Equal(standard.FinalEvalLoss, perLayer.FinalEvalLoss);
+        Assert.Equal(standard.FinalTrainLoss, perLayer.FinalTrainLoss);
+        Assert.NotEqual(standard.InitialEvalLoss, standard.FinalEvalLoss);
+        Assert.Null(perLayer.StepTransientBytes);
     }
 
     [Fact]
@@ -39,7 +29,7 @@ public sealed class RunnerTests
         using var dir = new TestConfigs.TempDir();
         var store = new ResultStore(dir.Path);
         var config = TestConfigs.Experiment("real", 20, [TestConfigs.AdamW(3e-3)]);
-        var result = Run(store, config);
+        var result = TestConfigs.Sweep(store, config);
 
         Assert.True(result.AllCompleted);
         var row = Assert.Single(ResultStore.ReadSummary(store.SummaryPath("real")));
@@ -84,8 +74,8 @@ public sealed class RunnerTests
         var standard = TestConfigs.Experiment("std", 10, [TestConfigs.AdamW(3e-3)]);
         standard = standard with { Training = standard.Training with { GradAccumulation = 2 } };
         var fused = standard with { Name = "forge", StepMode = Harness.Core.Config.StepMode.FusedBackward };
-        Assert.True(Run(store, standard).AllCompleted);
-        Assert.True(Run(store, fused).AllCompleted);
+        Assert.True(TestConfigs.Sweep(store, standard).AllCompleted);
+        Assert.True(TestConfigs.Sweep(store, fused).AllCompleted);
         var a = Assert.Single(ResultStore.ReadSummary(store.SummaryPath("std")));
         var b = Assert.Single(ResultStore.ReadSummary(store.SummaryPath("forge")));
         Assert.NotEqual(a.RunId, b.RunId); // step_mode is part of the run spec
@@ -100,7 +90,7 @@ public sealed class RunnerTests
         using var dir = new TestConfigs.TempDir();
         var store = new ResultStore(dir.Path);
         var config = TestConfigs.Experiment("resume", 6, [TestConfigs.AdamW(), TestConfigs.Lion()]);
-        var first = Run(store, config);
+        var first = TestConfigs.Sweep(store, config);
         Assert.Equal(0, first.Reused);
         var plan = Planner.Plan(config, "cpu");
         var adamwDir = store.RunDir("resume", plan[0].RunId);
@@ -111,7 +101,7 @@ public sealed class RunnerTests
         var lion = store.TryReadManifest("resume", plan[1].RunId)!;
         store.WriteManifest(lion with { Status = RunStatus.Running, EndedUtc = null });
 
-        var second = Run(store, config);
+        var second = TestConfigs.Sweep(store, config);
         Assert.Equal(1, second.Reused);
         Assert.True(second.AllCompleted);
         Assert.Equal(startedFirst, store.TryReadManifest("resume", plan[0].RunId)!.StartedUtc);
@@ -128,7 +118,7 @@ public sealed class RunnerTests
         {
             var store = new ResultStore(dir.Path);
             var config = TestConfigs.Experiment(name, 5, [TestConfigs.AdamW()], seeds: [seed]);
-            Run(store, config);
+            TestConfigs.Sweep(store, config);
             var id = Planner.Plan(config, "cpu")[0].RunId;
             return store.ReadSteps(name, id).Select(s => s.TrainLoss ?? s.EvalLoss).ToList();
         }
@@ -144,7 +134,7 @@ public sealed class RunnerTests
         var store = new ResultStore(dir.Path);
         var swan = new Harness.Core.Config.OptimizerVariant("swan", "swan", new Harness.Optimizers.Swan.SwanOptions(), [], 0);
         var config = TestConfigs.Experiment("skip", 5, [swan]) with { StepMode = Harness.Core.Config.StepMode.FusedBackward };
-        var result = Run(store, config);
+        var result = TestConfigs.Sweep(store, config);
         Assert.True(result.AllCompleted);
         var row = Assert.Single(ResultStore.ReadSummary(store.SummaryPath("skip")));
         Assert.Equal("skipped", row.Status);

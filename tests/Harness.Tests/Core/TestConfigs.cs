@@ -1,4 +1,8 @@
 using Harness.Core.Config;
+using Harness.Core.Devices;
+using Harness.Core.Planning;
+using Harness.Core.Running;
+using Harness.Results;
 using Harness.Experiments.Workloads;
 using Harness.Optimizers.AdamW;
 using Harness.Optimizers.Lion;
@@ -52,5 +56,25 @@ internal static class TestConfigs
         {
             try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>Plans <paramref name="config"/> for the CPU and runs it into <paramref name="store"/>.</summary>
+    public static SweepResult Sweep(ResultStore store, ExperimentConfig config, IFaultInjector? faults = null) =>
+        new SweepRunner(store, new NullRunObserver(), faults: faults).Run(config, Planner.Plan(config, "cpu"), TorchSharp.torch.CPU,
+            ProvenanceProbe.Collect(TorchSharp.torch.CPU), CancellationToken.None);
+
+    /// <summary>
+    /// <paramref name="optimizer"/> run for <paramref name="steps"/> steps with step_mode standard, then per_layer (experiments
+    /// named after the mode); both must complete. Their summary rows.
+    /// </summary>
+    public static (SummaryRow Standard, SummaryRow PerLayer) StandardAndPerLayer(ResultStore store, OptimizerVariant optimizer, int steps)
+    {
+        SummaryRow RunAs(StepMode mode)
+        {
+            var name = mode.ToString().ToLowerInvariant();
+            Assert.True(Sweep(store, Experiment(name, steps, [optimizer]) with { StepMode = mode }).AllCompleted);
+            return Assert.Single(ResultStore.ReadSummary(store.SummaryPath(name)));
+        }
+        return (RunAs(StepMode.Standard), RunAs(StepMode.PerLayer));
     }
 }

@@ -21,9 +21,6 @@ public sealed class QGaLoreInt8WeightTests
 {
     private static readonly QGaLoreOptions Options = new() { Lr = 1e-2, Rank = 8, UpdateProjGap = 3, Seed = 11 };
 
-    private static SweepResult Run(ResultStore store, ExperimentConfig config, IFaultInjector? faults = null) =>
-        new SweepRunner(store, new NullRunObserver(), faults: faults).Run(config, Planner.Plan(config, "cpu"), CPU, ProvenanceProbe.Collect(CPU), CancellationToken.None);
-
     [Fact]
     public void Stored_codes_decode_to_the_simulated_grid_and_restore_bit_for_bit()
     {
@@ -89,10 +86,10 @@ public sealed class QGaLoreInt8WeightTests
         // Crash before step 5 (a checkpoint of step 4 is left), resume; and a clean run.
         var store = new ResultStore(Path.Combine(dir.Path, "resumed"));
         var crash = new InjectedFaults((run, step) => run.Variant.Kind == "qgalore" && step == 5 ? new InvalidOperationException("simulated crash") : null);
-        Assert.False(Run(store, Config(2), crash).AllCompleted);
-        Assert.True(Run(store, Config(2)).AllCompleted);
+        Assert.False(TestConfigs.Sweep(store, Config(2), crash).AllCompleted);
+        Assert.True(TestConfigs.Sweep(store, Config(2)).AllCompleted);
         var clean = new ResultStore(Path.Combine(dir.Path, "clean"));
-        Assert.True(Run(clean, Config(0)).AllCompleted);
+        Assert.True(TestConfigs.Sweep(clean, Config(0)).AllCompleted);
 
         var rows = ResultStore.ReadSummary(clean.SummaryPath("int8")).ToDictionary(r => r.Optimizer);
         var (adamw, q) = (rows["adamw"], rows["qgalore"]);
@@ -123,18 +120,10 @@ public sealed class QGaLoreInt8WeightTests
     {
         using var dir = new TestConfigs.TempDir();
         var store = new ResultStore(dir.Path);
-        var qgalore = new OptimizerVariant("qgalore", "qgalore", Options, [], 0);
-        var rows = new List<SummaryRow>();
-        foreach (var mode in new[] { StepMode.Standard, StepMode.PerLayer })
-        {
-            var name = mode.ToString().ToLowerInvariant();
-            var config = TestConfigs.Experiment(name, 6, [qgalore]) with { StepMode = mode };
-            Assert.True(Run(store, config).AllCompleted);
-            rows.Add(Assert.Single(ResultStore.ReadSummary(store.SummaryPath(name))));
-        }
-        Assert.Equal(rows[0].FinalEvalLoss, rows[1].FinalEvalLoss);
-        Assert.Equal(rows[0].FinalTrainLoss, rows[1].FinalTrainLoss);
-        Assert.Equal(rows[0].WeightBytes, rows[1].WeightBytes);
-        Assert.NotEqual(rows[0].InitialEvalLoss, rows[0].FinalEvalLoss);
+        var (standard, perLayer) = TestConfigs.StandardAndPerLayer(store, new OptimizerVariant("qgalore", "qgalore", Options, [], 0), 6);
+        Assert.Equal(standard.FinalEvalLoss, perLayer.FinalEvalLoss);
+        Assert.Equal(standard.FinalTrainLoss, perLayer.FinalTrainLoss);
+        Assert.Equal(standard.WeightBytes, perLayer.WeightBytes);
+        Assert.NotEqual(standard.InitialEvalLoss, standard.FinalEvalLoss);
     }
 }

@@ -67,7 +67,7 @@ public sealed class Adam8bitUpdateRatioTests(ITestOutputHelper output)
             new OptimizerVariant("adamw", "adamw", new AdamWOptions { Lr = Lr, Betas = [B1, B2] }, [], 0));
         var stable = Experiment("stable", corpus, stable: true, Adam8bit("adam8bit-stable-fp32-head", fp32Head: true));
         foreach (var config in new[] { plain, stable })
-            Assert.True(new SweepRunner(store, new NullRunObserver()).Run(config, Planner.Plan(config, "cpu"), CPU, ProvenanceProbe.Collect(CPU), CancellationToken.None).AllCompleted);
+            Assert.True(TestConfigs.Sweep(store, config).AllCompleted);
         var rows = new[] { "plain", "stable" }.SelectMany(e => ResultStore.ReadSummary(store.SummaryPath(e))).ToDictionary(r => r.Label);
         var updates = rows.ToDictionary(r => r.Key, r => store.ReadUpdates(r.Value.Experiment, r.Value.RunId));
         var bound = Enumerable.Range(1, Steps).Max(AdamBound);

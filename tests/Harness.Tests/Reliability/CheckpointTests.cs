@@ -13,9 +13,6 @@ namespace Harness.Tests.Reliability;
 
 public sealed class CheckpointTests
 {
-    private static SweepResult Run(ResultStore store, ExperimentConfig config, IFaultInjector? faults = null) =>
-        new SweepRunner(store, new NullRunObserver(), faults: faults).Run(config, Planner.Plan(config, "cpu"), CPU, ProvenanceProbe.Collect(CPU), CancellationToken.None);
-
     private static ExperimentConfig Config(string name, int checkpointEvery, IReadOnlyList<OptimizerVariant>? optimizers = null)
     {
         var c = TestConfigs.Experiment(name, 6, optimizers ?? [TestConfigs.AdamW()]);
@@ -31,7 +28,7 @@ public sealed class CheckpointTests
         var store = new ResultStore(root);
         var config = Config(name, 2, optimizers);
         var crash = new InjectedFaults((_, step) => step == 5 ? new InvalidOperationException("simulated crash") : null);
-        Assert.False(Run(store, config, crash).AllCompleted);
+        Assert.False(TestConfigs.Sweep(store, config, crash).AllCompleted);
         var id = Planner.Plan(config, "cpu")[0].RunId;
         Assert.Equal(4, CheckpointFile.ReadStep(store.CheckpointPath(name, id)));
         return (store, id);
@@ -44,7 +41,7 @@ public sealed class CheckpointTests
         var (store, id) = Crashed(Path.Combine(dir.Path, "a"), optimizers: [TestConfigs.AdamW(), TestConfigs.Lion()]);
         Assert.Equal(4, store.ReadSteps("ck", id)[^1].Step); // it crashed before step 5
 
-        var resumed = Run(store, Config("ck", 2, [TestConfigs.AdamW(), TestConfigs.Lion()]));
+        var resumed = TestConfigs.Sweep(store, Config("ck", 2, [TestConfigs.AdamW(), TestConfigs.Lion()]));
         Assert.True(resumed.AllCompleted);
         Assert.Equal(4, store.TryReadManifest("ck", id)!.ResumedFromStep);
         Assert.False(File.Exists(store.CheckpointPath("ck", id)));
@@ -52,8 +49,8 @@ public sealed class CheckpointTests
         // Uninterrupted, and without checkpoints at all: checkpoint_every changes neither numbers nor run ids.
         var clean = new ResultStore(Path.Combine(dir.Path, "b"));
         var again = new ResultStore(Path.Combine(dir.Path, "c"));
-        Run(clean, Config("ck", 0, [TestConfigs.AdamW(), TestConfigs.Lion()]));
-        Run(again, Config("ck", 0, [TestConfigs.AdamW(), TestConfigs.Lion()]));
+        TestConfigs.Sweep(clean, Config("ck", 0, [TestConfigs.AdamW(), TestConfigs.Lion()]));
+        TestConfigs.Sweep(again, Config("ck", 0, [TestConfigs.AdamW(), TestConfigs.Lion()]));
         foreach (var run in Planner.Plan(Config("ck", 0, [TestConfigs.AdamW(), TestConfigs.Lion()]), "cpu"))
         {
             Assert.Equal(Steps(clean, "ck", run.RunId), Steps(store, "ck", run.RunId));
@@ -129,7 +126,7 @@ public sealed class CheckpointTests
                 using (var t = ones(3)) Harness.Core.Traces.SafeTensorsFile.Write(path, new Dictionary<string, Tensor> { ["x"] = t });
                 break;
         }
-        var e = Assert.Throws<CheckpointException>(() => Run(store, Config("ck", 2)));
+        var e = Assert.Throws<CheckpointException>(() => TestConfigs.Sweep(store, Config("ck", 2)));
         Assert.Equal(path, e.FilePath);
         Assert.StartsWith(path + ": ", e.Message);
         Assert.DoesNotContain('\n', e.Message);

@@ -11,9 +11,6 @@ namespace Harness.Tests.Reliability;
 
 public sealed class FaultIsolationTests
 {
-    private static SweepResult Run(ResultStore store, ExperimentConfig config, IFaultInjector? faults = null) =>
-        new SweepRunner(store, new NullRunObserver(), faults: faults).Run(config, Planner.Plan(config, "cpu"), CPU, ProvenanceProbe.Collect(CPU), CancellationToken.None);
-
     private static ExperimentConfig Logged(ExperimentConfig c) => c with { Training = c.Training with { LogEvery = 1 } };
 
     [Fact]
@@ -27,7 +24,7 @@ public sealed class FaultIsolationTests
             ? new ExternalException("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.10 GiB total capacity)")
             : null);
 
-        var result = Run(store, config, oom);
+        var result = TestConfigs.Sweep(store, config, oom);
 
         Assert.False(result.AllCompleted);
         var rows = ResultStore.ReadSummary(store.SummaryPath("faults")).ToDictionary(r => r.Label);
@@ -60,7 +57,7 @@ public sealed class FaultIsolationTests
         using var dir = new TestConfigs.TempDir();
         var store = new ResultStore(dir.Path);
         var config = TestConfigs.Experiment("bug", 4, [TestConfigs.AdamW(), TestConfigs.Lion()]);
-        var result = Run(store, config, new InjectedFaults((run, step) => run.Variant.Kind == "adamw" && step == 2 ? new InvalidOperationException("a bug\nwith a second line") : null));
+        var result = TestConfigs.Sweep(store, config, new InjectedFaults((run, step) => run.Variant.Kind == "adamw" && step == 2 ? new InvalidOperationException("a bug\nwith a second line") : null));
         var rows = ResultStore.ReadSummary(store.SummaryPath("bug")).ToDictionary(r => r.Optimizer);
         Assert.Equal("failed", rows["adamw"].Status);
         Assert.Equal("InvalidOperationException: a bug", rows["adamw"].Message);
