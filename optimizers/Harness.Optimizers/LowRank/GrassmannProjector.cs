@@ -109,24 +109,7 @@ public sealed class GrassmannProjector : IProjector
     private void Track(Tensor grad)
     {
         using var scope = NewDisposeScope();
-        var g = grad.to(ScalarType.Float32);
-        if (_transposed) g = g.t();
-        var s = Basis.to(ScalarType.Float32);
-        var a = s.t().matmul(g);                           // least squares for orthonormal S
-        var residual = g - s.matmul(a);
-        var dF = residual.matmul(a.t()).mul_(-2);          // ∂F/∂S, s×r'
-        // The released code moves the row basis B = Sᵀ of a tall matrix with the left formula (see remarks).
-        var rowBasis = _code && _transposed;
-        var x = rowBasis ? s.t() : s;
-        var d = rowBasis ? dF.t() : dF;
-        var tangent = (eye(x.shape[0], dtype: x.dtype, device: x.device) - x.matmul(x.t())).matmul(d);
-        var (u, sigma, vh) = linalg.svd(tangent, fullMatrices: false);
-        var u1 = u[.., ..1];
-        var v1 = vh[..1, ..].t();
-        var angle = sigma[0].mul(_stepSize);              // a device scalar: no host sync
-        var rotated = (x.matmul(v1).mul_(angle.cos()) - u1.mul(angle.sin())).matmul(v1.t());
-        var moved = rotated + x.matmul(eye(v1.shape[0], dtype: x.dtype, device: x.device) - v1.matmul(v1.t()));
-        Basis.copy_(rowBasis ? moved.t() : moved);
+        Basis.copy_(Moved(Basis, grad));
     }
 
     /// <summary>
@@ -164,22 +147,31 @@ public sealed class GrassmannProjector : IProjector
         ArgumentNullException.ThrowIfNull(bases);
         ArgumentNullException.ThrowIfNull(grads);
         using var scope = NewDisposeScope();
-        var g = grads.to(ScalarType.Float32);
-        if (_transposed) g = g.transpose(1, 2);
-        var s = bases.to(ScalarType.Float32);
-        var a = s.transpose(1, 2).bmm(g);
-        var residual = g - s.bmm(a);
-        var dF = residual.bmm(a.transpose(1, 2)).mul_(-2);
+        bases.copy_(Moved(bases, grads));
+    }
+
+    // The tracking move of a basis S (s×r') towards its gradient G (m×n), or of a stack of them (B×s×r', B×m×n): the
+    // remarks' algebra on the last two dimensions (matmul is mm for one matrix and bmm for a stack), one linalg.svd of the
+    // tangent(s), the angle σ₁·η kept on the device (no host read).
+    private Tensor Moved(Tensor basis, Tensor grad)
+    {
+        var g = grad.to(ScalarType.Float32);
+        if (_transposed) g = g.transpose(-2, -1);
+        var s = basis.to(ScalarType.Float32);
+        var a = s.transpose(-2, -1).matmul(g);              // least squares for orthonormal S
+        var residual = g - s.matmul(a);
+        var dF = residual.matmul(a.transpose(-2, -1)).mul_(-2); // ∂F/∂S, s×r'
+        // The released code moves the row basis B = Sᵀ of a tall matrix with the left formula (see remarks).
         var rowBasis = _code && _transposed;
-        var x = rowBasis ? s.transpose(1, 2) : s;
-        var d = rowBasis ? dF.transpose(1, 2) : dF;
-        var tangent = (eye(x.shape[1], dtype: x.dtype, device: x.device) - x.bmm(x.transpose(1, 2))).bmm(d);
+        var x = rowBasis ? s.transpose(-2, -1) : s;
+        var d = rowBasis ? dF.transpose(-2, -1) : dF;
+        var tangent = (eye(x.shape[^2], dtype: x.dtype, device: x.device) - x.matmul(x.transpose(-2, -1))).matmul(d);
         var (u, sigma, vh) = linalg.svd(tangent, fullMatrices: false);
-        var u1 = u[.., .., ..1];
-        var v1 = vh[.., ..1, ..].transpose(1, 2);
-        var angle = sigma[.., ..1].mul(_stepSize).unsqueeze(2);   // B×1×1 on the device: no host sync
-        var rotated = (x.bmm(v1).mul_(angle.cos()) - u1.mul(angle.sin())).bmm(v1.transpose(1, 2));
-        var moved = rotated + x.bmm(eye(v1.shape[1], dtype: x.dtype, device: x.device) - v1.bmm(v1.transpose(1, 2)));
-        bases.copy_(rowBasis ? moved.transpose(1, 2) : moved);
+        var u1 = u.narrow(-1, 0, 1);
+        var v1 = vh.narrow(-2, 0, 1).transpose(-2, -1);
+        var angle = sigma.narrow(-1, 0, 1).unsqueeze(-1).mul(_stepSize);
+        var rotated = (x.matmul(v1).mul_(angle.cos()) - u1.mul(angle.sin())).matmul(v1.transpose(-2, -1));
+        var moved = rotated + x.matmul(eye(v1.shape[^2], dtype: x.dtype, device: x.device) - v1.matmul(v1.transpose(-2, -1)));
+        return rowBasis ? moved.transpose(-2, -1) : moved;
     }
 }
