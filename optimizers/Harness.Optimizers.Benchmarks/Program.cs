@@ -24,7 +24,8 @@ namespace Harness.Optimizers.Benchmarks;
 [MemoryDiagnoser]
 public class OptimizerStepBenchmarks
 {
-    private sealed class Config : ManualConfig
+    /// <summary>The step rows' job (also <see cref="GaLoreFloorBenchmarks"/>'s, so the two are timed alike).</summary>
+    internal sealed class Config : ManualConfig
     {
         public Config()
         {
@@ -33,7 +34,8 @@ public class OptimizerStepBenchmarks
         }
     }
 
-    private static readonly (string Name, long[] Shape, ParamRole Role)[] Shapes =
+    /// <summary>The benchmarked parameter set (also <see cref="GaLoreFloorBenchmarks"/>'s).</summary>
+    internal static readonly (string Name, long[] Shape, ParamRole Role)[] Shapes =
     [
         ("embed", [1000, 256], ParamRole.Embedding),
         .. Enumerable.Range(0, 2).SelectMany(Layer),
