@@ -108,6 +108,11 @@ case "$verb" in
     ;;
   bundle)
     # A self-contained, trimmed linux-x64 folder that runs without .NET on a GPU host (README: Running on a GPU server).
+    # The kernel sources are compiled as CUDA only there: type-check them here first (clang, CUDA mode), so that a
+    # mistake costs seconds, not device time. Without clang the bundle is built unchecked, with a warning.
+    set +e; "$ROOT/tools/gpu/cuda-syntax-check.sh" >&2; rc=$?; set -e
+    [[ $rc == 1 ]] && die "the kernel sources fail the CUDA check above; no bundle"
+    [[ $rc == 2 ]] && echo "run.sh: warning: the kernel sources were not checked as CUDA (no clang++)" >&2
     build
     out="$ROOT/dist/harness-linux-x64"
     rm -rf "$out"
