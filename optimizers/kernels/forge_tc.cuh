@@ -316,6 +316,22 @@ __global__ void __launch_bounds__(kTcThreads) forge_tc_kernel(ForgeTcArgs a, Ada
     return gr;
   };
   PT* __restrict__ p = static_cast<PT*>(a.p);
+  // This thread's accumulator pairs that lie inside the matrix: f(i, h, j, at) for acc[i][j][2h] and acc[i][j][2h + 1],
+  // the elements at and at + 1 of the row-major weight.
+  auto for_each_pair = [&](auto&& f) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int64_t r = row0 + wm * 64 + i * 16 + h * 8 + g;
+        if (r >= a.rows) continue;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const int64_t col = col0 + wn * 32 + j * 8 + 2 * t;
+          if (col < a.cols) f(i, h, j, r * a.cols + col);
+        }
+      }
+  };
 
   if constexpr (kKind == kTcInt8) {
     uint8_t* __restrict__ c1 = static_cast<uint8_t*>(a.m);
@@ -337,54 +353,41 @@ __global__ void __launch_bounds__(kTcThreads) forge_tc_kernel(ForgeTcArgs a, Ada
       rank_fill(maps->rank2, maps->mid2);
       __syncthreads();
     }
-    float mx1[4][2], mx2[4][2];
+    float mx1[4][2] = {}, mx2[4][2] = {};
+    for_each_pair([&](int i, int h, int j, int64_t at) {
+      const int64_t b = at / bs;  // both columns: at is even, bs a power of two ≥ 128
+      const float gr[2] = {gradient(acc[i][j][2 * h], at), gradient(acc[i][j][2 * h + 1], at + 1)};
+      const uint16_t q1raw = *reinterpret_cast<const uint16_t*>(c1 + at), q2raw = *reinterpret_cast<const uint16_t*>(c2 + at);
+      const float old1 = a.a1[b], old2 = a.a2[b];
+      float mm[2], vv[2];
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
+      for (int u = 0; u < 2; ++u)
+        adam8_moments(gr[u], (q1raw >> (8 * u)) & 0xff, (q2raw >> (8 * u)) & 0xff, old1, old2, kPass == 2 ? maps->code1 : s8.code1,
+                      kPass == 2 ? maps->code2 : s8.code2, s8, mm[u], vv[u]);
+      if constexpr (kPass == 1) {
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        mx1[i][h] = 0.0f;
-        mx2[i][h] = 0.0f;
-        const int64_t r = row0 + wm * 64 + i * 16 + h * 8 + g;
-        if (r >= a.rows) continue;
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const int64_t col = col0 + wn * 32 + j * 8 + 2 * t;
-          if (col >= a.cols) continue;
-          const int64_t at = r * a.cols + col;
-          const int64_t b = at / bs;  // both columns: at is even, bs a power of two ≥ 128
-          const float gr[2] = {gradient(acc[i][j][2 * h], at), gradient(acc[i][j][2 * h + 1], at + 1)};
-          const uint16_t q1raw = *reinterpret_cast<const uint16_t*>(c1 + at), q2raw = *reinterpret_cast<const uint16_t*>(c2 + at);
-          const float old1 = a.a1[b], old2 = a.a2[b];
-          float mm[2], vv[2];
-#pragma unroll
-          for (int u = 0; u < 2; ++u)
-            adam8_moments(gr[u], (q1raw >> (8 * u)) & 0xff, (q2raw >> (8 * u)) & 0xff, old1, old2, kPass == 2 ? maps->code1 : s8.code1,
-                          kPass == 2 ? maps->code2 : s8.code2, s8, mm[u], vv[u]);
-          if constexpr (kPass == 1) {
-#pragma unroll
-            for (int u = 0; u < 2; ++u) {
-              mx1[i][h] = fmaxf(mx1[i][h], fabsf(mm[u]));
-              mx2[i][h] = fmaxf(mx2[i][h], vv[u]);
-            }
-          } else {
-            const Adam8Max mx = adam8_max(a.n1[b], a.n2[b]);
-            float pp[2];
-            Pair<PT>::load(p + at, pp[0], pp[1]);
-            uint16_t q1out = 0, q2out = 0;
-#pragma unroll
-            for (int u = 0; u < 2; ++u) {
-              if (isfinite(gr[u])) pp[u] = adam8_param<PT>(pp[u], mm[u], vv[u], s8);
-              int q1, q2;
-              adam8_codes<false, false>(mm[u], vv[u], mx, *maps, 0, s8, q1, q2);
-              q1out |= static_cast<uint16_t>(q1 << (8 * u));
-              q2out |= static_cast<uint16_t>(q2 << (8 * u));
-            }
-            Pair<PT>::store(p + at, pp[0], pp[1]);
-            *reinterpret_cast<uint16_t*>(c1 + at) = q1out;
-            *reinterpret_cast<uint16_t*>(c2 + at) = q2out;
-          }
+        for (int u = 0; u < 2; ++u) {
+          mx1[i][h] = fmaxf(mx1[i][h], fabsf(mm[u]));
+          mx2[i][h] = fmaxf(mx2[i][h], vv[u]);
         }
+      } else {
+        const Adam8Max mx = adam8_max(a.n1[b], a.n2[b]);
+        float pp[2];
+        Pair<PT>::load(p + at, pp[0], pp[1]);
+        uint16_t q1out = 0, q2out = 0;
+#pragma unroll
+        for (int u = 0; u < 2; ++u) {
+          if (isfinite(gr[u])) pp[u] = adam8_param<PT>(pp[u], mm[u], vv[u], s8);
+          int q1, q2;
+          adam8_codes<false, false>(mm[u], vv[u], mx, *maps, 0, s8, q1, q2);
+          q1out |= static_cast<uint16_t>(q1 << (8 * u));
+          q2out |= static_cast<uint16_t>(q2 << (8 * u));
+        }
+        Pair<PT>::store(p + at, pp[0], pp[1]);
+        *reinterpret_cast<uint16_t*>(c1 + at) = q1out;
+        *reinterpret_cast<uint16_t*>(c2 + at) = q2out;
       }
+    });
     if constexpr (kPass == 1) {
       // Each (row, tile) lies in one block (cols and block_size multiples of 128, checked by the host): the four
       // lanes of a row, then the four column warps, then one atomic max per row and moment (non-negative floats
@@ -421,46 +424,35 @@ __global__ void __launch_bounds__(kTcThreads) forge_tc_kernel(ForgeTcArgs a, Ada
     using ST = typename std::conditional<kKind == kTcBf16Sr, bf16, PT>::type;  // m and v
     ST* __restrict__ m = static_cast<ST*>(a.m);
     ST* __restrict__ v = static_cast<ST*>(a.v);
+    for_each_pair([&](int i, int h, int j, int64_t at) {
+      float pp[2], mm[2], vv[2];
+      Pair<PT>::load(p + at, pp[0], pp[1]);
+      Pair<ST>::load(m + at, mm[0], mm[1]);
+      Pair<ST>::load(v + at, vv[0], vv[1]);
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int64_t r = row0 + wm * 64 + i * 16 + h * 8 + g;
-        if (r >= a.rows) continue;
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const int64_t col = col0 + wn * 32 + j * 8 + 2 * t;
-          if (col >= a.cols) continue;
-          const int64_t at = r * a.cols + col;
-          float pp[2], mm[2], vv[2];
-          Pair<PT>::load(p + at, pp[0], pp[1]);
-          Pair<ST>::load(m + at, mm[0], mm[1]);
-          Pair<ST>::load(v + at, vv[0], vv[1]);
-#pragma unroll
-          for (int u = 0; u < 2; ++u) {
-            const float gr = gradient(acc[i][j][2 * h + u], at + u);
-            if constexpr (kKind == kTcParamState) {
-              adamw_rule<PT>(pp[u], gr, mm[u], vv[u], s);
-            } else {
-              adamw_fp32(pp[u], gr, mm[u], vv[u], s);
-              const uint64_t bits = sr_hash(a.seed, static_cast<uint64_t>(at + u));
-              mm[u] = sr_bf16(mm[u], static_cast<uint32_t>(bits));
-              vv[u] = sr_bf16(vv[u], static_cast<uint32_t>(bits >> 16));
-              if constexpr (std::is_same<PT, bf16>::value) pp[u] = sr_bf16(pp[u], static_cast<uint32_t>(bits >> 32));
-            }
-          }
-          if constexpr (kKind == kTcBf16Sr) {
-            Pair<bf16>::store_exact(m + at, mm[0], mm[1]);
-            Pair<bf16>::store_exact(v + at, vv[0], vv[1]);
-            if constexpr (std::is_same<PT, bf16>::value) Pair<bf16>::store_exact(reinterpret_cast<bf16*>(p + at), pp[0], pp[1]);
-            else Pair<PT>::store(p + at, pp[0], pp[1]);
-          } else {
-            Pair<PT>::store(p + at, pp[0], pp[1]);
-            Pair<ST>::store(m + at, mm[0], mm[1]);
-            Pair<ST>::store(v + at, vv[0], vv[1]);
-          }
+      for (int u = 0; u < 2; ++u) {
+        const float gr = gradient(acc[i][j][2 * h + u], at + u);
+        if constexpr (kKind == kTcParamState) {
+          adamw_rule<PT>(pp[u], gr, mm[u], vv[u], s);
+        } else {
+          adamw_fp32(pp[u], gr, mm[u], vv[u], s);
+          const uint64_t bits = sr_hash(a.seed, static_cast<uint64_t>(at + u));
+          mm[u] = sr_bf16(mm[u], static_cast<uint32_t>(bits));
+          vv[u] = sr_bf16(vv[u], static_cast<uint32_t>(bits >> 16));
+          if constexpr (std::is_same<PT, bf16>::value) pp[u] = sr_bf16(pp[u], static_cast<uint32_t>(bits >> 32));
         }
       }
+      if constexpr (kKind == kTcBf16Sr) {
+        Pair<bf16>::store_exact(m + at, mm[0], mm[1]);
+        Pair<bf16>::store_exact(v + at, vv[0], vv[1]);
+        if constexpr (std::is_same<PT, bf16>::value) Pair<bf16>::store_exact(reinterpret_cast<bf16*>(p + at), pp[0], pp[1]);
+        else Pair<PT>::store(p + at, pp[0], pp[1]);
+      } else {
+        Pair<PT>::store(p + at, pp[0], pp[1]);
+        Pair<ST>::store(m + at, mm[0], mm[1]);
+        Pair<ST>::store(v + at, vv[0], vv[1]);
+      }
+    });
   }
 }
 
