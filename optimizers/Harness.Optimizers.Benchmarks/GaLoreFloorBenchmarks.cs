@@ -29,11 +29,10 @@ public class GaLoreFloorBenchmarks
         torch.set_num_threads(1);
         var options = new GaLoreOptions();
         var gen = new Generator(5, CPU);
-        foreach (var (_, shape, role) in OptimizerStepBenchmarks.Shapes)
+        foreach (var (_, shape, _) in OptimizerStepBenchmarks.Shapes.Where(s => s.Role == ParamRole.Matrix))
         {
             var weight = (randn(shape, generator: gen) * 0.02).DetachFromDisposeScope();
             var grad = (randn(shape, generator: gen) * 1e-3).DetachFromDisposeScope();
-            if (role != ParamRole.Matrix) continue;
             var projector = new SvdProjector(shape, ScalarType.Float32, CPU, options.Rank, options.UpdateProjGap, options.Scale, options.ProjType);
             projector.RefreshIfDue(grad, 0);
             _matrices.Add((projector, weight, grad, randn(projector.ProjectedShape, generator: gen).DetachFromDisposeScope()));
